@@ -1,0 +1,58 @@
+// Lint rules: typed exports, and imports that only point upstream along the packet's path.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const upstreamOnly = (forbidden) => ({
+  'no-restricted-imports': [
+    'error',
+    {
+      patterns: forbidden.map((dir) => ({
+        group: [`**/${dir}/*`],
+        message: `imports point upstream only: this folder may not import from src/${dir}`,
+      })),
+    },
+  ],
+});
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'build/**', 'node_modules/**', 'test/fixtures/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/explicit-module-boundary-types': 'error',
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['src/capture/**/*.ts', 'src/decode/**/*.ts'],
+    rules: upstreamOnly(['attribute', 'account', 'monitor', 'cli', 'tui', 'serve']),
+  },
+  {
+    files: ['src/attribute/**/*.ts'],
+    rules: upstreamOnly(['account', 'monitor', 'cli', 'tui', 'serve']),
+  },
+  { files: ['src/account/**/*.ts'], rules: upstreamOnly(['monitor', 'cli', 'tui', 'serve']) },
+  { files: ['src/monitor/**/*.ts'], rules: upstreamOnly(['cli', 'tui', 'serve']) },
+  {
+    files: ['src/cli/**/*.ts', 'src/tui/**/*.ts', 'src/serve/**/*.ts'],
+    rules: upstreamOnly(['capture', 'decode', 'attribute', 'account']),
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        URL: 'readonly',
+      },
+    },
+  },
+);
