@@ -36,6 +36,8 @@ export interface Owner {
 
 /** A flow as seen in one batch: the 5-tuple in packet order (source -> destination). */
 export interface FlowTuple {
+  /** Text key of this directional 5-tuple, built once per flow by the caller: use it for caches. */
+  readonly key: string;
   readonly ipVersion: 4 | 6;
   /** IP protocol number (6 TCP, 17 UDP). */
   readonly protocol: number;
