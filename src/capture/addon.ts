@@ -1,0 +1,190 @@
+// The only importer of the native addon (build/Release/pidflow.node): its whole surface as
+// typed interfaces, and loadAddon(), which finds it from the package root and checks that its
+// record layout matches src/decode/record.ts.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { RECORD_SIZE, RECORD_VERSION } from '../decode/record.js';
+import { AddonLoadError } from '../errors.js';
+
+/** One address of a device, as libpcap's pcap_findalldevs reports it. */
+export interface NativeDeviceAddress {
+  readonly family: 'inet' | 'inet6';
+  readonly address: string;
+  readonly netmask: string | null;
+}
+
+/** One capture device from pcap_findalldevs. */
+export interface NativeDeviceInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly isUp: boolean;
+  readonly isRunning: boolean;
+  readonly isLoopback: boolean;
+  readonly addresses: readonly NativeDeviceAddress[];
+}
+
+/** Options of `open()`, all filled in and validated by src/capture. */
+export interface NativeOpenOptions {
+  /** true: `devices` holds one pcap file path (pcap_open_offline). */
+  readonly offline: boolean;
+  readonly devices: readonly string[];
+  readonly filter?: string;
+  readonly snaplen: number;
+  /** Kernel buffer in bytes; 0 keeps libpcap's default. */
+  readonly bufferBytes: number;
+  readonly immediate: boolean;
+  readonly promiscuous: boolean;
+  readonly batchIntervalMs: number;
+  readonly batchRecords: number;
+  readonly queueLimit: number;
+  /** Wait for JS instead of dropping when queueLimit records are in flight. */
+  readonly waitWhenFull: boolean;
+  readonly pcapPath?: string;
+  readonly pcapSnaplen: number;
+  readonly pcapRotateBytes: number;
+}
+
+/** Why a device failed to open. */
+export type NativeErrorKind =
+  'permission' | 'no-device' | 'filter' | 'link-type' | 'not-up' | 'file' | 'other';
+
+/** Per-device result of `open()`. */
+export interface NativeOpenResult {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly linkType: number;
+  readonly ifindex: number;
+  readonly error?: string;
+  readonly errorKind?: NativeErrorKind;
+  /** pcap_activate warning (e.g. promiscuous mode not supported). */
+  readonly warning?: string;
+}
+
+/** Message types of the `onMessage` callback. */
+export const NativeMessage = { batch: 0, deviceEnd: 1, sourceEnd: 2 } as const;
+
+/**
+ * Called on the event loop. `batch`: `buffer` holds `count` records and is detached when the
+ * call returns. `deviceEnd`: a device's thread stopped on an error (`text`). `sourceEnd`: all
+ * threads ended; `text` is `stopped`, `end-of-file` or `error`.
+ */
+export type NativeMessageHandler = (
+  type: number,
+  deviceIndex: number,
+  buffer: ArrayBuffer | null,
+  count: number,
+  text: string | undefined,
+) => void;
+
+/** Counters of one opened device, as the addon reports them. */
+export interface NativeDeviceStats {
+  readonly device: string;
+  readonly deviceIndex: number;
+  readonly linkType: number;
+  readonly kernelReceivedPackets: number;
+  readonly kernelDroppedPackets: number;
+  readonly interfaceDroppedPackets: number;
+  readonly capturedPackets: number;
+  readonly capturedBytes: number;
+  readonly deliveredPackets: number;
+  readonly queueDroppedPackets: number;
+  readonly nonIpPackets: number;
+  readonly malformedPackets: number;
+  readonly malformedByKind: Readonly<Record<string, number>>;
+}
+
+export interface NativeStats {
+  readonly devices: readonly NativeDeviceStats[];
+  readonly pcap?: {
+    readonly path: string;
+    readonly writtenPackets: number;
+    readonly writtenBytes: number;
+    readonly files: number;
+    readonly error?: string;
+  };
+}
+
+/** An opened capture set; threads start with start(). stop() is synchronous and idempotent. */
+export interface NativeCaptureHandle {
+  start(): void;
+  stop(): void;
+  stats(): NativeStats;
+  openResults(): NativeOpenResult[];
+}
+
+/** Everything the .node file exports. */
+export interface NativeAddon {
+  readonly recordVersion: number;
+  readonly recordSize: number;
+  readonly libpcapVersion: string;
+  /** Names of the malformed kinds, in native enum order. */
+  readonly malformedKinds: readonly string[];
+  listDevices(): NativeDeviceInfo[];
+  open(options: NativeOpenOptions, onMessage: NativeMessageHandler): NativeCaptureHandle;
+}
+
+/** Where loadAddon() looks, relative to the package root, in order. */
+export const ADDON_PATHS = ['build/Release/pidflow.node', 'build/Debug/pidflow.node'] as const;
+
+let cached: NativeAddon | undefined;
+
+/** The package root: the nearest folder above this file holding package.json. */
+export function findPackageRoot(start: string = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = start;
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return start;
+    dir = parent;
+  }
+}
+
+/**
+ * Load the addon once (cached), trying ADDON_PATHS from the package root.
+ * @param root Package root to search from (tests); @default the folder holding package.json
+ * @throws AddonLoadError naming every path tried and the fix, or on a record layout mismatch.
+ */
+export function loadAddon(root?: string): NativeAddon {
+  if (cached !== undefined && root === undefined) return cached;
+  root ??= findPackageRoot();
+  const require = createRequire(join(root, 'package.json'));
+  const tried: string[] = [];
+  let lastError: unknown;
+  for (const rel of ADDON_PATHS) {
+    const full = join(root, rel);
+    try {
+      const addon = require(full) as NativeAddon;
+      checkRecordLayout(addon, full);
+      cached ??= addon;
+      return addon;
+    } catch (error) {
+      if (error instanceof AddonLoadError) throw error;
+      tried.push(
+        `${full} (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`,
+      );
+      lastError = error;
+    }
+  }
+  throw new AddonLoadError(
+    `cannot load the pidflow native addon; tried:\n  ${tried.join('\n  ')}\n` +
+      'Build it with `npm run build:native` (it needs libpcap headers: `apt-get install libpcap-dev`).',
+    { cause: lastError },
+  );
+}
+
+/** Fail if the addon's record layout differs from the one src/decode was written for. */
+export function checkRecordLayout(
+  addon: Pick<NativeAddon, 'recordVersion' | 'recordSize'>,
+  where = 'the addon',
+): void {
+  if (addon.recordVersion !== RECORD_VERSION || addon.recordSize !== RECORD_SIZE) {
+    throw new AddonLoadError(
+      `${where} writes records of version ${String(addon.recordVersion)} and ${String(addon.recordSize)} bytes, ` +
+        `but src/decode expects version ${RECORD_VERSION} and ${RECORD_SIZE} bytes: ` +
+        'rebuild it with `npm run build:native`.',
+    );
+  }
+}

@@ -1,0 +1,53 @@
+// Text form of the addresses inside batch records, for the non-hot path (per flow, not per
+// packet): IPv4 dotted quad, IPv6 compressed as RFC 5952, IPv4-mapped IPv6 shown as IPv4.
+import { RECORD_SIZE, REC_OFF_DST_ADDR, REC_OFF_IP_VERSION, REC_OFF_SRC_ADDR } from './record.js';
+
+/**
+ * Text form of the 16-byte address at `offset` (IPv4 in the first 4 bytes when ipVersion is
+ * 4). IPv6 is compressed as RFC 5952 (and node's os.networkInterfaces) prints it;
+ * IPv4-mapped IPv6 (::ffff:a.b.c.d) is shown as plain IPv4.
+ * @example formatAddress(view, index * RECORD_SIZE + REC_OFF_SRC_ADDR, 4) // '198.18.0.1'
+ */
+export function formatAddress(view: DataView, offset: number, ipVersion: number): string {
+  if (ipVersion === 4) return formatIpv4(view, offset);
+  let mapped = view.getUint16(offset + 10) === 0xffff;
+  for (let i = 0; i < 10 && mapped; i++) mapped = view.getUint8(offset + i) === 0;
+  if (mapped) return formatIpv4(view, offset + 12);
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push(view.getUint16(offset + i * 2));
+  // Longest run of at least two zero groups, first one on ties (RFC 5952 section 4.2).
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+/** The source address of record `index` as text. */
+export function formatSrcAddress(view: DataView, index: number): string {
+  const o = index * RECORD_SIZE;
+  return formatAddress(view, o + REC_OFF_SRC_ADDR, view.getUint8(o + REC_OFF_IP_VERSION));
+}
+
+/** The destination address of record `index` as text. */
+export function formatDstAddress(view: DataView, index: number): string {
+  const o = index * RECORD_SIZE;
+  return formatAddress(view, o + REC_OFF_DST_ADDR, view.getUint8(o + REC_OFF_IP_VERSION));
+}
+
+function formatIpv4(view: DataView, offset: number): string {
+  return `${view.getUint8(offset)}.${view.getUint8(offset + 1)}.${view.getUint8(offset + 2)}.${view.getUint8(offset + 3)}`;
+}
