@@ -1,0 +1,206 @@
+// Command-line parsing: accepted forms, defaults, and every usage error (message + exit 2).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  DEFAULT_INTERVAL_MS,
+  DEFAULT_TIMEOUT_MS,
+  parseCliArgs,
+  parseDuration,
+  type CliOptions,
+} from './options.js';
+
+function run(argv: string[]): CliOptions {
+  const r = parseCliArgs(argv, '9.9.9');
+  assert.equal(r.kind, 'run', r.kind === 'exit' ? r.stderr : '');
+  return (r as { options: CliOptions }).options;
+}
+
+function usageError(argv: string[]): string {
+  const r = parseCliArgs(argv, '9.9.9');
+  assert.equal(r.kind, 'exit', `expected a usage error for ${argv.join(' ')}`);
+  if (r.kind !== 'exit') throw new Error('unreachable');
+  assert.equal(r.code, 2, `exit code for ${argv.join(' ')}`);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^error: /);
+  assert.match(r.stderr, /Run 'pidflow --help'/);
+  return r.stderr;
+}
+
+test('defaults: all devices, 1 s interval, 5 min timeout, output picked later', () => {
+  const o = run([]);
+  assert.deepEqual(o.devices, []);
+  assert.equal(o.intervalMs, DEFAULT_INTERVAL_MS);
+  assert.equal(o.timeoutMs, DEFAULT_TIMEOUT_MS);
+  assert.equal(o.output, undefined);
+  assert.equal(o.color, true);
+  assert.equal(o.once, false);
+  assert.equal(o.protocols, undefined);
+});
+
+test('devices are positional; options map to their units', () => {
+  const o = run([
+    'eth0',
+    'lo',
+    '--filter',
+    'port 443',
+    '--tcp',
+    '--sync-interval',
+    '250',
+    '--interval',
+    '2s',
+    '--window',
+    '10',
+    '--timeout',
+    '1h',
+    '--pcap',
+    '/tmp/x.pcap',
+    '--cpu-limit',
+    '50%',
+    '--mem-limit',
+    '1G',
+    '--include-loopback',
+    '--pid',
+    '1,2',
+    '--pid',
+    '3',
+    '--name',
+    'nginx',
+    '--json',
+    '--count',
+    '4',
+    '--no-color',
+    '--debug',
+  ]);
+  assert.deepEqual(o.devices, ['eth0', 'lo']);
+  assert.equal(o.filter, 'port 443');
+  assert.deepEqual(o.protocols, ['tcp']);
+  assert.equal(o.syncIntervalMs, 250);
+  assert.equal(o.intervalMs, 2000);
+  assert.equal(o.windowSeconds, 10);
+  assert.equal(o.timeoutMs, 3_600_000);
+  assert.equal(o.pcapFile, '/tmp/x.pcap');
+  assert.equal(o.cpuCores, 0.5);
+  assert.equal(o.memoryMB, 1024);
+  assert.equal(o.includeLoopback, true);
+  assert.deepEqual(o.pids, [1, 2, 3]);
+  assert.deepEqual(o.names, ['nginx']);
+  assert.equal(o.output, 'json');
+  assert.equal(o.count, 4);
+  assert.equal(o.color, false);
+  assert.equal(o.debug, true);
+});
+
+test('--tcp with --udp means both; --udp alone means UDP', () => {
+  assert.equal(run(['--tcp', '--udp']).protocols, undefined);
+  assert.deepEqual(run(['--udp']).protocols, ['udp']);
+});
+
+test('--timeout accepts 30s, 5m, 1h, bare seconds and 0 for none', () => {
+  assert.equal(run(['--timeout', '30s']).timeoutMs, 30_000);
+  assert.equal(run(['--timeout', '5m']).timeoutMs, 300_000);
+  assert.equal(run(['--timeout', '90']).timeoutMs, 90_000);
+  assert.equal(run(['--timeout', '0']).timeoutMs, 0);
+  assert.equal(run(['--interval', '500']).intervalMs, 500);
+  assert.equal(run(['--interval', '500ms']).intervalMs, 500);
+  assert.equal(parseDuration('1.5s', 'ms'), 1500);
+});
+
+test('--once and --count imply text; --json wins; --once captures 5 s by default', () => {
+  assert.equal(run(['--once']).output, 'text');
+  assert.equal(run(['--once']).windowSeconds, 5);
+  assert.equal(run(['--count', '2']).output, 'text');
+  assert.equal(run(['--once', '--json']).output, 'json');
+  assert.equal(run(['--text']).output, 'text');
+});
+
+test('--help prints usage with examples and exits 0; --version prints the version', () => {
+  const help = parseCliArgs(['--help'], '9.9.9');
+  assert.equal(help.kind, 'exit');
+  if (help.kind !== 'exit') return;
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: pidflow \[options\] \[devices\.\.\.\]/);
+  assert.match(help.stdout, /Examples:/);
+  assert.match(help.stdout, /--once --window 5/);
+  for (const flag of [
+    '--filter',
+    '--tcp',
+    '--udp',
+    '--sync-interval',
+    '--interval',
+    '--window',
+    '--timeout',
+    '--pcap',
+    '--read',
+    '--cpu-limit',
+    '--mem-limit',
+    '--include-loopback',
+    '--pid',
+    '--name',
+    '--json',
+    '--text',
+    '--count',
+    '--once',
+    '--no-color',
+    '--debug',
+    '--version',
+  ]) {
+    assert.ok(help.stdout.includes(flag), `help lists ${flag}`);
+  }
+  assert.deepEqual(parseCliArgs(['--version'], '9.9.9'), {
+    kind: 'exit',
+    code: 0,
+    stdout: '9.9.9\n',
+    stderr: '',
+  });
+  assert.deepEqual(parseCliArgs(['-V'], '9.9.9'), {
+    kind: 'exit',
+    code: 0,
+    stdout: '9.9.9\n',
+    stderr: '',
+  });
+});
+
+const USAGE_ERRORS: [string[], RegExp][] = [
+  [['--bogus'], /unknown option '--bogus'/],
+  [['--fitler', 'x'], /unknown option '--fitler'\n\(Did you mean --filter\?\)/],
+  [['--filter'], /option '--filter <bpf>' argument missing/],
+  [['--filter', ' '], /expected a BPF expression/],
+  [
+    ['--interval', 'fast'],
+    /expected a duration such as 500ms, 30s, 5m or 1h \(a bare number is milliseconds\)/,
+  ],
+  [['--interval', '50'], /must be between 100ms and 3600s/],
+  [['--interval', '2h'], /must be between 100ms and 3600s/],
+  [['--sync-interval', '-1'], /expected a duration/],
+  [['--timeout', 'soon'], /expected a duration .* \(a bare number is seconds\)/],
+  [['--timeout', '-5'], /expected a duration/],
+  [['--window', '0'], /expected seconds, a whole number from 1 to 3600/],
+  [['--window', '1.5'], /expected seconds/],
+  [['--window', '3601'], /expected seconds/],
+  [['--count', '0'], /expected a count/],
+  [['--count', 'ten'], /expected a count/],
+  [['--pid', 'abc'], /expected a process id \(1 to 4194304\), got 'abc'/],
+  [['--pid', '1,,2'], /expected a process id/],
+  [['--pid', '0'], /expected a process id/],
+  [['--name', ''], /expected a program name/],
+  [['--cpu-limit', 'lots'], /expected CPU cores such as 0.5/],
+  [['--cpu-limit', '0'], /expected CPU cores/],
+  [['--mem-limit', 'big'], /expected a memory size such as 256 \(MiB\), 256M or 1G/],
+  [['--mem-limit', '4M'], /must be at least 16M/],
+  [['--read', ''], /expected a file name/],
+  [['--pcap', ''], /expected a file name/],
+  [['--json', '--text'], /--json and --text exclude each other/],
+  [['--once', '--count', '3'], /--once prints one ranking; drop --count/],
+  [
+    ['--once', '--window', '60', '--timeout', '30s'],
+    /--timeout 30s ends the capture before --window 60s/,
+  ],
+  [['eth0;rm'], /'eth0;rm' is not a device name: use names from 'ip link'/],
+];
+
+for (const [argv, message] of USAGE_ERRORS) {
+  test(`rejects ${JSON.stringify(argv)} with exit 2 and a message`, () => {
+    assert.match(usageError(argv), message);
+  });
+}

@@ -1,0 +1,334 @@
+// Command-line parsing of the pidflow command (commander 14): turns argv into checked
+// CliOptions, or into help/version text, or into a usage error (exit 2) before anything starts.
+
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+
+/** How the command prints: the interactive terminal UI, a text table, or NDJSON. */
+export type OutputMode = 'tui' | 'text' | 'json';
+
+/** Checked command-line options. Durations are in ms, limits in their library units. */
+export interface CliOptions {
+  devices: string[];
+  filter: string | undefined;
+  protocols: ('tcp' | 'udp')[] | undefined;
+  syncIntervalMs: number | undefined;
+  /** Refresh interval (tick) in ms. */
+  intervalMs: number;
+  /** Window of the rates, seconds; for --once, the capture length. */
+  windowSeconds: number;
+  /** Capture timeout in ms; 0 disables it. */
+  timeoutMs: number;
+  pcapFile: string | undefined;
+  readFile: string | undefined;
+  cpuCores: number | undefined;
+  memoryMB: number | undefined;
+  includeLoopback: boolean;
+  pids: number[];
+  names: string[];
+  /** Explicit output choice, or undefined to pick by whether stdout is a terminal. */
+  output: OutputMode | undefined;
+  count: number | undefined;
+  once: boolean;
+  color: boolean;
+  debug: boolean;
+}
+
+/** Result of parsing: run with options, or exit now with a code and text to print. */
+export type ParseResult =
+  | { kind: 'run'; options: CliOptions }
+  | { kind: 'exit'; code: number; stdout: string; stderr: string };
+
+/** Default refresh interval, ms. */
+export const DEFAULT_INTERVAL_MS = 1000;
+/** Default capture timeout, ms (5 minutes), so a forgotten capture ends by itself. */
+export const DEFAULT_TIMEOUT_MS = 5 * 60 * 1000;
+/** Default rate window, seconds. */
+export const DEFAULT_WINDOW_SECONDS = 2;
+/** Default capture length of --once, seconds. */
+export const DEFAULT_ONCE_WINDOW_SECONDS = 5;
+/** Longest window the library keeps history for. */
+const MAX_WINDOW_SECONDS = 3600;
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Parses `500ms`, `2s`, `5m`, `1h` (or a bare number in `bareUnit`) into ms.
+ * @throws InvalidArgumentError with the accepted forms.
+ */
+export function parseDuration(value: string, bareUnit: 'ms' | 's'): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!match) {
+    throw new InvalidArgumentError(
+      `expected a duration such as 500ms, 30s, 5m or 1h (a bare number is ${bareUnit === 'ms' ? 'milliseconds' : 'seconds'}).`,
+    );
+  }
+  const ms = Number(match[1]) * DURATION_UNITS_MS[match[2] ?? bareUnit]!;
+  return Math.round(ms);
+}
+
+function intervalArg(min: number, max: number) {
+  return (value: string): number => {
+    const ms = parseDuration(value, 'ms');
+    if (ms < min || ms > max) {
+      throw new InvalidArgumentError(`must be between ${min}ms and ${max / 1000}s.`);
+    }
+    return ms;
+  };
+}
+
+function timeoutArg(value: string): number {
+  return parseDuration(value, 's');
+}
+
+function positiveIntArg(what: string, max: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value.trim()) || Number(value) < 1 || Number(value) > max) {
+      throw new InvalidArgumentError(`expected ${what}, a whole number from 1 to ${max}.`);
+    }
+    return Number(value);
+  };
+}
+
+function pidArg(value: string, previous: number[] | undefined): number[] {
+  const out = [...(previous ?? [])];
+  for (const part of value.split(',')) {
+    if (!/^\d+$/.test(part.trim()) || Number(part) < 1 || Number(part) > 4_194_304) {
+      throw new InvalidArgumentError(`expected a process id (1 to 4194304), got '${part}'.`);
+    }
+    out.push(Number(part));
+  }
+  return out;
+}
+
+function nameArg(value: string, previous: string[] | undefined): string[] {
+  if (value.trim() === '') throw new InvalidArgumentError('expected a program name, got nothing.');
+  return [...(previous ?? []), value];
+}
+
+function cpuArg(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(%)?$/.exec(value.trim());
+  const cores = match ? Number(match[1]) / (match[2] ? 100 : 1) : NaN;
+  if (!(cores >= 0.01 && cores <= 1024)) {
+    throw new InvalidArgumentError(
+      'expected CPU cores such as 0.5 or a percentage of one core such as 50%.',
+    );
+  }
+  return cores;
+}
+
+function memArg(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)([KMG]i?B?|[kmg])?$/.exec(value.trim());
+  if (!match) {
+    throw new InvalidArgumentError('expected a memory size such as 256 (MiB), 256M or 1G.');
+  }
+  const unit = (match[2] ?? 'M').charAt(0).toUpperCase();
+  const mb = Number(match[1]) * (unit === 'K' ? 1 / 1024 : unit === 'G' ? 1024 : 1);
+  if (mb < 16) throw new InvalidArgumentError('must be at least 16M: pidflow needs room to run.');
+  return mb;
+}
+
+function nonEmpty(what: string) {
+  return (value: string): string => {
+    if (value.trim() === '') throw new InvalidArgumentError(`expected ${what}, got nothing.`);
+    return value;
+  };
+}
+
+const EXAMPLES = `
+Examples:
+  sudo pidflow                          terminal UI on every interface that is up
+  sudo pidflow eth0 wlan0               only these devices
+  sudo pidflow --include-loopback lo    traffic between local processes
+  sudo pidflow --json --count 10        10 NDJSON lines, one per second
+  sudo pidflow --once --window 5        capture 5 s, print one ranking, exit
+  sudo pidflow --text --name nginx      text table of the nginx processes
+  sudo pidflow --filter 'port 443' --tcp --timeout 1h
+  sudo pidflow --read capture.pcap --json    replay a pcap file
+
+Output: the terminal UI when stdout is a terminal, a text table otherwise (--text, --json
+force a choice; --count and --once imply text unless --json is given). In the UI press ?
+for the keys. Interval bytes in --json are exact differences of cumulative totals: see
+docs/ndjson.md.
+
+Exit codes: 0 done (also on timeout, end of file, q, or a closed output pipe), 1 runtime
+error, 2 bad command line.
+`;
+
+function buildProgram(version: string): Command {
+  const program = new Command('pidflow');
+  program
+    .description('Which process is using the network, and how much: per-process traffic.')
+    .usage('[options] [devices...]')
+    .argument('[devices...]', 'devices to capture (default: every interface that is up)')
+    .option(
+      '--filter <bpf>',
+      "BPF filter expression, pcap-filter(7), e.g. 'port 443'",
+      nonEmpty('a BPF expression'),
+    )
+    .option('--tcp', 'account TCP only (with --udp: both)')
+    .option('--udp', 'account UDP only (with --tcp: both)')
+    .option('--include-loopback', 'include loopback devices in the default device choice')
+    .option(
+      '--read <file>',
+      'replay a pcap file instead of capturing live',
+      nonEmpty('a file name'),
+    )
+    .option(
+      '--pcap <file>',
+      'also write the captured packets to this pcap file',
+      nonEmpty('a file name'),
+    )
+    .addOption(
+      new Option('--interval <duration>', 'refresh interval: 500ms, 2s (bare number: ms)')
+        .argParser(intervalArg(100, 3_600_000))
+        .default(DEFAULT_INTERVAL_MS, '1s'),
+    )
+    .addOption(
+      new Option(
+        '--window <seconds>',
+        `rate window; with --once, how long to capture (default ${DEFAULT_ONCE_WINDOW_SECONDS})`,
+      ).argParser(positiveIntArg('seconds', MAX_WINDOW_SECONDS)),
+    )
+    .addOption(
+      new Option(
+        '--timeout <duration>',
+        'stop capturing after 30s, 5m, 1h (bare number: s); 0 = never',
+      )
+        .argParser(timeoutArg)
+        .default(DEFAULT_TIMEOUT_MS, '5m'),
+    )
+    .option(
+      '--sync-interval <duration>',
+      'socket table rescan interval (bare number: ms)',
+      intervalArg(10, 60_000),
+    )
+    .option('--pid <pid>', 'show only this process (repeat or comma-separate for several)', pidArg)
+    .option('--name <name>', 'show only programs whose name contains this (repeatable)', nameArg)
+    .option('--json', 'print NDJSON, one object per interval (docs/ndjson.md)')
+    .option('--text', 'print a text table per interval')
+    .option('--count <n>', 'stop after n intervals (text and JSON)', positiveIntArg('a count', 1e9))
+    .option('--once', 'capture for --window seconds, print one ranking and exit')
+    .option(
+      '--cpu-limit <cores>',
+      'limit pidflow to this CPU share (0.5 or 50%) via a cgroup',
+      cpuArg,
+    )
+    .option('--mem-limit <size>', 'limit pidflow memory (256M, 1G) via a cgroup', memArg)
+    .option('--no-color', 'no colours in the terminal UI (also when NO_COLOR is set)')
+    .option('--debug', 'print stack traces and library debug messages on stderr')
+    .version(version, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show this help')
+    .addHelpText('after', EXAMPLES)
+    .showSuggestionAfterError(true)
+    .allowExcessArguments(false);
+  return program;
+}
+
+interface RawOptions {
+  filter?: string;
+  tcp?: boolean;
+  udp?: boolean;
+  includeLoopback?: boolean;
+  read?: string;
+  pcap?: string;
+  interval: number;
+  window?: number;
+  timeout: number;
+  syncInterval?: number;
+  pid?: number[];
+  name?: string[];
+  json?: boolean;
+  text?: boolean;
+  count?: number;
+  once?: boolean;
+  cpuLimit?: number;
+  memLimit?: number;
+  color: boolean;
+  debug?: boolean;
+}
+
+const HINT = "Run 'pidflow --help' for the options and examples.\n";
+
+function usage(message: string): ParseResult {
+  return { kind: 'exit', code: 2, stdout: '', stderr: `error: ${message}\n${HINT}` };
+}
+
+/**
+ * Parses the command line (without `node` and the script path).
+ * @example parseCliArgs(['--json', '--count', '3', 'lo'], '0.1.0')
+ */
+export function parseCliArgs(argv: readonly string[], version: string): ParseResult {
+  let out = '';
+  let err = '';
+  const program = buildProgram(version)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void (out += s),
+      writeErr: (s) => void (err += s),
+      outputError: (s, write) => write(s),
+    });
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return { kind: 'exit', code: 0, stdout: out, stderr: err };
+      return { kind: 'exit', code: 2, stdout: out, stderr: `${err.trimEnd()}\n${HINT}` };
+    }
+    throw error;
+  }
+  const raw = program.opts<RawOptions>();
+  const devices = program.processedArgs[0] as string[] | undefined;
+
+  if (raw.json && raw.text) return usage('--json and --text exclude each other: pick one.');
+  if (raw.once && raw.count !== undefined) {
+    return usage(
+      '--once prints one ranking; drop --count, or drop --once to print --count intervals.',
+    );
+  }
+  for (const device of devices ?? []) {
+    if (!/^[\w.:@-]{1,64}$/.test(device)) {
+      return usage(
+        `'${device}' is not a device name: use names from 'ip link' (e.g. eth0, lo, any).`,
+      );
+    }
+  }
+  const protocols: ('tcp' | 'udp')[] | undefined =
+    raw.tcp && !raw.udp ? ['tcp'] : raw.udp && !raw.tcp ? ['udp'] : undefined;
+  const windowSeconds =
+    raw.window ?? (raw.once ? DEFAULT_ONCE_WINDOW_SECONDS : DEFAULT_WINDOW_SECONDS);
+  if (raw.once && raw.timeout !== 0 && raw.timeout < windowSeconds * 1000) {
+    return usage(
+      `--timeout ${raw.timeout / 1000}s ends the capture before --window ${windowSeconds}s: raise --timeout or lower --window.`,
+    );
+  }
+  const output: OutputMode | undefined = raw.json
+    ? 'json'
+    : raw.text || raw.once || raw.count !== undefined
+      ? 'text'
+      : undefined;
+
+  return {
+    kind: 'run',
+    options: {
+      devices: devices ?? [],
+      filter: raw.filter,
+      protocols,
+      syncIntervalMs: raw.syncInterval,
+      intervalMs: raw.interval,
+      windowSeconds,
+      timeoutMs: raw.timeout,
+      pcapFile: raw.pcap,
+      readFile: raw.read,
+      cpuCores: raw.cpuLimit,
+      memoryMB: raw.memLimit,
+      includeLoopback: raw.includeLoopback ?? false,
+      pids: raw.pid ?? [],
+      names: raw.name ?? [],
+      output,
+      count: raw.count,
+      once: raw.once ?? false,
+      color: raw.color,
+      debug: raw.debug ?? false,
+    },
+  };
+}
