@@ -1,0 +1,67 @@
+// Prometheus text exposition format 0.0.4, written by hand: HELP/TYPE lines, label escaping and
+// number formatting (https://prometheus.io/docs/instrumenting/exposition_formats/).
+
+/** Content-Type of the text format 0.0.4. */
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+export type MetricType = 'counter' | 'gauge';
+
+/** Label name/value pairs of one sample, in output order. */
+export type Labels = readonly (readonly [string, string])[];
+
+/**
+ * Escape a label value: backslash, double quote and line feed are the only characters the
+ * format escapes (`\\`, `\"`, `\n`).
+ */
+export function escapeLabelValue(value: string): string {
+  return value.replace(/[\\"\n]/g, (c) => (c === '\\' ? '\\\\' : c === '"' ? '\\"' : '\\n'));
+}
+
+/** Escape HELP text: backslash and line feed only (quotes stay as they are). */
+export function escapeHelp(text: string): string {
+  return text.replace(/[\\\n]/g, (c) => (c === '\\' ? '\\\\' : '\\n'));
+}
+
+/** Format a sample value: Go float syntax, with `NaN`, `+Inf` and `-Inf` for the specials. */
+export function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return String(value);
+}
+
+/** Accumulates metric families into one exposition text. */
+export class PrometheusWriter {
+  private readonly parts: string[] = [];
+
+  /** Start a metric family: its HELP and TYPE lines. Samples of it must follow. */
+  family(name: string, type: MetricType, help: string): this {
+    this.parts.push(`# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`);
+    return this;
+  }
+
+  /** One sample line of the current family. */
+  sample(name: string, value: number, labels?: Labels): this {
+    let line = name;
+    if (labels !== undefined && labels.length > 0) {
+      line += '{';
+      for (let i = 0; i < labels.length; i++) {
+        const [k, v] = labels[i]!;
+        line += `${i > 0 ? ',' : ''}${k}="${escapeLabelValue(v)}"`;
+      }
+      line += '}';
+    }
+    this.parts.push(`${line} ${formatValue(value)}\n`);
+    return this;
+  }
+
+  /** A family with one unlabelled sample. */
+  single(name: string, type: MetricType, help: string, value: number): this {
+    return this.family(name, type, help).sample(name, value);
+  }
+
+  /** The exposition text. */
+  text(): string {
+    return this.parts.join('');
+  }
+}

@@ -1,0 +1,521 @@
+// The HTTP agent: a node:http server exposing a monitor as a JSON API (/api/v1/...), a
+// Prometheus endpoint (/metrics) and a health check, using only the public Monitor API.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { systemClock, type Clock } from '../clock.js';
+import { PermissionError, PidflowError, UsageError, isPidflowError } from '../errors.js';
+import type {
+  GroupBy,
+  Monitor,
+  MonitorEnd,
+  ProcessEntry,
+  Snapshot,
+  SortBy,
+} from '../monitor/types.js';
+import { HistoryRing } from './history-ring.js';
+import {
+  API_VERSION,
+  processInfoView,
+  rankEntryView,
+  snapshotView,
+  statsView,
+  type JsonObject,
+} from './json-view.js';
+import { MonotonicCounters } from './monotonic-counters.js';
+import { readPackageVersion } from './package-version.js';
+import { DEFAULT_MAX_SERIES, ProcessSeriesTable } from './process-series.js';
+import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
+import { HttpError, Query } from './query.js';
+import { renderMetrics } from './render-metrics.js';
+
+/** Options of {@link startServer}. */
+export interface ServerOptions {
+  /** Address to listen on. @default '127.0.0.1' */
+  host?: string;
+  /** TCP port; 0 picks a free one. @default 9465 */
+  port?: number;
+  /** Seconds of per-tick history kept for /api/v1/history (1..86400). @default 3600 */
+  historySeconds?: number;
+  /** Processes kept per history point (1..100). @default 20 */
+  historyTopProcesses?: number;
+  /** Named series per metric family before processes fold into comm="other" (1..10000). @default 500 */
+  maxSeries?: number;
+  /** Concurrent HTTP connections at most (1..10000). @default 64 */
+  maxConnections?: number;
+  /** Source of time for history queries and response timestamps. @default systemClock */
+  clock?: Clock;
+  /** Version reported by pidflow_build_info and `pidflowVersion`. @default the package version */
+  version?: string;
+}
+
+/** A running server. */
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:9465`. */
+  readonly url: string;
+  /** The port actually bound (useful with port 0). */
+  readonly port: number;
+  /** Stop listening, close connections and detach from the monitor. A second call is harmless. */
+  close(): Promise<void>;
+}
+
+/** Default port: not assigned by IANA, next to node_exporter's 9100 range of exporters. */
+export const DEFAULT_PORT = 9465;
+export const DEFAULT_HISTORY_SECONDS = 3600;
+const MAX_HISTORY_SECONDS = 86_400;
+const DEFAULT_HISTORY_TOP = 20;
+const DEFAULT_MAX_CONNECTIONS = 64;
+/** Longer URLs are refused with 414: every valid request is far shorter. */
+const MAX_URL_CHARS = 2048;
+const MAX_HEADER_BYTES = 8192;
+const MAX_LIST_LIMIT = 1000;
+const MAX_PROCESS_CONNECTIONS = 1000;
+const KEEP_ALIVE_TIMEOUT_MS = 5000;
+const REQUEST_TIMEOUT_MS = 10_000;
+const MAX_REQUESTS_PER_SOCKET = 1000;
+/** After close(), connections still busy get this long before they are cut. */
+const CLOSE_GRACE_MS = 1000;
+const PID_MAX = 4_194_304;
+
+const KNOWN_OPTIONS = [
+  'host',
+  'port',
+  'historySeconds',
+  'historyTopProcesses',
+  'maxSeries',
+  'maxConnections',
+  'clock',
+  'version',
+];
+
+const SORTS: readonly SortBy[] = ['total', 'sent', 'received'];
+
+const ENDPOINTS = [
+  '/api/v1/processes',
+  '/api/v1/processes/<pid>',
+  '/api/v1/connections',
+  '/api/v1/remotes',
+  '/api/v1/containers',
+  '/api/v1/snapshot',
+  '/api/v1/stats',
+  '/api/v1/history',
+  '/metrics',
+  '/healthz',
+];
+
+function integerOption(
+  name: string,
+  value: number | undefined,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(
+      `server option ${name} must be an integer ${min}..${max}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Validated options with defaults filled in. */
+function resolveOptions(options: ServerOptions): Required<ServerOptions> {
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.includes(key)) {
+      throw new UsageError(`unknown server option '${key}' (allowed: ${KNOWN_OPTIONS.join(', ')})`);
+    }
+  }
+  const host = options.host ?? '127.0.0.1';
+  if (typeof host !== 'string' || host.length === 0) {
+    throw new UsageError(
+      `server option host must be a non-empty address, got ${JSON.stringify(host)}`,
+    );
+  }
+  return {
+    host,
+    port: integerOption('port', options.port, 0, 65_535, DEFAULT_PORT),
+    historySeconds: integerOption(
+      'historySeconds',
+      options.historySeconds,
+      1,
+      MAX_HISTORY_SECONDS,
+      DEFAULT_HISTORY_SECONDS,
+    ),
+    historyTopProcesses: integerOption(
+      'historyTopProcesses',
+      options.historyTopProcesses,
+      1,
+      100,
+      DEFAULT_HISTORY_TOP,
+    ),
+    maxSeries: integerOption('maxSeries', options.maxSeries, 1, 10_000, DEFAULT_MAX_SERIES),
+    maxConnections: integerOption(
+      'maxConnections',
+      options.maxConnections,
+      1,
+      10_000,
+      DEFAULT_MAX_CONNECTIONS,
+    ),
+    clock: options.clock ?? systemClock,
+    version: options.version ?? readPackageVersion(),
+  };
+}
+
+/**
+ * Serve `monitor` over HTTP: JSON under /api/v1, Prometheus text at /metrics, /healthz.
+ * Listens before resolving; a port in use or a bad address rejects with a PidflowError.
+ *
+ * @example
+ * const server = await startServer(monitor, { port: 0 });
+ * console.log(`${server.url}/metrics`);
+ * await server.close();
+ */
+export async function startServer(
+  monitor: Monitor,
+  options: ServerOptions = {},
+): Promise<RunningServer> {
+  const o = resolveOptions(options);
+  const agent = new Agent(monitor, o);
+  return agent.listen();
+}
+
+class Agent {
+  private readonly server: Server;
+  private readonly series: ProcessSeriesTable;
+  private readonly monotonic = new MonotonicCounters();
+  private readonly history: HistoryRing;
+  private end: MonitorEnd | undefined;
+  private closing: Promise<void> | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly monitor: Monitor,
+    private readonly o: Required<ServerOptions>,
+  ) {
+    this.series = new ProcessSeriesTable({ maxSeries: o.maxSeries });
+    const tickMs = Math.max(1, monitor.options.tickIntervalMs);
+    this.history = new HistoryRing({
+      capacity: Math.min(MAX_HISTORY_SECONDS, Math.ceil((o.historySeconds * 1000) / tickMs)),
+      maxAgeMs: o.historySeconds * 1000,
+      topProcesses: o.historyTopProcesses,
+    });
+    this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) =>
+      this.handle(req, res),
+    );
+    this.server.maxConnections = o.maxConnections;
+    this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    this.server.headersTimeout = REQUEST_TIMEOUT_MS;
+    this.server.requestTimeout = REQUEST_TIMEOUT_MS;
+    this.server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
+    void monitor.done.then((end) => (this.end = end));
+  }
+
+  /** Per tick: the history point, and the series (so short-lived processes are seen at tick granularity). */
+  private readonly onTick = (snapshot: Snapshot): void => {
+    this.history.add(snapshot);
+    this.series.update(snapshot.processes, this.o.clock.now());
+  };
+
+  listen(): Promise<RunningServer> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException): void =>
+        reject(listenError(error, this.o.host, this.o.port));
+      this.server.once('error', onError);
+      this.server.listen(this.o.port, this.o.host, () => {
+        this.server.off('error', onError);
+        this.monitor.on('tick', this.onTick);
+        const address = this.server.address() as AddressInfo;
+        const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+        resolve({
+          url: `http://${host}:${address.port}`,
+          port: address.port,
+          close: () => this.close(),
+        });
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.monitor.off('tick', this.onTick);
+      this.server.close(() => {
+        clearTimeout(this.graceTimer);
+        resolve();
+      });
+      this.server.closeIdleConnections();
+      // A real timer (not the injected clock): this bounds socket I/O, not accounting time.
+      this.graceTimer = setTimeout(() => this.server.closeAllConnections(), CLOSE_GRACE_MS).unref();
+    });
+    return this.closing;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    // The API has no request bodies: never read one, and close the connection after answering
+    // so an unread body cannot be parsed as the next request.
+    if (
+      req.headers['content-length'] !== undefined ||
+      req.headers['transfer-encoding'] !== undefined
+    ) {
+      res.shouldKeepAlive = false;
+    }
+    try {
+      const rawUrl = req.url ?? '/';
+      if (rawUrl.length > MAX_URL_CHARS) {
+        throw new HttpError(
+          414,
+          'ERR_URL_TOO_LONG',
+          `request URL is ${rawUrl.length} characters; the limit is ${MAX_URL_CHARS}`,
+        );
+      }
+      let url: URL;
+      try {
+        url = new URL(rawUrl, 'http://localhost');
+      } catch {
+        throw new HttpError(400, 'ERR_BAD_URL', 'request URL cannot be parsed');
+      }
+      const route = this.route(url.pathname);
+      if (route === undefined) {
+        throw new HttpError(
+          404,
+          'ERR_NOT_FOUND',
+          `no such endpoint: ${clipPath(url.pathname)} (endpoints: ${ENDPOINTS.join(', ')})`,
+        );
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('Allow', 'GET, HEAD');
+        throw new HttpError(
+          405,
+          'ERR_METHOD_NOT_ALLOWED',
+          `${req.method ?? '?'} is not allowed on ${url.pathname}: use GET`,
+        );
+      }
+      route(new Query(url.searchParams, url.pathname), res);
+    } catch (error) {
+      this.sendError(res, error);
+    }
+  }
+
+  /** The handler of `path`, or undefined for an unknown path. */
+  private route(path: string): ((q: Query, res: ServerResponse) => void) | undefined {
+    switch (path) {
+      case '/':
+        return (q, res) => {
+          q.allow();
+          this.sendJson(res, 200, { endpoints: ENDPOINTS });
+        };
+      case '/healthz':
+        return (q, res) => this.healthz(q, res);
+      case '/metrics':
+        return (q, res) => this.metrics(q, res);
+      case '/api/v1/processes':
+        return (q, res) => this.list(q, res, 'process');
+      case '/api/v1/connections':
+        return (q, res) => this.list(q, res, 'connection');
+      case '/api/v1/remotes':
+        return (q, res) => this.list(q, res, 'remote');
+      case '/api/v1/containers':
+        return (q, res) => this.list(q, res, 'container');
+      case '/api/v1/snapshot':
+        return (q, res) => {
+          const windowSeconds = q
+            .allow('window')
+            .integer('window', 1, this.ringSeconds, this.ringSeconds);
+          this.sendJson(res, 200, { snapshot: snapshotView(this.monitor.snapshot(windowSeconds)) });
+        };
+      case '/api/v1/stats':
+        return (q, res) => {
+          q.allow();
+          this.sendJson(res, 200, { stats: statsView(this.monitor.stats()) });
+        };
+      case '/api/v1/history':
+        return (q, res) => this.historyRoute(q, res);
+    }
+    const match = /^\/api\/v1\/processes\/([^/]+)$/.exec(path);
+    if (match !== null) return (q, res) => this.processDetail(q, res, match[1]!);
+    return undefined;
+  }
+
+  private get ringSeconds(): number {
+    return this.monitor.options.ringSeconds;
+  }
+
+  private healthz(q: Query, res: ServerResponse): void {
+    q.allow();
+    if (this.end === undefined) {
+      this.sendJson(res, 200, { status: 'ok' });
+    } else {
+      this.sendJson(res, 503, { status: 'done', reason: this.end.reason });
+    }
+  }
+
+  private metrics(q: Query, res: ServerResponse): void {
+    q.allow();
+    // Window 1 is the cheapest snapshot; /metrics only reads totals and stats.
+    const snapshot = this.monitor.snapshot(1);
+    this.series.update(snapshot.processes, this.o.clock.now());
+    const body = renderMetrics({
+      snapshot,
+      series: this.series,
+      monotonic: this.monotonic,
+      isUp: this.end === undefined,
+      version: this.o.version,
+    });
+    this.send(res, 200, PROMETHEUS_CONTENT_TYPE, body);
+  }
+
+  private list(q: Query, res: ServerResponse, groupBy: GroupBy): void {
+    q.allow('limit', 'window', 'sort');
+    const limit = q.integer('limit', 1, MAX_LIST_LIMIT, 10);
+    const windowSeconds = q.integer('window', 0, this.ringSeconds, this.ringSeconds);
+    const sortBy = q.oneOf('sort', SORTS, 'total');
+    const entries = this.monitor.rank({ groupBy, limit, windowSeconds, sortBy });
+    this.sendJson(res, 200, {
+      groupBy,
+      sortBy,
+      windowSeconds,
+      limit,
+      entries: entries.map(rankEntryView),
+    });
+  }
+
+  private processDetail(q: Query, res: ServerResponse, pidText: string): void {
+    q.allow('window', 'sort');
+    const pid = /^\d{1,7}$/.test(pidText) ? Number(pidText) : NaN;
+    if (!(pid >= 1 && pid <= PID_MAX)) {
+      throw new HttpError(
+        400,
+        'ERR_BAD_PARAMETER',
+        `pid must be an integer 1..${PID_MAX}, got '${clipPath(pidText)}'`,
+      );
+    }
+    const windowSeconds = q.integer('window', 0, this.ringSeconds, this.ringSeconds);
+    const sortBy = q.oneOf('sort', SORTS, 'total');
+    const snapshot = this.monitor.snapshot(Math.max(1, windowSeconds));
+    const entry = pickProcess(snapshot.processes, pid);
+    if (entry === undefined) {
+      throw new HttpError(
+        404,
+        'ERR_NO_SUCH_PROCESS',
+        `no traffic seen for pid ${pid} (it may have sent nothing, or exited and been folded)`,
+      );
+    }
+    const connections = this.monitor
+      .rank({
+        groupBy: 'connection',
+        limit: this.monitor.options.maxConnections,
+        windowSeconds,
+        sortBy,
+      })
+      .filter((c) => c.kind === 'connection' && c.process.key === entry.key)
+      .slice(0, MAX_PROCESS_CONNECTIONS);
+    this.sendJson(res, 200, {
+      windowSeconds,
+      process: { ...rankEntryView(entry), process: processInfoView(entry.process) },
+      connections: connections.map(rankEntryView),
+    });
+  }
+
+  private historyRoute(q: Query, res: ServerResponse): void {
+    q.allow('seconds');
+    const seconds = q.integer('seconds', 1, this.o.historySeconds, this.o.historySeconds);
+    const points = this.history.since(this.o.clock.now(), seconds);
+    this.sendJson(res, 200, {
+      seconds,
+      historySeconds: this.o.historySeconds,
+      tickIntervalMs: this.monitor.options.tickIntervalMs,
+      points: points as unknown as JsonObject[],
+    });
+  }
+
+  private sendJson(res: ServerResponse, status: number, body: JsonObject): void {
+    const payload = {
+      version: API_VERSION,
+      pidflowVersion: this.o.version,
+      time: this.o.clock.now(),
+      ...body,
+    };
+    this.send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(payload)}\n`);
+  }
+
+  private sendError(res: ServerResponse, error: unknown): void {
+    let status = 500;
+    let code = 'ERR_INTERNAL';
+    let message = error instanceof Error ? error.message : String(error);
+    if (error instanceof HttpError) {
+      status = error.status;
+      code = error.code;
+    } else if (error instanceof UsageError) {
+      // The monitor refused a value the query checks let through: still the caller's input.
+      status = 400;
+      code = 'ERR_BAD_PARAMETER';
+    } else if (isPidflowError(error)) {
+      code = error.code;
+    } else {
+      message = `internal error: ${message}`;
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    this.sendJson(res, status, { error: { code, message } });
+  }
+
+  private send(res: ServerResponse, status: number, contentType: string, body: string): void {
+    res.statusCode = status;
+    res.setHeader('Content-Type', contentType);
+    res.setHeader('Content-Length', Buffer.byteLength(body));
+    res.setHeader('Cache-Control', 'no-store');
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  }
+}
+
+/** The live entry of `pid` if there is one, else the most recent exited one. */
+function pickProcess(processes: readonly ProcessEntry[], pid: number): ProcessEntry | undefined {
+  let best: ProcessEntry | undefined;
+  for (const p of processes) {
+    if (p.process.pid !== pid) continue;
+    if (
+      best === undefined ||
+      (best.exited && !p.exited) ||
+      (best.exited === p.exited && p.process.startTime > best.process.startTime)
+    ) {
+      best = p;
+    }
+  }
+  return best;
+}
+
+function clipPath(path: string): string {
+  return path.length > 80 ? `${path.slice(0, 80)}...` : path;
+}
+
+/** A listen failure as an error that says why and what to do. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): PidflowError {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new PidflowError(
+        'ERR_LISTEN',
+        `cannot listen on ${where}: the port is already in use (EADDRINUSE): stop the other server or choose another port with --listen`,
+        { cause: error },
+      );
+    case 'EACCES':
+      return new PermissionError(
+        `cannot listen on ${where}: permission denied (EACCES): ports below 1024 need root or CAP_NET_BIND_SERVICE; choose a port >= 1024`,
+        { cause: error },
+      );
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new PidflowError(
+        'ERR_LISTEN',
+        `cannot listen on ${where}: ${host} is not an address of this host (${error.code}): use 127.0.0.1, 0.0.0.0 or one of the host's addresses`,
+        { cause: error },
+      );
+    default:
+      return new PidflowError('ERR_LISTEN', `cannot listen on ${where}: ${error.message}`, {
+        cause: error,
+      });
+  }
+}
