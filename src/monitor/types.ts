@@ -104,7 +104,7 @@ export interface RankOptions {
   groupBy?: GroupBy;
 }
 
-/** Packet accounting: attributed + unknown + pending + queueDropped = seen. */
+/** Packet accounting: attributed + unknown + pending + otherProtocol + queueDropped = seen. */
 export interface PacketTotals {
   packets: number;
   bytes: number;
@@ -135,6 +135,8 @@ export interface MonitorStats {
   readonly pending: PacketTotals;
   /** Packets dropped because JavaScript fell behind (queueLimit); their bytes are the wire bytes. */
   readonly queueDropped: PacketTotals;
+  /** Packets of protocols not selected (ICMP...): seen, not accounted to processes. */
+  readonly otherProtocol: PacketTotals;
   /** Packets the kernel dropped (never seen by pidflow). */
   readonly kernelDroppedPackets: number;
   readonly malformedPackets: number;
@@ -157,6 +159,17 @@ export interface MonitorStats {
     readonly sockets: number;
     readonly processes: number;
     readonly namespaces: number;
+  };
+  readonly flows: {
+    /** Flows in the flow table now. */
+    readonly tracked: number;
+    /** Flows removed from the table after being idle or closed. */
+    readonly expired: number;
+    /** Packets of new flows that found the flow table full (accounted as unknown). */
+    readonly overflowPackets: number;
+    /** Flow -> owner attributions remembered by the attributor. */
+    readonly attributionCached: number;
+    readonly attributionEvicted: number;
   };
   readonly evicted: {
     readonly processes: number;

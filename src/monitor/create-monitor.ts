@@ -1,0 +1,426 @@
+// createMonitor(): the public entry point. Wires a packet source (live capture or pcap replay)
+// through the flow table, the attributor (/proc) and the accountant, and exposes snapshots,
+// rankings and stats; owns the lifecycle (timers, capture timeout, cgroup limits, stop).
+
+import { EventEmitter } from 'node:events';
+import { Accountant } from '../account/accountant.js';
+import { Attributor } from '../attribute/attributor.js';
+import { NodeProcFs } from '../attribute/procfs.js';
+import type { ProcFs } from '../attribute/procfs.js';
+import type { Attribution, FlowCounters } from '../attribute/types.js';
+import { loadAddon } from '../capture/addon.js';
+import type { NativeAddon } from '../capture/addon.js';
+import { listDevices } from '../capture/devices.js';
+import { LocalAddresses } from '../capture/local-addresses.js';
+import { openCapture, openPcapFile } from '../capture/sources.js';
+import type { PacketSource } from '../capture/packet-source.js';
+import { systemClock } from '../clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import { CaptureError, StateError } from '../errors.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/record.js';
+import { FlowTable } from './flow-table.js';
+import type { FlowState } from './flow-table.js';
+import { applyLimits } from './limits.js';
+import type { AppliedLimits } from './limits.js';
+import { resolveOptions } from './options.js';
+import type {
+  Logger,
+  Monitor,
+  MonitorEnd,
+  MonitorOptions,
+  MonitorStats,
+  RankEntry,
+  RankOptions,
+  ResolvedMonitorOptions,
+  Snapshot,
+} from './types.js';
+
+/** Flows idle this long leave the flow table (the attributor keeps its own, longer memory). */
+const FLOW_IDLE_MS = 120_000;
+/** Closed TCP flows (FIN or RST seen) leave the flow table after this much quiet. */
+const CLOSED_FLOW_IDLE_MS = 10_000;
+/** How often idle flows are swept. */
+const SWEEP_INTERVAL_MS = 5_000;
+/** Live flows tracked at most in the flow table. */
+const MAX_FLOWS = 262_144;
+
+/** Things a test (or an embedding program) may replace; all default to the real system. */
+export interface MonitorDependencies {
+  clock?: Clock;
+  procFs?: ProcFs;
+  addon?: NativeAddon;
+  /** A ready packet source; replaces live capture and readFile. */
+  source?: PacketSource;
+  /** Local addresses of the host; default from the system, refreshed on a timer. */
+  localAddresses?: { has(address: string): boolean };
+  /** cgroup root for limits (tests use a fake tree). */
+  cgroupRoot?: string;
+}
+
+interface ConnectionRefs {
+  protocolName: 'tcp' | 'udp';
+  sent: { key: string; protocol: 'tcp' | 'udp'; localAddress: string; localPort: number; remoteAddress: string; remotePort: number };
+  received: {
+    key: string;
+    protocol: 'tcp' | 'udp';
+    localAddress: string;
+    localPort: number;
+    remoteAddress: string;
+    remotePort: number;
+  };
+}
+
+function connectionRefs(flow: FlowState): ConnectionRefs {
+  if (flow.ext !== undefined) return flow.ext as ConnectionRefs;
+  const protocolName = flow.protocol === IPPROTO_TCP ? 'tcp' : 'udp';
+  const refs: ConnectionRefs = {
+    protocolName,
+    sent: {
+      key: `${protocolName}|${flow.srcAddress}|${flow.srcPort}|${flow.dstAddress}|${flow.dstPort}`,
+      protocol: protocolName,
+      localAddress: flow.srcAddress,
+      localPort: flow.srcPort,
+      remoteAddress: flow.dstAddress,
+      remotePort: flow.dstPort,
+    },
+    received: {
+      key: `${protocolName}|${flow.dstAddress}|${flow.dstPort}|${flow.srcAddress}|${flow.srcPort}`,
+      protocol: protocolName,
+      localAddress: flow.dstAddress,
+      localPort: flow.dstPort,
+      remoteAddress: flow.srcAddress,
+      remotePort: flow.srcPort,
+    },
+  };
+  flow.ext = refs;
+  return refs;
+}
+
+class PidflowMonitor extends EventEmitter implements Monitor {
+  readonly options: Readonly<ResolvedMonitorOptions>;
+  readonly devices: readonly string[];
+  readonly done: Promise<MonitorEnd>;
+
+  private state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
+  private resolveDone!: (end: MonitorEnd) => void;
+  private readonly timers: TimerHandle[] = [];
+  private startedAt = 0;
+  private lastTickAt = 0;
+  private readonly totals = {
+    seenPackets: 0,
+    seenBytes: 0,
+    attributedPackets: 0,
+    attributedBytes: 0,
+    unknownPackets: 0,
+    unknownBytes: 0,
+  };
+
+  constructor(
+    options: ResolvedMonitorOptions,
+    private readonly source: PacketSource,
+    private readonly flows: FlowTable,
+    private readonly attributor: Attributor,
+    private readonly accountant: Accountant,
+    private readonly clock: Clock,
+    private readonly limits: AppliedLimits | undefined,
+    private readonly localAddresses: LocalAddresses | undefined,
+    private readonly logger: Logger,
+  ) {
+    super();
+    this.options = options;
+    this.devices = source.devices;
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+    // A tick listener that throws must not take the capture down: report it and go on.
+    this.on('error', (error: unknown) => this.logger.error?.(`listener failed: ${String(error)}`));
+    source.setBatchHandler((batch) => {
+      this.flows.ingest(batch.view, batch.count);
+      this.flows.drain(this.onFlow, this.onOverflow);
+    });
+  }
+
+  start(): void {
+    if (this.state === 'running') return;
+    if (this.state !== 'created') {
+      throw new StateError('this monitor was stopped and cannot start again: create a new one with createMonitor()');
+    }
+    this.state = 'running';
+    this.startedAt = this.clock.now();
+    this.lastTickAt = this.startedAt;
+    this.timers.push(this.clock.setInterval(() => this.tick(), this.options.tickIntervalMs));
+    this.timers.push(
+      this.clock.setInterval(() => this.flows.sweep(this.clock.now(), FLOW_IDLE_MS, CLOSED_FLOW_IDLE_MS), SWEEP_INTERVAL_MS),
+    );
+    if (this.options.captureTimeoutMs > 0) {
+      this.timers.push(this.clock.setTimeout(() => void this.end({ reason: 'timeout' }), this.options.captureTimeoutMs));
+    }
+    this.source.start();
+    void this.source.done.then((end) => {
+      if (end.reason === 'end-of-file') void this.end({ reason: 'end-of-file' });
+      else if (end.reason === 'error') void this.end({ reason: 'error', ...(end.error ? { error: end.error } : {}) });
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.end({ reason: 'stopped' });
+  }
+
+  override on(event: 'tick', listener: (snapshot: Snapshot) => void): this;
+  override on(event: 'warning', listener: (message: string) => void): this;
+  override on(event: string | symbol, listener: (...args: never[]) => void): this;
+  override on(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+
+  override off(event: 'tick', listener: (snapshot: Snapshot) => void): this;
+  override off(event: 'warning', listener: (message: string) => void): this;
+  override off(event: string | symbol, listener: (...args: never[]) => void): this;
+  override off(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.off(event, listener as (...args: unknown[]) => void);
+  }
+
+  rank(options: RankOptions = {}): RankEntry[] {
+    return this.accountant.rank(options);
+  }
+
+  snapshot(windowSeconds: number = this.options.ringSeconds): Snapshot {
+    const now = this.clock.now();
+    const parts = this.accountant.snapshotParts(windowSeconds);
+    const elapsedMs = this.startedAt === 0 ? 0 : now - this.startedAt;
+    return {
+      time: now,
+      intervalMs: now - this.lastTickAt,
+      elapsedMs,
+      remainingMs:
+        this.options.captureTimeoutMs > 0 ? Math.max(0, this.options.captureTimeoutMs - elapsedMs) : null,
+      devices: this.devices,
+      windowSeconds,
+      ...parts,
+      stats: this.stats(),
+    };
+  }
+
+  stats(): MonitorStats {
+    const capture = this.source.stats();
+    const attribution = this.attributor.stats();
+    const accounting = this.accountant.stats();
+    const flowStats = this.flows.stats();
+    let queueDroppedPackets = 0;
+    let kernelDroppedPackets = 0;
+    let malformedPackets = 0;
+    let nonIpPackets = 0;
+    for (const d of capture.devices) {
+      queueDroppedPackets += d.queueDroppedPackets;
+      kernelDroppedPackets += d.kernelDroppedPackets;
+      malformedPackets += d.malformedPackets;
+      nonIpPackets += d.nonIpPackets;
+    }
+    const t = this.totals;
+    const r = attribution.retry;
+    return {
+      seen: {
+        packets: t.seenPackets + flowStats.otherProtocolPackets + queueDroppedPackets,
+        bytes: t.seenBytes + flowStats.otherProtocolBytes,
+      },
+      attributed: { packets: t.attributedPackets, bytes: t.attributedBytes },
+      unknown: { packets: t.unknownPackets, bytes: t.unknownBytes },
+      pending: { packets: r.pendingPackets, bytes: r.pendingBytes },
+      queueDropped: { packets: queueDroppedPackets, bytes: 0 },
+      otherProtocol: { packets: flowStats.otherProtocolPackets, bytes: flowStats.otherProtocolBytes },
+      kernelDroppedPackets,
+      malformedPackets,
+      nonIpPackets,
+      retry: {
+        pendingFlows: r.pendingFlows,
+        limitFlows: r.limitFlows,
+        droppedFlows: r.droppedFlows,
+        droppedPackets: r.droppedPackets,
+        resolvedFlows: r.resolvedFlows,
+        expiredFlows: r.expiredFlows,
+      },
+      scans: attribution.scans,
+      flows: {
+        tracked: flowStats.flows,
+        expired: flowStats.expiredFlows,
+        overflowPackets: flowStats.overflowPackets,
+        attributionCached: attribution.flows.cached,
+        attributionEvicted: attribution.flows.evicted,
+      },
+      evicted: { ...accounting.evicted, flows: attribution.flows.evicted },
+      devices: capture.devices,
+      pcap: capture.pcap,
+    };
+  }
+
+  private readonly onFlow = (flow: FlowState, counters: FlowCounters): void => {
+    this.totals.seenPackets += counters.packets;
+    this.totals.seenBytes += counters.bytes;
+    this.attributor.ingest(flow, counters);
+  };
+
+  private readonly onOverflow = (counters: FlowCounters): void => {
+    this.totals.seenPackets += counters.packets;
+    this.totals.seenBytes += counters.bytes;
+    this.totals.unknownPackets += counters.packets;
+    this.totals.unknownBytes += counters.bytes;
+    this.accountant.addUnknown('other', 0, 'received', counters);
+  };
+
+  /** Called by the attributor, at once or after retries, for every flow it was given. */
+  readonly onResolved = (flow: FlowState, counters: FlowCounters, attribution: Attribution): void => {
+    const { sender, receiver } = attribution;
+    const refs = connectionRefs(flow);
+    if (sender !== undefined) this.accountant.addSent(sender.process, refs.sent, counters);
+    if (receiver !== undefined) this.accountant.addReceived(receiver.process, refs.received, counters);
+    if (sender !== undefined || receiver !== undefined) {
+      this.totals.attributedPackets += counters.packets;
+      this.totals.attributedBytes += counters.bytes;
+      return;
+    }
+    this.totals.unknownPackets += counters.packets;
+    this.totals.unknownBytes += counters.bytes;
+    if (attribution.srcIsLocal) this.accountant.addUnknown(refs.protocolName, flow.srcPort, 'sent', counters);
+    else this.accountant.addUnknown(refs.protocolName, attribution.dstIsLocal ? flow.dstPort : 0, 'received', counters);
+  };
+
+  private tick(): void {
+    if (this.state !== 'running') return;
+    const snapshot = this.snapshot();
+    this.lastTickAt = snapshot.time;
+    this.emit('tick', snapshot);
+  }
+
+  private async end(end: MonitorEnd): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      await this.done;
+      return;
+    }
+    this.state = 'stopping';
+    for (const t of this.timers) t.cancel();
+    this.timers.length = 0;
+    try {
+      await this.source.stop();
+    } catch (error) {
+      this.logger.warn?.(`stopping capture failed: ${String(error)}`);
+    }
+    // Whatever is still parked is accounted now (as unknown where still unknown): totals add up.
+    this.attributor.flush();
+    this.attributor.stop();
+    this.localAddresses?.stop();
+    if (this.limits !== undefined) {
+      try {
+        await this.limits.remove();
+      } catch (error) {
+        this.logger.warn?.(`removing the cgroup failed: ${String(error)}`);
+      }
+    }
+    this.state = 'stopped';
+    this.resolveDone(end);
+  }
+}
+
+/** Picks the default devices: up, with an address, loopback only on request. */
+function defaultDevices(addon: NativeAddon, includeLoopback: boolean): string[] {
+  const all = listDevices(addon);
+  const chosen = all
+    .filter((d) => d.isUp && d.addresses.length > 0 && (includeLoopback || !d.isLoopback))
+    .map((d) => d.name);
+  if (chosen.length === 0) {
+    throw new CaptureError(
+      `no network interface is up with an address${includeLoopback ? '' : ' (loopback is left out unless asked for)'}: ` +
+        `name one (available: ${all.map((d) => d.name).join(', ') || 'none'}), or capture on 'any'`,
+      { code: 'ERR_NO_DEVICE' },
+    );
+  }
+  return chosen;
+}
+
+/** The protocols option as a BPF expression, combined with the user's filter. */
+function buildFilter(options: ResolvedMonitorOptions): string | undefined {
+  const protocols = options.protocols.length === 2 ? undefined : options.protocols[0];
+  if (protocols === undefined) return options.filter;
+  if (options.filter === undefined) return protocols;
+  return `(${protocols}) and (${options.filter})`;
+}
+
+/**
+ * Creates a monitor. Options are validated first (a UsageError names the option at fault);
+ * then limits are applied and capture opens (CaptureError, PermissionError). Call start().
+ *
+ * @example
+ * const monitor = await createMonitor({ devices: ['eth0'], captureTimeoutMs: 60_000 });
+ * monitor.on('tick', (s) => console.log(s.processes[0]?.process.comm));
+ * monitor.start();
+ */
+export async function createMonitor(options?: MonitorOptions, deps: MonitorDependencies = {}): Promise<Monitor> {
+  const resolved = resolveOptions(options);
+  const logger: Logger = options?.logger ?? {};
+  const clock = deps.clock ?? systemClock;
+  const addon = deps.source === undefined ? (deps.addon ?? loadAddon()) : deps.addon;
+
+  let limits: AppliedLimits | undefined;
+  if (resolved.limits !== undefined) {
+    limits = await applyLimits(resolved.limits, deps.cgroupRoot === undefined ? {} : { cgroupRoot: deps.cgroupRoot });
+  }
+  try {
+    let source = deps.source;
+    let devices = resolved.devices;
+    const filter = buildFilter(resolved);
+    if (source === undefined && resolved.readFile !== undefined) {
+      source = openPcapFile(resolved.readFile, {
+        ...(filter === undefined ? {} : { filter }),
+        ...(addon === undefined ? {} : { addon }),
+      });
+    } else if (source === undefined) {
+      if (devices.length === 0) devices = defaultDevices(addon!, resolved.includeLoopback);
+      source = openCapture({
+        devices,
+        ...(filter === undefined ? {} : { filter }),
+        snaplen: resolved.snaplen,
+        bufferBytes: resolved.bufferBytes,
+        queueLimit: resolved.queueLimit,
+        ...(resolved.pcapFile === undefined ? {} : { pcapFile: resolved.pcapFile }),
+        ...(addon === undefined ? {} : { addon }),
+        onWarning: (message: string) => logger.warn?.(message),
+      });
+    }
+    const final = { ...resolved, devices: source.devices };
+
+    let ownAddresses: LocalAddresses | undefined;
+    let localAddresses = deps.localAddresses;
+    if (localAddresses === undefined) {
+      ownAddresses = new LocalAddresses({ clock });
+      localAddresses = ownAddresses;
+    }
+    const accountant = new Accountant({
+      clock,
+      ringSeconds: resolved.ringSeconds,
+      exitedRetentionMs: resolved.exitedRetentionMs,
+      maxProcesses: resolved.maxProcesses,
+      maxConnections: resolved.maxConnections,
+      maxRemotes: resolved.maxRemotes,
+    });
+    const flows = new FlowTable({
+      maxFlows: MAX_FLOWS,
+      protocols: resolved.protocols.map((p) => (p === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP)),
+    });
+    let monitor: PidflowMonitor | undefined;
+    const attributor = new Attributor({
+      procFs: deps.procFs ?? new NodeProcFs('/'),
+      clock,
+      localAddresses,
+      syncIntervalMs: resolved.syncIntervalMs,
+      retryBufferFlows: resolved.retryBufferFlows,
+      onResolved: (flow, counters, attribution) => monitor!.onResolved(flow as FlowState, counters, attribution),
+      onScan: (alive) => accountant.markAlive(alive),
+      logger,
+    });
+    monitor = new PidflowMonitor(final, source, flows, attributor, accountant, clock, limits, ownAddresses, logger);
+    await attributor.start();
+    return monitor;
+  } catch (error) {
+    await limits?.remove().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,397 @@
+// Per-flow aggregation of record batches: the per-packet hot path. Records are matched to
+// flows in an open-addressing hash table over typed arrays (no allocation, no strings per
+// packet); text tuples are built once per flow, counters are handed on once per flow per batch.
+
+import type { FlowCounters, FlowTuple } from '../attribute/types.js';
+import {
+  RECORD_SIZE,
+  REC_OFF_DST_ADDR,
+  REC_OFF_DST_PORT,
+  REC_OFF_IP_LEN,
+  REC_OFF_IP_VERSION,
+  REC_OFF_PAYLOAD_LEN,
+  REC_OFF_PROTOCOL,
+  REC_OFF_SRC_ADDR,
+  REC_OFF_SRC_PORT,
+  REC_OFF_TCP_FLAGS,
+  REC_OFF_TS_SEC,
+  REC_OFF_TS_USEC,
+  REC_OFF_WIRE_LEN,
+  TCP_FIN,
+  TCP_RST,
+} from '../decode/record.js';
+import { formatAddress } from '../decode/address.js';
+
+/** A flow known to the table: its text tuple plus whatever the monitor hangs on it. */
+export interface FlowState extends FlowTuple {
+  /** Free slot for the consumer (the monitor keeps its connection references here). */
+  ext: unknown;
+}
+
+const KEY_WORDS = 10; // meta, ports, 4 words of source address, 4 of destination
+const ACC_FIELDS = 6; // packets, bytes, payloadBytes, wireBytes, firstMs, lastMs
+const EMPTY = 0;
+const USED = 1;
+
+/** Options of {@link FlowTable}. */
+export interface FlowTableOptions {
+  /** Live flows at most; packets of new flows beyond it go to the overflow counters. */
+  maxFlows: number;
+  /** IP protocol numbers to keep; records of other protocols are only counted. */
+  protocols: readonly number[];
+}
+
+/** Counters of the table itself, for stats(). */
+export interface FlowTableStats {
+  flows: number;
+  capacitySlots: number;
+  /** Flows removed after being idle (or closed) long enough. */
+  expiredFlows: number;
+  /** Packets of new flows that found the table full, accounted as unknown. */
+  overflowPackets: number;
+  overflowBytes: number;
+  /** Records of protocols not selected (ICMP when only tcp/udp are asked for...). */
+  otherProtocolPackets: number;
+  otherProtocolBytes: number;
+}
+
+/** Aggregates record batches per directional 5-tuple. */
+export class FlowTable {
+  private readonly maxFlows: number;
+  private readonly maxSlots: number;
+  private readonly protocolAllowed = new Uint8Array(256);
+  private slots = 0;
+  private mask = 0;
+  private keys = new Uint32Array(0);
+  private state = new Uint8Array(0);
+  private hashes = new Uint32Array(0);
+  private acc = new Float64Array(0);
+  private tcpFlags = new Uint8Array(0);
+  private lastSeenMs = new Float64Array(0);
+  private closedFlags = new Uint8Array(0);
+  private touchedMark = new Uint8Array(0);
+  private flows: (FlowState | undefined)[] = [];
+  private touched = new Int32Array(0);
+  private touchedCount = 0;
+  private live = 0;
+  private readonly scratch = new Uint32Array(KEY_WORDS);
+  private readonly counters = {
+    expiredFlows: 0,
+    overflowPackets: 0,
+    overflowBytes: 0,
+    overflowPending: 0,
+    overflowPendingBytes: 0,
+    overflowPendingPayload: 0,
+    overflowPendingWire: 0,
+    overflowFirstMs: 0,
+    overflowLastMs: 0,
+    otherProtocolPackets: 0,
+    otherProtocolBytes: 0,
+  };
+
+  constructor(options: FlowTableOptions) {
+    this.maxFlows = options.maxFlows;
+    // Load factor at most 1/2 keeps linear probing short.
+    this.maxSlots = nextPowerOfTwo(Math.max(1024, options.maxFlows * 2));
+    for (const p of options.protocols) this.protocolAllowed[p] = 1;
+    this.resize(Math.min(this.maxSlots, 4096));
+  }
+
+  /** Number of live flows. */
+  get size(): number {
+    return this.live;
+  }
+
+  /**
+   * Adds every record of a batch to its flow's accumulators. Call {@link drain} afterwards
+   * (before the next batch) to hand the per-flow sums on.
+   */
+  ingest(view: DataView, count: number): void {
+    // Grow before the batch so slots never move while the batch's flows are being touched.
+    while (this.slots < this.maxSlots && (this.live + count) * 2 > this.slots) {
+      this.resize(this.slots * 2);
+    }
+    if (this.touched.length < count + this.touchedCount) {
+      const grown = new Int32Array(Math.max(count + this.touchedCount, this.touched.length * 2, 1024));
+      grown.set(this.touched.subarray(0, this.touchedCount));
+      this.touched = grown;
+    }
+    const key = this.scratch;
+    const c = this.counters;
+    for (let i = 0; i < count; i++) {
+      const base = i * RECORD_SIZE;
+      const protocol = view.getUint8(base + REC_OFF_PROTOCOL);
+      const ipLen = view.getUint32(base + REC_OFF_IP_LEN, true);
+      if (this.protocolAllowed[protocol] === 0) {
+        c.otherProtocolPackets++;
+        c.otherProtocolBytes += ipLen;
+        continue;
+      }
+      const version = view.getUint8(base + REC_OFF_IP_VERSION);
+      key[0] = (version << 8) | protocol;
+      key[1] = ((view.getUint16(base + REC_OFF_SRC_PORT, true) << 16) | view.getUint16(base + REC_OFF_DST_PORT, true)) >>> 0;
+      key[2] = view.getUint32(base + REC_OFF_SRC_ADDR, true);
+      key[3] = view.getUint32(base + REC_OFF_SRC_ADDR + 4, true);
+      key[4] = view.getUint32(base + REC_OFF_SRC_ADDR + 8, true);
+      key[5] = view.getUint32(base + REC_OFF_SRC_ADDR + 12, true);
+      key[6] = view.getUint32(base + REC_OFF_DST_ADDR, true);
+      key[7] = view.getUint32(base + REC_OFF_DST_ADDR + 4, true);
+      key[8] = view.getUint32(base + REC_OFF_DST_ADDR + 8, true);
+      key[9] = view.getUint32(base + REC_OFF_DST_ADDR + 12, true);
+      const tsMs =
+        view.getUint32(base + REC_OFF_TS_SEC, true) * 1000 + view.getUint32(base + REC_OFF_TS_USEC, true) / 1000;
+      const payload = view.getUint32(base + REC_OFF_PAYLOAD_LEN, true);
+      const wire = view.getUint32(base + REC_OFF_WIRE_LEN, true);
+      const slot = this.findOrInsert(key, view, base);
+      if (slot < 0) {
+        c.overflowPackets++;
+        c.overflowBytes += ipLen;
+        if (c.overflowPending === 0) c.overflowFirstMs = tsMs;
+        c.overflowPending++;
+        c.overflowPendingBytes += ipLen;
+        c.overflowPendingPayload += payload;
+        c.overflowPendingWire += wire;
+        c.overflowLastMs = tsMs;
+        continue;
+      }
+      const a = slot * ACC_FIELDS;
+      if (this.touchedMark[slot] === 0) {
+        this.touchedMark[slot] = 1;
+        this.touched[this.touchedCount++] = slot;
+        this.acc[a] = 0;
+        this.acc[a + 1] = 0;
+        this.acc[a + 2] = 0;
+        this.acc[a + 3] = 0;
+        this.acc[a + 4] = tsMs;
+        this.tcpFlags[slot] = 0;
+      }
+      this.acc[a]! += 1;
+      this.acc[a + 1]! += ipLen;
+      this.acc[a + 2]! += payload;
+      this.acc[a + 3]! += wire;
+      this.acc[a + 5] = tsMs;
+      const flags = view.getUint8(base + REC_OFF_TCP_FLAGS);
+      this.tcpFlags[slot]! |= flags;
+      if ((flags & (TCP_FIN | TCP_RST)) !== 0) this.closedFlags[slot] = 1;
+    }
+  }
+
+  /**
+   * Hands each flow touched since the last drain to `emit` with its sums, once per flow.
+   * Packets that found the table full are handed to `emitOverflow`.
+   */
+  drain(
+    emit: (flow: FlowState, counters: FlowCounters) => void,
+    emitOverflow: (counters: FlowCounters) => void,
+  ): void {
+    for (let t = 0; t < this.touchedCount; t++) {
+      const slot = this.touched[t]!;
+      this.touchedMark[slot] = 0;
+      const a = slot * ACC_FIELDS;
+      const lastMs = this.acc[a + 5]!;
+      this.lastSeenMs[slot] = lastMs;
+      emit(this.flows[slot]!, {
+        packets: this.acc[a]!,
+        bytes: this.acc[a + 1]!,
+        payloadBytes: this.acc[a + 2]!,
+        wireBytes: this.acc[a + 3]!,
+        firstMs: this.acc[a + 4]!,
+        lastMs,
+        tcpFlags: this.tcpFlags[slot]!,
+      });
+    }
+    this.touchedCount = 0;
+    const c = this.counters;
+    if (c.overflowPending > 0) {
+      emitOverflow({
+        packets: c.overflowPending,
+        bytes: c.overflowPendingBytes,
+        payloadBytes: c.overflowPendingPayload,
+        wireBytes: c.overflowPendingWire,
+        firstMs: c.overflowFirstMs,
+        lastMs: c.overflowLastMs,
+        tcpFlags: 0,
+      });
+      c.overflowPending = 0;
+      c.overflowPendingBytes = 0;
+      c.overflowPendingPayload = 0;
+      c.overflowPendingWire = 0;
+    }
+  }
+
+  /**
+   * Removes flows idle since before `nowMs - idleMs`, and closed TCP flows (FIN or RST seen)
+   * idle since before `nowMs - closedIdleMs`. Call between batches (after drain).
+   * @returns the number of flows removed
+   */
+  sweep(nowMs: number, idleMs: number, closedIdleMs: number): number {
+    let removed = 0;
+    const idleBefore = nowMs - idleMs;
+    const closedBefore = nowMs - closedIdleMs;
+    let i = 0;
+    while (i < this.slots) {
+      if (
+        this.state[i] === USED &&
+        (this.lastSeenMs[i]! < idleBefore || (this.closedFlags[i] === 1 && this.lastSeenMs[i]! < closedBefore))
+      ) {
+        this.remove(i);
+        removed++;
+        continue; // remove() may have shifted another flow into slot i
+      }
+      i++;
+    }
+    this.counters.expiredFlows += removed;
+    return removed;
+  }
+
+  stats(): FlowTableStats {
+    const c = this.counters;
+    return {
+      flows: this.live,
+      capacitySlots: this.slots,
+      expiredFlows: c.expiredFlows,
+      overflowPackets: c.overflowPackets,
+      overflowBytes: c.overflowBytes,
+      otherProtocolPackets: c.otherProtocolPackets,
+      otherProtocolBytes: c.otherProtocolBytes,
+    };
+  }
+
+  private findOrInsert(key: Uint32Array, view: DataView, base: number): number {
+    const hash = hashKey(key);
+    let slot = hash & this.mask;
+    for (;;) {
+      if (this.state[slot] === EMPTY) break;
+      if (this.hashes[slot] === hash && this.sameKey(slot, key)) return slot;
+      slot = (slot + 1) & this.mask;
+    }
+    if (this.live >= this.maxFlows || (this.live + 1) * 4 > this.slots * 3) return -1;
+    this.state[slot] = USED;
+    this.hashes[slot] = hash;
+    this.keys.set(key, slot * KEY_WORDS);
+    this.closedFlags[slot] = 0;
+    this.lastSeenMs[slot] = 0;
+    this.flows[slot] = makeFlowState(view, base);
+    this.live++;
+    return slot;
+  }
+
+  private sameKey(slot: number, key: Uint32Array): boolean {
+    const k = slot * KEY_WORDS;
+    for (let w = 0; w < KEY_WORDS; w++) if (this.keys[k + w] !== key[w]) return false;
+    return true;
+  }
+
+  /** Linear-probing deletion with backward shift, so lookups never need tombstones. */
+  private remove(slot: number): void {
+    let hole = slot;
+    let next = (slot + 1) & this.mask;
+    while (this.state[next] === USED) {
+      const home = this.hashes[next]! & this.mask;
+      // Move `next` into the hole unless its home lies cyclically in (hole, next].
+      const inRange = hole <= next ? home > hole && home <= next : home > hole || home <= next;
+      if (!inRange) {
+        this.moveSlot(next, hole);
+        hole = next;
+      }
+      next = (next + 1) & this.mask;
+    }
+    this.state[hole] = EMPTY;
+    this.flows[hole] = undefined;
+    this.live--;
+  }
+
+  private moveSlot(from: number, to: number): void {
+    this.state[to] = USED;
+    this.hashes[to] = this.hashes[from]!;
+    this.keys.copyWithin(to * KEY_WORDS, from * KEY_WORDS, (from + 1) * KEY_WORDS);
+    this.acc.copyWithin(to * ACC_FIELDS, from * ACC_FIELDS, (from + 1) * ACC_FIELDS);
+    this.tcpFlags[to] = this.tcpFlags[from]!;
+    this.lastSeenMs[to] = this.lastSeenMs[from]!;
+    this.closedFlags[to] = this.closedFlags[from]!;
+    this.touchedMark[to] = this.touchedMark[from]!;
+    this.flows[to] = this.flows[from];
+  }
+
+  private resize(slots: number): void {
+    const old = {
+      slots: this.slots,
+      keys: this.keys,
+      state: this.state,
+      hashes: this.hashes,
+      acc: this.acc,
+      tcpFlags: this.tcpFlags,
+      lastSeenMs: this.lastSeenMs,
+      closedFlags: this.closedFlags,
+      flows: this.flows,
+    };
+    this.slots = slots;
+    this.mask = slots - 1;
+    this.keys = new Uint32Array(slots * KEY_WORDS);
+    this.state = new Uint8Array(slots);
+    this.hashes = new Uint32Array(slots);
+    this.acc = new Float64Array(slots * ACC_FIELDS);
+    this.tcpFlags = new Uint8Array(slots);
+    this.lastSeenMs = new Float64Array(slots);
+    this.closedFlags = new Uint8Array(slots);
+    this.touchedMark = new Uint8Array(slots);
+    this.flows = new Array<FlowState | undefined>(slots);
+    // Called only between batches (nothing touched), so accumulators need not move.
+    for (let i = 0; i < old.slots; i++) {
+      if (old.state[i] !== USED) continue;
+      const hash = old.hashes[i]!;
+      let slot = hash & this.mask;
+      while (this.state[slot] === USED) slot = (slot + 1) & this.mask;
+      this.state[slot] = USED;
+      this.hashes[slot] = hash;
+      this.keys.set(old.keys.subarray(i * KEY_WORDS, (i + 1) * KEY_WORDS), slot * KEY_WORDS);
+      this.lastSeenMs[slot] = old.lastSeenMs[i]!;
+      this.closedFlags[slot] = old.closedFlags[i]!;
+      this.flows[slot] = old.flows[i];
+    }
+  }
+}
+
+function nextPowerOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** 32-bit mix of the key words (murmur3-style); any good spread will do. */
+function hashKey(key: Uint32Array): number {
+  let h = 0x9747b28c;
+  for (let w = 0; w < KEY_WORDS; w++) {
+    let k = key[w]!;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, 0x1b873593);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+/** Builds the text tuple of a new flow: once per flow, off the per-packet path. */
+function makeFlowState(view: DataView, base: number): FlowState {
+  const ipVersion = view.getUint8(base + REC_OFF_IP_VERSION) === 6 ? 6 : 4;
+  const protocol = view.getUint8(base + REC_OFF_PROTOCOL);
+  const srcAddress = formatAddress(view, base + REC_OFF_SRC_ADDR, ipVersion);
+  const dstAddress = formatAddress(view, base + REC_OFF_DST_ADDR, ipVersion);
+  const srcPort = view.getUint16(base + REC_OFF_SRC_PORT, true);
+  const dstPort = view.getUint16(base + REC_OFF_DST_PORT, true);
+  return {
+    key: `${protocol}|${srcAddress}|${srcPort}|${dstAddress}|${dstPort}`,
+    ipVersion,
+    protocol,
+    srcAddress,
+    srcPort,
+    dstAddress,
+    dstPort,
+    ext: undefined,
+  };
+}

@@ -1,0 +1,256 @@
+// Validation of MonitorOptions: every option is checked, named in the error, and given its
+// default here, before any handle, cgroup or timer exists.
+
+import { availableParallelism } from 'node:os';
+import { UsageError } from '../errors.js';
+import type { LimitOptions, MonitorOptions, ResolvedMonitorOptions } from './types.js';
+
+/** Defaults of every option, in one place (docs/api.md mirrors this table). */
+export const DEFAULTS = {
+  syncIntervalMs: 1000,
+  tickIntervalMs: 1000,
+  queueLimit: 1_000_000,
+  ringSeconds: 15,
+  // go-netflow ends a capture after 5 minutes by default, so a forgotten one stops by itself.
+  captureTimeoutMs: 5 * 60_000,
+  snaplen: 128,
+  bufferBytes: 8 * 1024 * 1024,
+  exitedRetentionMs: 60_000,
+  maxProcesses: 10_000,
+  maxConnections: 100_000,
+  maxRemotes: 10_000,
+  retryBufferFlows: 4096,
+  pcapSnaplen: 262_144,
+  pcapRotateBytes: 0,
+} as const;
+
+const KNOWN_OPTIONS = [
+  'devices',
+  'includeLoopback',
+  'readFile',
+  'filter',
+  'protocols',
+  'syncIntervalMs',
+  'tickIntervalMs',
+  'queueLimit',
+  'ringSeconds',
+  'captureTimeoutMs',
+  'snaplen',
+  'bufferBytes',
+  'pcapFile',
+  'exitedRetentionMs',
+  'maxProcesses',
+  'maxConnections',
+  'maxRemotes',
+  'retryBufferFlows',
+  'limits',
+  'logger',
+] as const;
+
+/** Edit distance, to suggest the right spelling of a mistyped option. */
+function distance(a: string, b: string): number {
+  const al = a.toLowerCase();
+  const bl = b.toLowerCase();
+  let prev = Array.from({ length: bl.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= al.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= bl.length; j++) {
+      const cost = al[i - 1] === bl[j - 1] ? 0 : 1;
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+    }
+    prev = cur;
+  }
+  return prev[bl.length]!;
+}
+
+/** Throws UsageError for a key that is not in `known`, suggesting the closest known key. */
+export function rejectUnknownKeys(
+  value: object,
+  known: readonly string[],
+  where: string,
+): void {
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue;
+    let best = '';
+    let bestDistance = Infinity;
+    for (const k of known) {
+      const d = distance(key, k);
+      if (d < bestDistance) {
+        bestDistance = d;
+        best = k;
+      }
+    }
+    const hint =
+      bestDistance <= Math.max(2, Math.floor(key.length / 3))
+        ? `did you mean '${best}'?`
+        : `known options: ${known.join(', ')}`;
+    throw new UsageError(`unknown ${where} '${key}': ${hint}`);
+  }
+}
+
+function integer(name: string, value: unknown, min: number, max: number, unit = ''): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(
+      `option ${name} must be a whole number from ${min} to ${max}${unit}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+function optionalString(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new UsageError(`option ${name} must be a non-empty string, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function validateLimitsShape(value: unknown): LimitOptions | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) {
+    throw new UsageError(
+      `option limits must be an object such as { cpuCores: 0.5, memoryMB: 256 }, got ${JSON.stringify(value)}`,
+    );
+  }
+  rejectUnknownKeys(value, ['cpuCores', 'memoryMB'], 'limits option');
+  const { cpuCores, memoryMB } = value as LimitOptions;
+  const cores = availableParallelism();
+  if (cpuCores !== undefined) {
+    if (typeof cpuCores !== 'number' || !Number.isFinite(cpuCores) || cpuCores <= 0 || cpuCores > cores) {
+      throw new UsageError(
+        `option limits.cpuCores must be a number of cores above 0 and at most ${cores} (e.g. 0.5), got ${JSON.stringify(cpuCores)}`,
+      );
+    }
+  }
+  if (memoryMB !== undefined) {
+    if (typeof memoryMB !== 'number' || !Number.isFinite(memoryMB) || memoryMB < 32) {
+      throw new UsageError(
+        `option limits.memoryMB must be a number of MiB, at least 32, got ${JSON.stringify(memoryMB)}`,
+      );
+    }
+  }
+  if (cpuCores === undefined && memoryMB === undefined) return undefined;
+  const out: LimitOptions = {};
+  if (cpuCores !== undefined) out.cpuCores = cpuCores;
+  if (memoryMB !== undefined) out.memoryMB = memoryMB;
+  return out;
+}
+
+/**
+ * Checks every option and fills in the defaults. Device names are checked against the
+ * system's list later, when capture opens; here only their shape.
+ */
+export function resolveOptions(options: MonitorOptions | undefined): ResolvedMonitorOptions {
+  if (options === undefined) options = {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new UsageError(`createMonitor() takes an options object, got ${JSON.stringify(options)}`);
+  }
+  rejectUnknownKeys(options, KNOWN_OPTIONS, 'option');
+  const o = options;
+
+  let devices: readonly string[] = [];
+  if (o.devices !== undefined) {
+    if (
+      !Array.isArray(o.devices) ||
+      o.devices.some((d) => typeof d !== 'string' || d.length === 0 || d.length > 15 || /[\s/]/.test(d))
+    ) {
+      throw new UsageError(
+        `option devices must be a list of interface names such as ['eth0'] or ['any'], got ${JSON.stringify(o.devices)}`,
+      );
+    }
+    if (new Set(o.devices).size !== o.devices.length) {
+      throw new UsageError(`option devices names a device twice: ${o.devices.join(', ')}`);
+    }
+    devices = [...o.devices];
+  }
+  if (o.includeLoopback !== undefined && typeof o.includeLoopback !== 'boolean') {
+    throw new UsageError(`option includeLoopback must be true or false, got ${JSON.stringify(o.includeLoopback)}`);
+  }
+  const readFile = optionalString('readFile', o.readFile);
+  if (readFile !== undefined && devices.length > 0) {
+    throw new UsageError('options devices and readFile exclude each other: capture live or replay a file');
+  }
+  const filter = optionalString('filter', o.filter);
+
+  let protocols: readonly ('tcp' | 'udp')[] = ['tcp', 'udp'];
+  if (o.protocols !== undefined) {
+    if (
+      !Array.isArray(o.protocols) ||
+      o.protocols.length === 0 ||
+      o.protocols.some((p) => p !== 'tcp' && p !== 'udp')
+    ) {
+      throw new UsageError(
+        `option protocols must be a non-empty list of 'tcp' and 'udp', got ${JSON.stringify(o.protocols)}`,
+      );
+    }
+    protocols = [...new Set(o.protocols)];
+  }
+
+  let pcapFile: ResolvedMonitorOptions['pcapFile'];
+  if (o.pcapFile !== undefined) {
+    const spec = typeof o.pcapFile === 'string' ? { path: o.pcapFile } : o.pcapFile;
+    if (typeof spec !== 'object' || spec === null) {
+      throw new UsageError(
+        `option pcapFile must be a path or { path, snaplen?, rotateBytes? }, got ${JSON.stringify(o.pcapFile)}`,
+      );
+    }
+    rejectUnknownKeys(spec, ['path', 'snaplen', 'rotateBytes'], 'pcapFile option');
+    const path = optionalString('pcapFile.path', spec.path);
+    if (path === undefined) throw new UsageError('option pcapFile.path is required');
+    pcapFile = {
+      path,
+      snaplen: integer('pcapFile.snaplen', spec.snaplen ?? DEFAULTS.pcapSnaplen, 64, 262_144, ' bytes'),
+      rotateBytes: integer(
+        'pcapFile.rotateBytes',
+        spec.rotateBytes ?? DEFAULTS.pcapRotateBytes,
+        0,
+        Number.MAX_SAFE_INTEGER,
+        ' bytes (0 = no rotation)',
+      ),
+    };
+    if (pcapFile.rotateBytes > 0 && pcapFile.rotateBytes < 65_536) {
+      throw new UsageError(
+        `option pcapFile.rotateBytes must be 0 (no rotation) or at least 65536 bytes, got ${pcapFile.rotateBytes}`,
+      );
+    }
+  }
+
+  if (o.logger !== undefined && (typeof o.logger !== 'object' || o.logger === null)) {
+    throw new UsageError('option logger must be an object with debug/info/warn/error methods');
+  }
+
+  const ringSeconds = integer('ringSeconds', o.ringSeconds ?? DEFAULTS.ringSeconds, 1, 3600, ' seconds');
+  return {
+    devices,
+    includeLoopback: o.includeLoopback ?? false,
+    readFile,
+    filter,
+    protocols,
+    syncIntervalMs: integer('syncIntervalMs', o.syncIntervalMs ?? DEFAULTS.syncIntervalMs, 50, 3_600_000, ' ms'),
+    tickIntervalMs: integer('tickIntervalMs', o.tickIntervalMs ?? DEFAULTS.tickIntervalMs, 50, 3_600_000, ' ms'),
+    queueLimit: integer('queueLimit', o.queueLimit ?? DEFAULTS.queueLimit, 1024, 100_000_000, ' records'),
+    ringSeconds,
+    captureTimeoutMs: integer(
+      'captureTimeoutMs',
+      o.captureTimeoutMs ?? DEFAULTS.captureTimeoutMs,
+      0,
+      2 ** 31 - 1,
+      ' ms (0 = no timeout)',
+    ),
+    snaplen: integer('snaplen', o.snaplen ?? DEFAULTS.snaplen, 64, 262_144, ' bytes'),
+    bufferBytes: integer('bufferBytes', o.bufferBytes ?? DEFAULTS.bufferBytes, 65_536, 2 ** 31 - 1, ' bytes'),
+    pcapFile,
+    exitedRetentionMs: integer(
+      'exitedRetentionMs',
+      o.exitedRetentionMs ?? DEFAULTS.exitedRetentionMs,
+      0,
+      86_400_000,
+      ' ms',
+    ),
+    maxProcesses: integer('maxProcesses', o.maxProcesses ?? DEFAULTS.maxProcesses, 16, 10_000_000),
+    maxConnections: integer('maxConnections', o.maxConnections ?? DEFAULTS.maxConnections, 16, 10_000_000),
+    maxRemotes: integer('maxRemotes', o.maxRemotes ?? DEFAULTS.maxRemotes, 16, 10_000_000),
+    retryBufferFlows: integer('retryBufferFlows', o.retryBufferFlows ?? DEFAULTS.retryBufferFlows, 16, 10_000_000),
+    limits: validateLimitsShape(o.limits),
+  };
+}
