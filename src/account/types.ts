@@ -3,7 +3,6 @@
 
 // The output shapes are the public contract in monitor/types.ts; importing types only (erased at
 // compile time) keeps the runtime dependency pointing upstream.
-// eslint-disable-next-line no-restricted-imports
 export type * from '../monitor/types.js';
 
 /** One connection as the monitor identifies it; built once per flow by the caller, then reused. */

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { systemClock, type Clock } from '../clock.js';
 import { isPidflowError } from '../errors.js';
 import type { Monitor, MonitorEnd, MonitorOptions, Snapshot } from '../monitor/types.js';
+import { runServe, type ServeIo } from '../serve/run-serve.js';
 import { runTui, type ProcessHooks, type TuiInput, type TuiOutput } from '../tui/driver.js';
 import { IntervalTracker, buildNdjsonRecord } from './ndjson.js';
 import { parseCliArgs, type CliOptions, type OutputMode } from './options.js';
@@ -159,7 +160,8 @@ export async function main(
     return parsed.code;
   }
   const cli = parsed.options;
-  const mode: OutputMode = cli.output ?? (deps.stdout.isTTY ? 'tui' : 'text');
+  const mode: OutputMode =
+    cli.output ?? (cli.listen !== undefined ? 'json' : deps.stdout.isTTY ? 'tui' : 'text');
   const filter: ProcessFilter = { pids: cli.pids, names: cli.names };
   const toStderr = (prefix: string) => (message: string) =>
     deps.stderr.write(`${prefix}${message}\n`);
@@ -186,6 +188,23 @@ export async function main(
   }
 
   try {
+    if (cli.listen !== undefined) {
+      return await runServe(
+        monitor,
+        {
+          host: cli.listen.host,
+          port: cli.listen.port,
+          ...(cli.historySeconds !== undefined ? { historySeconds: cli.historySeconds } : {}),
+          clock: deps.clock,
+          version: deps.version,
+        },
+        {
+          stdout: deps.stdout,
+          stderr: deps.stderr,
+          signals: deps.hooks as unknown as NonNullable<ServeIo['signals']>,
+        },
+      );
+    }
     monitor.start();
     if (mode === 'tui') {
       const result = await runTui(monitor, deps.stdout as TuiOutput, deps.stdin, {

@@ -31,6 +31,10 @@ export interface CliOptions {
   once: boolean;
   color: boolean;
   debug: boolean;
+  /** Serve the HTTP agent (JSON API + /metrics) on this address instead of printing. */
+  listen: { host: string; port: number } | undefined;
+  /** Seconds of per-tick history the agent keeps. */
+  historySeconds: number | undefined;
 }
 
 /** Result of parsing: run with options, or exit now with a code and text to print. */
@@ -154,6 +158,20 @@ Exit codes: 0 done (also on timeout, end of file, q, or a closed output pipe), 1
 error, 2 bad command line.
 `;
 
+/** Parses `host:port`, `[v6]:port` or a bare `port` (on 127.0.0.1) for --listen. */
+export function listenArg(value: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value.trim());
+  const bare = /^\d{1,5}$/.test(value.trim());
+  const host = bare ? '127.0.0.1' : (match?.[1] ?? match?.[2]);
+  const port = Number(bare ? value.trim() : match?.[3]);
+  if (host === undefined || !Number.isInteger(port) || port > 65_535) {
+    throw new InvalidArgumentError(
+      'give host:port, [ipv6]:port or a port, e.g. 127.0.0.1:9465 (port 0 picks a free one).',
+    );
+  }
+  return { host, port };
+}
+
 function buildProgram(version: string): Command {
   const program = new Command('pidflow');
   program
@@ -214,6 +232,16 @@ function buildProgram(version: string): Command {
       cpuArg,
     )
     .option('--mem-limit <size>', 'limit pidflow memory (256M, 1G) via a cgroup', memArg)
+    .option(
+      '--listen <host:port>',
+      'run as an HTTP agent: JSON API and Prometheus /metrics (e.g. 127.0.0.1:9465, [::1]:9465); no timeout unless --timeout',
+      listenArg,
+    )
+    .option(
+      '--history <seconds>',
+      'with --listen: seconds of per-tick history for /api/v1/history (default 3600)',
+      positiveIntArg('seconds', 86_400),
+    )
     .option('--no-color', 'no colours in the terminal UI (also when NO_COLOR is set)')
     .option('--debug', 'print stack traces and library debug messages on stderr')
     .version(version, '-V, --version', 'print the version')
@@ -245,6 +273,8 @@ interface RawOptions {
   memLimit?: number;
   color: boolean;
   debug?: boolean;
+  listen?: { host: string; port: number };
+  history?: number;
 }
 
 const HINT = "Run 'pidflow --help' for the options and examples.\n";
@@ -280,6 +310,19 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
   const devices = program.processedArgs[0] as string[] | undefined;
 
   if (raw.json && raw.text) return usage('--json and --text exclude each other: pick one.');
+  if (raw.listen !== undefined && (raw.json || raw.text || raw.once || raw.count !== undefined)) {
+    return usage(
+      '--listen runs the HTTP agent: drop --json, --text, --once and --count (the agent serves JSON at /api/v1).',
+    );
+  }
+  if (raw.history !== undefined && raw.listen === undefined) {
+    return usage('--history goes with --listen: add --listen 127.0.0.1:9465.');
+  }
+  // An agent runs for weeks: no capture timeout unless one is asked for.
+  const timeoutMs =
+    raw.listen !== undefined && program.getOptionValueSource('timeout') === 'default'
+      ? 0
+      : raw.timeout;
   if (raw.once && raw.count !== undefined) {
     return usage(
       '--once prints one ranking; drop --count, or drop --once to print --count intervals.',
@@ -296,7 +339,7 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
     raw.tcp && !raw.udp ? ['tcp'] : raw.udp && !raw.tcp ? ['udp'] : undefined;
   const windowSeconds =
     raw.window ?? (raw.once ? DEFAULT_ONCE_WINDOW_SECONDS : DEFAULT_WINDOW_SECONDS);
-  if (raw.once && raw.timeout !== 0 && raw.timeout < windowSeconds * 1000) {
+  if (raw.once && timeoutMs !== 0 && timeoutMs < windowSeconds * 1000) {
     return usage(
       `--timeout ${raw.timeout / 1000}s ends the capture before --window ${windowSeconds}s: raise --timeout or lower --window.`,
     );
@@ -316,7 +359,7 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
       syncIntervalMs: raw.syncInterval,
       intervalMs: raw.interval,
       windowSeconds,
-      timeoutMs: raw.timeout,
+      timeoutMs,
       pcapFile: raw.pcap,
       readFile: raw.read,
       cpuCores: raw.cpuLimit,
@@ -329,6 +372,8 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
       once: raw.once ?? false,
       color: raw.color,
       debug: raw.debug ?? false,
+      listen: raw.listen,
+      historySeconds: raw.history,
     },
   };
 }

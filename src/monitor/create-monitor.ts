@@ -59,7 +59,14 @@ export interface MonitorDependencies {
 
 interface ConnectionRefs {
   protocolName: 'tcp' | 'udp';
-  sent: { key: string; protocol: 'tcp' | 'udp'; localAddress: string; localPort: number; remoteAddress: string; remotePort: number };
+  sent: {
+    key: string;
+    protocol: 'tcp' | 'udp';
+    localAddress: string;
+    localPort: number;
+    remoteAddress: string;
+    remotePort: number;
+  };
   received: {
     key: string;
     protocol: 'tcp' | 'udp';
@@ -143,22 +150,33 @@ class PidflowMonitor extends EventEmitter implements Monitor {
   start(): void {
     if (this.state === 'running') return;
     if (this.state !== 'created') {
-      throw new StateError('this monitor was stopped and cannot start again: create a new one with createMonitor()');
+      throw new StateError(
+        'this monitor was stopped and cannot start again: create a new one with createMonitor()',
+      );
     }
     this.state = 'running';
     this.startedAt = this.clock.now();
     this.lastTickAt = this.startedAt;
     this.timers.push(this.clock.setInterval(() => this.tick(), this.options.tickIntervalMs));
     this.timers.push(
-      this.clock.setInterval(() => this.flows.sweep(this.clock.now(), FLOW_IDLE_MS, CLOSED_FLOW_IDLE_MS), SWEEP_INTERVAL_MS),
+      this.clock.setInterval(
+        () => this.flows.sweep(this.clock.now(), FLOW_IDLE_MS, CLOSED_FLOW_IDLE_MS),
+        SWEEP_INTERVAL_MS,
+      ),
     );
     if (this.options.captureTimeoutMs > 0) {
-      this.timers.push(this.clock.setTimeout(() => void this.end({ reason: 'timeout' }), this.options.captureTimeoutMs));
+      this.timers.push(
+        this.clock.setTimeout(
+          () => void this.end({ reason: 'timeout' }),
+          this.options.captureTimeoutMs,
+        ),
+      );
     }
     this.source.start();
     void this.source.done.then((end) => {
       if (end.reason === 'end-of-file') void this.end({ reason: 'end-of-file' });
-      else if (end.reason === 'error') void this.end({ reason: 'error', ...(end.error ? { error: end.error } : {}) });
+      else if (end.reason === 'error')
+        void this.end({ reason: 'error', ...(end.error ? { error: end.error } : {}) });
     });
   }
 
@@ -193,7 +211,9 @@ class PidflowMonitor extends EventEmitter implements Monitor {
       intervalMs: now - this.lastTickAt,
       elapsedMs,
       remainingMs:
-        this.options.captureTimeoutMs > 0 ? Math.max(0, this.options.captureTimeoutMs - elapsedMs) : null,
+        this.options.captureTimeoutMs > 0
+          ? Math.max(0, this.options.captureTimeoutMs - elapsedMs)
+          : null,
       devices: this.devices,
       windowSeconds,
       ...parts,
@@ -227,7 +247,10 @@ class PidflowMonitor extends EventEmitter implements Monitor {
       unknown: { packets: t.unknownPackets, bytes: t.unknownBytes },
       pending: { packets: r.pendingPackets, bytes: r.pendingBytes },
       queueDropped: { packets: queueDroppedPackets, bytes: 0 },
-      otherProtocol: { packets: flowStats.otherProtocolPackets, bytes: flowStats.otherProtocolBytes },
+      otherProtocol: {
+        packets: flowStats.otherProtocolPackets,
+        bytes: flowStats.otherProtocolBytes,
+      },
       kernelDroppedPackets,
       malformedPackets,
       nonIpPackets,
@@ -268,11 +291,16 @@ class PidflowMonitor extends EventEmitter implements Monitor {
   };
 
   /** Called by the attributor, at once or after retries, for every flow it was given. */
-  readonly onResolved = (flow: FlowState, counters: FlowCounters, attribution: Attribution): void => {
+  readonly onResolved = (
+    flow: FlowState,
+    counters: FlowCounters,
+    attribution: Attribution,
+  ): void => {
     const { sender, receiver } = attribution;
     const refs = connectionRefs(flow);
     if (sender !== undefined) this.accountant.addSent(sender.process, refs.sent, counters);
-    if (receiver !== undefined) this.accountant.addReceived(receiver.process, refs.received, counters);
+    if (receiver !== undefined)
+      this.accountant.addReceived(receiver.process, refs.received, counters);
     if (sender !== undefined || receiver !== undefined) {
       this.totals.attributedPackets += counters.packets;
       this.totals.attributedBytes += counters.bytes;
@@ -280,8 +308,15 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     }
     this.totals.unknownPackets += counters.packets;
     this.totals.unknownBytes += counters.bytes;
-    if (attribution.srcIsLocal) this.accountant.addUnknown(refs.protocolName, flow.srcPort, 'sent', counters);
-    else this.accountant.addUnknown(refs.protocolName, attribution.dstIsLocal ? flow.dstPort : 0, 'received', counters);
+    if (attribution.srcIsLocal)
+      this.accountant.addUnknown(refs.protocolName, flow.srcPort, 'sent', counters);
+    else
+      this.accountant.addUnknown(
+        refs.protocolName,
+        attribution.dstIsLocal ? flow.dstPort : 0,
+        'received',
+        counters,
+      );
   };
 
   private tick(): void {
@@ -353,7 +388,10 @@ function buildFilter(options: ResolvedMonitorOptions): string | undefined {
  * monitor.on('tick', (s) => console.log(s.processes[0]?.process.comm));
  * monitor.start();
  */
-export async function createMonitor(options?: MonitorOptions, deps: MonitorDependencies = {}): Promise<Monitor> {
+export async function createMonitor(
+  options?: MonitorOptions,
+  deps: MonitorDependencies = {},
+): Promise<Monitor> {
   const resolved = resolveOptions(options);
   const logger: Logger = options?.logger ?? {};
   const clock = deps.clock ?? systemClock;
@@ -361,7 +399,10 @@ export async function createMonitor(options?: MonitorOptions, deps: MonitorDepen
 
   let limits: AppliedLimits | undefined;
   if (resolved.limits !== undefined) {
-    limits = await applyLimits(resolved.limits, deps.cgroupRoot === undefined ? {} : { cgroupRoot: deps.cgroupRoot });
+    limits = await applyLimits(
+      resolved.limits,
+      deps.cgroupRoot === undefined ? {} : { cgroupRoot: deps.cgroupRoot },
+    );
   }
   try {
     let source = deps.source;
@@ -405,18 +446,31 @@ export async function createMonitor(options?: MonitorOptions, deps: MonitorDepen
       maxFlows: MAX_FLOWS,
       protocols: resolved.protocols.map((p) => (p === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP)),
     });
-    let monitor: PidflowMonitor | undefined;
+    // The attributor calls back into the monitor, which needs the attributor: tie the knot.
+    const sink: { monitor?: PidflowMonitor } = {};
     const attributor = new Attributor({
       procFs: deps.procFs ?? new NodeProcFs('/'),
       clock,
       localAddresses,
       syncIntervalMs: resolved.syncIntervalMs,
       retryBufferFlows: resolved.retryBufferFlows,
-      onResolved: (flow, counters, attribution) => monitor!.onResolved(flow as FlowState, counters, attribution),
+      onResolved: (flow, counters, attribution) =>
+        sink.monitor!.onResolved(flow as FlowState, counters, attribution),
       onScan: (alive) => accountant.markAlive(alive),
       logger,
     });
-    monitor = new PidflowMonitor(final, source, flows, attributor, accountant, clock, limits, ownAddresses, logger);
+    const monitor = new PidflowMonitor(
+      final,
+      source,
+      flows,
+      attributor,
+      accountant,
+      clock,
+      limits,
+      ownAddresses,
+      logger,
+    );
+    sink.monitor = monitor;
     await attributor.start();
     return monitor;
   } catch (error) {

@@ -112,7 +112,9 @@ export class FlowTable {
       this.resize(this.slots * 2);
     }
     if (this.touched.length < count + this.touchedCount) {
-      const grown = new Int32Array(Math.max(count + this.touchedCount, this.touched.length * 2, 1024));
+      const grown = new Int32Array(
+        Math.max(count + this.touchedCount, this.touched.length * 2, 1024),
+      );
       grown.set(this.touched.subarray(0, this.touchedCount));
       this.touched = grown;
     }
@@ -129,7 +131,10 @@ export class FlowTable {
       }
       const version = view.getUint8(base + REC_OFF_IP_VERSION);
       key[0] = (version << 8) | protocol;
-      key[1] = ((view.getUint16(base + REC_OFF_SRC_PORT, true) << 16) | view.getUint16(base + REC_OFF_DST_PORT, true)) >>> 0;
+      key[1] =
+        ((view.getUint16(base + REC_OFF_SRC_PORT, true) << 16) |
+          view.getUint16(base + REC_OFF_DST_PORT, true)) >>>
+        0;
       key[2] = view.getUint32(base + REC_OFF_SRC_ADDR, true);
       key[3] = view.getUint32(base + REC_OFF_SRC_ADDR + 4, true);
       key[4] = view.getUint32(base + REC_OFF_SRC_ADDR + 8, true);
@@ -139,7 +144,8 @@ export class FlowTable {
       key[8] = view.getUint32(base + REC_OFF_DST_ADDR + 8, true);
       key[9] = view.getUint32(base + REC_OFF_DST_ADDR + 12, true);
       const tsMs =
-        view.getUint32(base + REC_OFF_TS_SEC, true) * 1000 + view.getUint32(base + REC_OFF_TS_USEC, true) / 1000;
+        view.getUint32(base + REC_OFF_TS_SEC, true) * 1000 +
+        view.getUint32(base + REC_OFF_TS_USEC, true) / 1000;
       const payload = view.getUint32(base + REC_OFF_PAYLOAD_LEN, true);
       const wire = view.getUint32(base + REC_OFF_WIRE_LEN, true);
       const slot = this.findOrInsert(key, view, base);
@@ -232,7 +238,8 @@ export class FlowTable {
     while (i < this.slots) {
       if (
         this.state[i] === USED &&
-        (this.lastSeenMs[i]! < idleBefore || (this.closedFlags[i] === 1 && this.lastSeenMs[i]! < closedBefore))
+        (this.lastSeenMs[i]! < idleBefore ||
+          (this.closedFlags[i] === 1 && this.lastSeenMs[i]! < closedBefore))
       ) {
         this.remove(i);
         removed++;

@@ -24,6 +24,11 @@ export const DEFAULTS = {
   pcapRotateBytes: 0,
 } as const;
 
+/** Bytes of per-second ring per tracked connection and second (sent, received, packets). */
+const RING_BYTES_PER_SECOND = 24;
+const DEFAULT_CONNECTION_RING_BUDGET_BYTES = 256 * 2 ** 20;
+const MAX_CONNECTION_RING_BUDGET_BYTES = 2 ** 30;
+
 const KNOWN_OPTIONS = [
   'devices',
   'includeLoopback',
@@ -64,11 +69,7 @@ function distance(a: string, b: string): number {
 }
 
 /** Throws UsageError for a key that is not in `known`, suggesting the closest known key. */
-export function rejectUnknownKeys(
-  value: object,
-  known: readonly string[],
-  where: string,
-): void {
+export function rejectUnknownKeys(value: object, known: readonly string[], where: string): void {
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
     let best = '';
@@ -79,6 +80,14 @@ export function rejectUnknownKeys(
         bestDistance = d;
         best = k;
       }
+    }
+    const lower = key.toLowerCase();
+    const prefixOf = known.find(
+      (k) => k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase()),
+    );
+    if (prefixOf !== undefined && key.length >= 3) {
+      best = prefixOf;
+      bestDistance = 0;
     }
     const hint =
       bestDistance <= Math.max(2, Math.floor(key.length / 3))
@@ -116,7 +125,12 @@ function validateLimitsShape(value: unknown): LimitOptions | undefined {
   const { cpuCores, memoryMB } = value as LimitOptions;
   const cores = availableParallelism();
   if (cpuCores !== undefined) {
-    if (typeof cpuCores !== 'number' || !Number.isFinite(cpuCores) || cpuCores <= 0 || cpuCores > cores) {
+    if (
+      typeof cpuCores !== 'number' ||
+      !Number.isFinite(cpuCores) ||
+      cpuCores <= 0 ||
+      cpuCores > cores
+    ) {
       throw new UsageError(
         `option limits.cpuCores must be a number of cores above 0 and at most ${cores} (e.g. 0.5), got ${JSON.stringify(cpuCores)}`,
       );
@@ -152,7 +166,9 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
   if (o.devices !== undefined) {
     if (
       !Array.isArray(o.devices) ||
-      o.devices.some((d) => typeof d !== 'string' || d.length === 0 || d.length > 15 || /[\s/]/.test(d))
+      o.devices.some(
+        (d) => typeof d !== 'string' || d.length === 0 || d.length > 15 || /[\s/]/.test(d),
+      )
     ) {
       throw new UsageError(
         `option devices must be a list of interface names such as ['eth0'] or ['any'], got ${JSON.stringify(o.devices)}`,
@@ -164,11 +180,15 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
     devices = [...o.devices];
   }
   if (o.includeLoopback !== undefined && typeof o.includeLoopback !== 'boolean') {
-    throw new UsageError(`option includeLoopback must be true or false, got ${JSON.stringify(o.includeLoopback)}`);
+    throw new UsageError(
+      `option includeLoopback must be true or false, got ${JSON.stringify(o.includeLoopback)}`,
+    );
   }
   const readFile = optionalString('readFile', o.readFile);
   if (readFile !== undefined && devices.length > 0) {
-    throw new UsageError('options devices and readFile exclude each other: capture live or replay a file');
+    throw new UsageError(
+      'options devices and readFile exclude each other: capture live or replay a file',
+    );
   }
   const filter = optionalString('filter', o.filter);
 
@@ -199,7 +219,13 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
     if (path === undefined) throw new UsageError('option pcapFile.path is required');
     pcapFile = {
       path,
-      snaplen: integer('pcapFile.snaplen', spec.snaplen ?? DEFAULTS.pcapSnaplen, 64, 262_144, ' bytes'),
+      snaplen: integer(
+        'pcapFile.snaplen',
+        spec.snaplen ?? DEFAULTS.pcapSnaplen,
+        64,
+        262_144,
+        ' bytes',
+      ),
       rotateBytes: integer(
         'pcapFile.rotateBytes',
         spec.rotateBytes ?? DEFAULTS.pcapRotateBytes,
@@ -219,16 +245,60 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
     throw new UsageError('option logger must be an object with debug/info/warn/error methods');
   }
 
-  const ringSeconds = integer('ringSeconds', o.ringSeconds ?? DEFAULTS.ringSeconds, 1, 3600, ' seconds');
+  const ringSeconds = integer(
+    'ringSeconds',
+    o.ringSeconds ?? DEFAULTS.ringSeconds,
+    1,
+    3600,
+    ' seconds',
+  );
+  // Each connection keeps its own per-second ring (about 24 bytes a second): a long ring
+  // lowers the default number of connections so the default stays within ~256 MiB.
+  const ringBytes = RING_BYTES_PER_SECOND * (ringSeconds + 1);
+  const maxConnections = integer(
+    'maxConnections',
+    o.maxConnections ??
+      Math.min(
+        DEFAULTS.maxConnections,
+        Math.floor(DEFAULT_CONNECTION_RING_BUDGET_BYTES / ringBytes),
+      ),
+    16,
+    10_000_000,
+  );
+  if (maxConnections * ringBytes > MAX_CONNECTION_RING_BUDGET_BYTES) {
+    throw new UsageError(
+      `options maxConnections ${maxConnections} and ringSeconds ${ringSeconds} would need ` +
+        `${Math.round((maxConnections * ringBytes) / 2 ** 20)} MiB of connection history: ` +
+        `lower maxConnections to at most ${Math.floor(MAX_CONNECTION_RING_BUDGET_BYTES / ringBytes)} or ringSeconds`,
+    );
+  }
   return {
     devices,
     includeLoopback: o.includeLoopback ?? false,
     readFile,
     filter,
     protocols,
-    syncIntervalMs: integer('syncIntervalMs', o.syncIntervalMs ?? DEFAULTS.syncIntervalMs, 50, 3_600_000, ' ms'),
-    tickIntervalMs: integer('tickIntervalMs', o.tickIntervalMs ?? DEFAULTS.tickIntervalMs, 50, 3_600_000, ' ms'),
-    queueLimit: integer('queueLimit', o.queueLimit ?? DEFAULTS.queueLimit, 1024, 100_000_000, ' records'),
+    syncIntervalMs: integer(
+      'syncIntervalMs',
+      o.syncIntervalMs ?? DEFAULTS.syncIntervalMs,
+      50,
+      3_600_000,
+      ' ms',
+    ),
+    tickIntervalMs: integer(
+      'tickIntervalMs',
+      o.tickIntervalMs ?? DEFAULTS.tickIntervalMs,
+      50,
+      3_600_000,
+      ' ms',
+    ),
+    queueLimit: integer(
+      'queueLimit',
+      o.queueLimit ?? DEFAULTS.queueLimit,
+      1024,
+      100_000_000,
+      ' records',
+    ),
     ringSeconds,
     captureTimeoutMs: integer(
       'captureTimeoutMs',
@@ -238,7 +308,13 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
       ' ms (0 = no timeout)',
     ),
     snaplen: integer('snaplen', o.snaplen ?? DEFAULTS.snaplen, 64, 262_144, ' bytes'),
-    bufferBytes: integer('bufferBytes', o.bufferBytes ?? DEFAULTS.bufferBytes, 65_536, 2 ** 31 - 1, ' bytes'),
+    bufferBytes: integer(
+      'bufferBytes',
+      o.bufferBytes ?? DEFAULTS.bufferBytes,
+      65_536,
+      2 ** 31 - 1,
+      ' bytes',
+    ),
     pcapFile,
     exitedRetentionMs: integer(
       'exitedRetentionMs',
@@ -248,9 +324,14 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
       ' ms',
     ),
     maxProcesses: integer('maxProcesses', o.maxProcesses ?? DEFAULTS.maxProcesses, 16, 10_000_000),
-    maxConnections: integer('maxConnections', o.maxConnections ?? DEFAULTS.maxConnections, 16, 10_000_000),
+    maxConnections,
     maxRemotes: integer('maxRemotes', o.maxRemotes ?? DEFAULTS.maxRemotes, 16, 10_000_000),
-    retryBufferFlows: integer('retryBufferFlows', o.retryBufferFlows ?? DEFAULTS.retryBufferFlows, 16, 10_000_000),
+    retryBufferFlows: integer(
+      'retryBufferFlows',
+      o.retryBufferFlows ?? DEFAULTS.retryBufferFlows,
+      16,
+      10_000_000,
+    ),
     limits: validateLimitsShape(o.limits),
   };
 }
