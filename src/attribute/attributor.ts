@@ -1,0 +1,614 @@
+// The attribution stage: the monitor hands it each flow of each batch; it answers at once from
+// the socket index or a per-flow cache, or parks the flow until a rescan finds its socket.
+
+import { systemClock } from '../clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import { TCP_FIN, TCP_RST, TCP_SYN } from '../decode/record.js';
+import { StateError, UsageError } from '../errors.js';
+import { PROTOCOL_TCP, PROTOCOL_UDP, PROTOCOL_UDPLITE } from './net-table.js';
+import { NodeProcFs } from './procfs.js';
+import type { ProcFs } from './procfs.js';
+import { SocketIndex, SocketScanner } from './socket-scanner.js';
+import type { ScanResult } from './socket-scanner.js';
+import type { Attribution, FlowCounters, FlowTuple, ProcessInfo } from './types.js';
+
+/** Where the attributor reports problems (a scan failing); silent by default. */
+export interface AttributorLogger {
+  warn?(message: string): void;
+  debug?(message: string): void;
+}
+
+/** Options of {@link Attributor}. Durations in ms of the given Clock. */
+export interface AttributorOptions {
+  /** Called once per flow per batch with its attribution (synchronously from ingest, or after a scan). */
+  onResolved(flow: FlowTuple, counters: FlowCounters, attribution: Attribution): void;
+  /** Called after each successful scan with the keys of the processes alive then. */
+  onScan?: ((alive: ReadonlySet<string>) => void) | undefined;
+  /** Addresses of this host (the capture namespace). Decides `srcIsLocal`/`dstIsLocal`. */
+  localAddresses: { has(address: string): boolean };
+  /** @default new NodeProcFs('/') */
+  procFs?: ProcFs | undefined;
+  /** @default systemClock */
+  clock?: Clock | undefined;
+  /** Periodic rescan interval. @default 1000 */
+  syncIntervalMs?: number | undefined;
+  /** Wait this long after the first unknown flow before an on-demand rescan (gathers a burst). @default 30 */
+  onDemandDebounceMs?: number | undefined;
+  /** At least this long between the starts of two on-demand rescans (a port scan cannot make it spin); periodic scans are not delayed by it. @default 200 */
+  minOnDemandGapMs?: number | undefined;
+  /** Flows parked at most while waiting for their socket. @default 4096 */
+  retryBufferFlows?: number | undefined;
+  /** Scans a parked flow waits for before it is reported with what is known (unknown ends). @default 2 */
+  retryScans?: number | undefined;
+  /** Attributed flows remembered at most. @default 200000 */
+  flowCacheLimit?: number | undefined;
+  /** Forget a remembered flow after this long without packets. @default 120000 */
+  flowIdleMs?: number | undefined;
+  /** Forget a remembered TCP flow this long after its first FIN or RST. @default 5000 */
+  closedFlowGraceMs?: number | undefined;
+  /**
+   * Largest share of wall time spent scanning: scans start at least medianScanMs / maxScanShare
+   * apart, whatever syncIntervalMs and minOnDemandGapMs say. @default 0.1
+   */
+  maxScanShare?: number | undefined;
+  /** Every Nth scan re-reads all fd directories instead of only searching new sockets. @default 10 */
+  fullScanEvery?: number | undefined;
+  /** Longest synchronous slice of a scan before it yields to the event loop. @default 5 */
+  scanSliceMs?: number | undefined;
+  /** Processes tracked at most. @default 65536 */
+  maxProcesses?: number | undefined;
+  /** Inode of the capture's network namespace; default: /proc/self/ns/net. */
+  hostNetns?: number | undefined;
+  /** How a scan gives the event loop a turn. @default setImmediate */
+  yieldToEventLoop?: (() => Promise<void>) | undefined;
+  logger?: AttributorLogger | undefined;
+}
+
+/** Counters of {@link Attributor.stats}. */
+export interface AttributorStats {
+  readonly retry: {
+    readonly pendingFlows: number;
+    readonly pendingPackets: number;
+    readonly pendingBytes: number;
+    readonly limitFlows: number;
+    /** Flows that found the retry buffer full: reported at once with what was known. */
+    readonly droppedFlows: number;
+    readonly droppedPackets: number;
+    /** Parked flows whose socket a later scan found. */
+    readonly resolvedFlows: number;
+    /** Parked flows reported with unknown ends after their scans. */
+    readonly expiredFlows: number;
+  };
+  readonly scans: {
+    readonly count: number;
+    readonly onDemand: number;
+    /** On-demand requests delayed by minOnDemandGapMs or maxScanShare. */
+    readonly rateLimited: number;
+    /** Periodic scans skipped because scans are costly (maxScanShare). */
+    readonly skippedPeriodic: number;
+    readonly failed: number;
+    /** Exceptions thrown by onResolved/onScan when called after a scan (logged, not rethrown). */
+    readonly callbackErrors: number;
+    readonly lastDurationMs: number;
+    readonly maxDurationMs: number;
+    /** Median over the last 64 scans. */
+    readonly medianDurationMs: number;
+    /** Longest synchronous stretch of any scan (event loop blocked). */
+    readonly maxBlockMs: number;
+    readonly sockets: number;
+    readonly processes: number;
+    readonly namespaces: number;
+    /** Processes skipped in the last scan (exited mid-scan or refused access). */
+    readonly skippedProcesses: number;
+    readonly deniedProcesses: number;
+    /** Processes not tracked in the last scan because maxProcesses was reached. */
+    readonly droppedProcesses: number;
+    /** fd directories read by the last scan. */
+    readonly fdDirsRead: number;
+    readonly malformedLines: number;
+  };
+  readonly flows: {
+    readonly cached: number;
+    readonly limit: number;
+    /** Remembered flows pushed out by flowCacheLimit. */
+    readonly evicted: number;
+    /** Remembered flows forgotten after flowIdleMs or closedFlowGraceMs. */
+    readonly expired: number;
+  };
+}
+
+interface ParkedFlow {
+  readonly flow: FlowTuple;
+  readonly counters: FlowCounters;
+  /** scanStartSeq when parked: only scans that start later count against retryScans. */
+  readonly parkedAtSeq: number;
+  waitedScans: number;
+}
+
+interface CachedFlow {
+  attribution: Attribution;
+  /** Every local end has its owner: valid for the flow's life. Otherwise valid until the next scan. */
+  isComplete: boolean;
+  scanGen: number;
+  lastSeenMs: number;
+  /** Monotonic ms of the first FIN/RST, or -1. */
+  closedAtMs: number;
+}
+
+interface Lookup {
+  readonly attribution: Attribution;
+  readonly isComplete: boolean;
+}
+
+const DURATION_SAMPLES = 64;
+const SWEEP_INTERVAL_MS = 1000;
+const CLOSING_FLAGS = TCP_FIN | TCP_RST;
+
+const defaultYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v < min) {
+    throw new UsageError(`attributor option ${name} must be a number >= ${min}, got ${String(v)}`);
+  }
+  return v;
+}
+
+/**
+ * Maps flows to the processes that own their local sockets, across every network namespace.
+ *
+ * Synchronous for the caller: {@link ingest} either calls `onResolved` before it returns, or
+ * parks the flow; parked flows are resolved (also through `onResolved`) right after a later
+ * scan, or reported with unknown ends after `retryScans` scans. Every flow passed to ingest
+ * reaches `onResolved` exactly once per ingest call, except that calls for a flow already
+ * parked merge their counters into it.
+ * @example
+ * const attributor = new Attributor({ localAddresses, onResolved: (flow, c, a) => account(flow, c, a) });
+ * await attributor.start();
+ * attributor.ingest(flow, counters);
+ */
+export class Attributor {
+  private readonly procFs: ProcFs;
+  private readonly clock: Clock;
+  private readonly onResolved: AttributorOptions['onResolved'];
+  private readonly onScan: AttributorOptions['onScan'];
+  private readonly logger: AttributorLogger | undefined;
+  private readonly syncIntervalMs: number;
+  private readonly onDemandDebounceMs: number;
+  private readonly minOnDemandGapMs: number;
+  private readonly retryBufferFlows: number;
+  private readonly retryScans: number;
+  private readonly flowCacheLimit: number;
+  private readonly flowIdleMs: number;
+  private readonly closedFlowGraceMs: number;
+  private readonly localAddresses: { has(address: string): boolean };
+  private readonly scanner: SocketScanner;
+
+  private index: SocketIndex;
+  private isStarted = false;
+  private isStopped = false;
+  private periodicTimer: TimerHandle | undefined;
+  private onDemandTimer: TimerHandle | undefined;
+  private scanning: Promise<void> | undefined;
+  private isRescanWanted = false;
+  private scanStartSeq = 0;
+  private scanGen = 0;
+  private lastOnDemandStartMs = -Infinity;
+  private lastScanStartMs = -Infinity;
+  private lastSweepMs = -Infinity;
+  private readonly maxScanShare: number;
+
+  private readonly retry = new Map<string, ParkedFlow>();
+  private readonly cache = new Map<string, CachedFlow>();
+
+  private pendingPackets = 0;
+  private pendingBytes = 0;
+  private droppedFlows = 0;
+  private droppedPackets = 0;
+  private resolvedFlows = 0;
+  private expiredFlows = 0;
+  private evictedFlows = 0;
+  private forgottenFlows = 0;
+  private scanCount = 0;
+  private onDemandScans = 0;
+  private rateLimited = 0;
+  private skippedPeriodic = 0;
+  private callbackErrors = 0;
+  private failedScans = 0;
+  private lastDurationMs = 0;
+  private maxDurationMs = 0;
+  private maxBlockMs = 0;
+  private readonly durations: number[] = [];
+  private lastScan: ScanResult | undefined;
+
+  constructor(options: AttributorOptions) {
+    this.procFs = options.procFs ?? new NodeProcFs();
+    this.clock = options.clock ?? systemClock;
+    this.onResolved = options.onResolved;
+    this.onScan = options.onScan;
+    this.logger = options.logger;
+    this.localAddresses = options.localAddresses;
+    this.syncIntervalMs = positive('syncIntervalMs', options.syncIntervalMs, 1000);
+    this.onDemandDebounceMs = positive('onDemandDebounceMs', options.onDemandDebounceMs, 30, 0);
+    this.minOnDemandGapMs = positive('minOnDemandGapMs', options.minOnDemandGapMs, 200, 0);
+    this.retryBufferFlows = positive('retryBufferFlows', options.retryBufferFlows, 4096, 0);
+    this.retryScans = positive('retryScans', options.retryScans, 2);
+    this.flowCacheLimit = positive('flowCacheLimit', options.flowCacheLimit, 200_000, 0);
+    this.flowIdleMs = positive('flowIdleMs', options.flowIdleMs, 120_000);
+    this.closedFlowGraceMs = positive('closedFlowGraceMs', options.closedFlowGraceMs, 5000, 0);
+    this.maxScanShare = positive('maxScanShare', options.maxScanShare, 0.1, 0.001);
+    if (this.maxScanShare > 1) {
+      throw new UsageError(`attributor option maxScanShare must be <= 1, got ${this.maxScanShare}`);
+    }
+    this.index = SocketIndex.empty(this.localAddresses);
+    this.scanner = new SocketScanner({
+      procFs: this.procFs,
+      localAddresses: this.localAddresses,
+      monotonicMs: () => this.clock.monotonicMs(),
+      yieldToEventLoop: options.yieldToEventLoop ?? defaultYield,
+      sliceMs: positive('scanSliceMs', options.scanSliceMs, 5),
+      fullScanEvery: positive('fullScanEvery', options.fullScanEvery, 10),
+      maxProcesses: positive('maxProcesses', options.maxProcesses, 65536),
+      hostNetns: options.hostNetns,
+    });
+  }
+
+  /** First full scan, then a rescan every syncIntervalMs. Throws StateError after stop(). */
+  async start(): Promise<void> {
+    if (this.isStopped)
+      throw new StateError('attributor.start() after stop(): create a new Attributor');
+    if (this.isStarted) return;
+    this.isStarted = true;
+    await this.runScan('periodic');
+    if (this.isStopped) return;
+    this.periodicTimer = this.clock.setInterval(() => {
+      // On a host where a scan costs a lot, scan less often than syncIntervalMs rather than
+      // spend more than maxScanShare of the time scanning.
+      if (this.clock.monotonicMs() - this.lastScanStartMs < this.costGapMs()) {
+        this.skippedPeriodic++;
+        return;
+      }
+      void this.runScan('periodic');
+    }, this.syncIntervalMs);
+  }
+
+  /**
+   * Attribute one flow's counters of one batch. Resolves now (calls onResolved before
+   * returning) when the flow is remembered or every local end's socket owner is known; else
+   * parks it (merging with the same flow.key already parked) and asks for a rescan. The
+   * counters object is copied when parked, so the caller may reuse it.
+   */
+  ingest(flow: FlowTuple, counters: FlowCounters): void {
+    const parked = this.retry.get(flow.key);
+    if (parked !== undefined) {
+      mergeCounters(parked.counters, counters);
+      this.pendingPackets += counters.packets;
+      this.pendingBytes += counters.bytes;
+      return;
+    }
+    const now = this.clock.monotonicMs();
+    const isClosing = flow.protocol === PROTOCOL_TCP && (counters.tcpFlags & CLOSING_FLAGS) !== 0;
+    let cached = this.cache.get(flow.key);
+    if (
+      cached !== undefined &&
+      cached.closedAtMs >= 0 &&
+      flow.protocol === PROTOCOL_TCP &&
+      (counters.tcpFlags & TCP_SYN) !== 0
+    ) {
+      // A new connection on a closed flow's 4-tuple (port reuse): its owner may differ.
+      this.cache.delete(flow.key);
+      this.forgottenFlows++;
+      cached = undefined;
+    }
+    if (cached !== undefined) {
+      cached.lastSeenMs = now;
+      if (isClosing && cached.closedAtMs < 0) cached.closedAtMs = now;
+      if (!cached.isComplete && cached.scanGen !== this.scanGen) {
+        // A flow that already had its retries: look again in the newer tables, never park again.
+        const result = this.lookup(flow);
+        cached.attribution = result.attribution;
+        cached.isComplete = result.isComplete;
+        cached.scanGen = this.scanGen;
+      }
+      this.onResolved(flow, counters, cached.attribution);
+      return;
+    }
+    const result = this.lookup(flow);
+    if (result.isComplete || this.isStopped) {
+      if (result.isComplete) this.remember(flow.key, result, now, isClosing);
+      this.onResolved(flow, counters, result.attribution);
+      return;
+    }
+    if (this.retry.size >= this.retryBufferFlows) {
+      // Report now with what is known rather than lose it: totals still add up, and the
+      // caller sees the loss of precision in droppedFlows/droppedPackets.
+      this.droppedFlows++;
+      this.droppedPackets += counters.packets;
+      this.onResolved(flow, counters, result.attribution);
+      return;
+    }
+    this.retry.set(flow.key, {
+      flow,
+      counters: { ...counters },
+      parkedAtSeq: this.scanStartSeq,
+      waitedScans: 0,
+    });
+    this.pendingPackets += counters.packets;
+    this.pendingBytes += counters.bytes;
+    this.requestOnDemandScan();
+  }
+
+  /** Resolve every parked flow now (as unknown where still unknown). Call at stop. */
+  flush(): void {
+    for (const [key, parked] of this.retry) {
+      this.retry.delete(key);
+      this.pendingPackets -= parked.counters.packets;
+      this.pendingBytes -= parked.counters.bytes;
+      const result = this.lookup(parked.flow);
+      if (result.isComplete) this.resolvedFlows++;
+      else this.expiredFlows++;
+      this.onResolved(parked.flow, parked.counters, result.attribution);
+    }
+  }
+
+  /** Stop the timers and flush parked flows; a scan in flight is discarded. Idempotent. */
+  stop(): void {
+    if (this.isStopped) return;
+    this.isStopped = true;
+    this.periodicTimer?.cancel();
+    this.onDemandTimer?.cancel();
+    this.periodicTimer = undefined;
+    this.onDemandTimer = undefined;
+    this.flush();
+  }
+
+  /** Run a scan now (or join the one running) and retry parked flows after it. */
+  scanNow(): Promise<void> {
+    return this.runScan('periodic');
+  }
+
+  /** Resolves when no scan is running (tests with a FakeClock await this after advance()). */
+  async whenIdle(): Promise<void> {
+    while (this.scanning !== undefined) await this.scanning;
+  }
+
+  /** Info of a live process by key (`${pid}:${startTime}`), as of the last scan. */
+  processInfo(key: string): ProcessInfo | undefined {
+    return this.scanner.processByKey(key);
+  }
+
+  stats(): AttributorStats {
+    const median = this.medianDurationMs();
+    const last = this.lastScan;
+    return {
+      retry: {
+        pendingFlows: this.retry.size,
+        pendingPackets: this.pendingPackets,
+        pendingBytes: this.pendingBytes,
+        limitFlows: this.retryBufferFlows,
+        droppedFlows: this.droppedFlows,
+        droppedPackets: this.droppedPackets,
+        resolvedFlows: this.resolvedFlows,
+        expiredFlows: this.expiredFlows,
+      },
+      scans: {
+        count: this.scanCount,
+        onDemand: this.onDemandScans,
+        rateLimited: this.rateLimited,
+        skippedPeriodic: this.skippedPeriodic,
+        failed: this.failedScans,
+        callbackErrors: this.callbackErrors,
+        lastDurationMs: this.lastDurationMs,
+        maxDurationMs: this.maxDurationMs,
+        medianDurationMs: median,
+        maxBlockMs: this.maxBlockMs,
+        sockets: last?.sockets ?? 0,
+        processes: last?.processes ?? 0,
+        namespaces: last?.namespaces ?? 0,
+        skippedProcesses: last?.skippedProcesses ?? 0,
+        deniedProcesses: last?.deniedProcesses ?? 0,
+        droppedProcesses: last?.droppedProcesses ?? 0,
+        fdDirsRead: last?.fdDirsRead ?? 0,
+        malformedLines: last?.malformedLines ?? 0,
+      },
+      flows: {
+        cached: this.cache.size,
+        limit: this.flowCacheLimit,
+        evicted: this.evictedFlows,
+        expired: this.forgottenFlows,
+      },
+    };
+  }
+
+  /** Both ends of the flow looked up as local sockets in the current index. */
+  private lookup(flow: FlowTuple): Lookup {
+    const index = this.index;
+    const p = flow.protocol;
+    const hasPorts = p === PROTOCOL_TCP || p === PROTOCOL_UDP || p === PROTOCOL_UDPLITE;
+    const sender = hasPorts
+      ? index.findOwner(p, flow.srcAddress, flow.srcPort, flow.dstAddress, flow.dstPort)
+      : undefined;
+    const receiver = hasPorts
+      ? index.findOwner(p, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort)
+      : undefined;
+    const srcIsLocal = sender !== undefined || index.isLocal(flow.srcAddress);
+    const dstIsLocal = receiver !== undefined || index.isLocal(flow.dstAddress);
+    // Without ports there is no socket to find: waiting would not help.
+    const isComplete =
+      !hasPorts ||
+      ((sender !== undefined || !srcIsLocal) && (receiver !== undefined || !dstIsLocal));
+    return { attribution: { sender, receiver, srcIsLocal, dstIsLocal }, isComplete };
+  }
+
+  private remember(key: string, result: Lookup, now: number, isClosing: boolean): void {
+    if (this.flowCacheLimit === 0) return;
+    if (this.cache.size >= this.flowCacheLimit) {
+      // Oldest inserted first: a still-active flow that is pushed out is simply looked up again.
+      const oldest = this.cache.keys().next();
+      if (!oldest.done) {
+        this.cache.delete(oldest.value);
+        this.evictedFlows++;
+      }
+    }
+    this.cache.set(key, {
+      attribution: result.attribution,
+      isComplete: result.isComplete,
+      scanGen: this.scanGen,
+      lastSeenMs: now,
+      closedAtMs: isClosing ? now : -1,
+    });
+  }
+
+  /** Least time between scan starts so that scanning takes at most maxScanShare of the time. */
+  private costGapMs(): number {
+    return this.medianDurationMs() / this.maxScanShare;
+  }
+
+  private medianDurationMs(): number {
+    if (this.durations.length === 0) return 0;
+    const sorted = [...this.durations].sort((a, b) => a - b);
+    return sorted[(sorted.length - 1) >> 1] ?? 0;
+  }
+
+  private requestOnDemandScan(): void {
+    if (this.isStopped || !this.isStarted || this.onDemandTimer !== undefined) return;
+    if (this.scanning !== undefined) {
+      this.isRescanWanted = true;
+      return;
+    }
+    const now = this.clock.monotonicMs();
+    let delayMs = this.onDemandDebounceMs;
+    const gapLeftMs = Math.max(
+      this.lastOnDemandStartMs + this.minOnDemandGapMs - now,
+      this.lastScanStartMs + this.costGapMs() - now,
+    );
+    if (gapLeftMs > delayMs) {
+      delayMs = gapLeftMs;
+      this.rateLimited++;
+    }
+    this.onDemandTimer = this.clock.setTimeout(() => {
+      this.onDemandTimer = undefined;
+      void this.runScan('onDemand');
+    }, delayMs);
+  }
+
+  private runScan(kind: 'periodic' | 'onDemand'): Promise<void> {
+    if (this.isStopped) return Promise.resolve();
+    if (this.scanning !== undefined) {
+      if (kind === 'onDemand') this.isRescanWanted = true;
+      return this.scanning;
+    }
+    this.onDemandTimer?.cancel();
+    this.onDemandTimer = undefined;
+    if (kind === 'onDemand') {
+      this.onDemandScans++;
+      this.lastOnDemandStartMs = this.clock.monotonicMs();
+    }
+    const seq = ++this.scanStartSeq;
+    this.lastScanStartMs = this.clock.monotonicMs();
+    const scanning = this.scanAndRetry(seq).finally(() => {
+      this.scanning = undefined;
+      if (this.isRescanWanted || this.retry.size > 0) {
+        this.isRescanWanted = false;
+        this.requestOnDemandScan();
+      }
+    });
+    this.scanning = scanning;
+    return scanning;
+  }
+
+  private async scanAndRetry(seq: number): Promise<void> {
+    const startMs = this.clock.monotonicMs();
+    let result: ScanResult | undefined;
+    try {
+      result = await this.scanner.scan();
+    } catch (error) {
+      this.failedScans++;
+      this.logger?.warn?.(
+        `socket scan of /proc failed (${error instanceof Error ? error.message : String(error)}): ` +
+          'attribution keeps the previous tables; check that /proc is mounted and readable',
+      );
+    }
+    if (this.isStopped) return;
+    const durationMs = this.clock.monotonicMs() - startMs;
+    this.scanCount++;
+    this.lastDurationMs = durationMs;
+    this.maxDurationMs = Math.max(this.maxDurationMs, durationMs);
+    this.durations.push(durationMs);
+    if (this.durations.length > DURATION_SAMPLES) this.durations.shift();
+    if (result !== undefined) {
+      this.lastScan = result;
+      this.maxBlockMs = Math.max(this.maxBlockMs, result.maxBlockMs);
+      this.index = result.index;
+      this.scanGen++;
+      this.callSafely(() => this.onScan?.(result.alive));
+    }
+    // A failed scan still counts against retryScans, so parked flows cannot wait forever.
+    this.retryParked(seq);
+    this.forgetOldFlows();
+  }
+
+  private retryParked(seq: number): void {
+    for (const [key, parked] of this.retry) {
+      const result = this.lookup(parked.flow);
+      if (!result.isComplete) {
+        if (seq <= parked.parkedAtSeq) continue; // this scan began before the flow arrived
+        parked.waitedScans++;
+        if (parked.waitedScans < this.retryScans) continue;
+        this.expiredFlows++;
+      } else {
+        this.resolvedFlows++;
+      }
+      this.retry.delete(key);
+      this.pendingPackets -= parked.counters.packets;
+      this.pendingBytes -= parked.counters.bytes;
+      const isClosing =
+        parked.flow.protocol === PROTOCOL_TCP && (parked.counters.tcpFlags & CLOSING_FLAGS) !== 0;
+      // Expired flows are remembered too (until the next scan) so their later batches are not
+      // parked again; complete ones for the flow's life.
+      this.remember(key, result, this.clock.monotonicMs(), isClosing);
+      this.callSafely(() => this.onResolved(parked.flow, parked.counters, result.attribution));
+    }
+  }
+
+  /**
+   * Run a callback from a scan (timer context): an exception there has no caller to reach and
+   * would become an unhandled rejection, so it is logged and counted instead.
+   */
+  private callSafely(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.callbackErrors++;
+      this.logger?.warn?.(
+        `attributor callback threw after a scan (${error instanceof Error ? error.message : String(error)}): ` +
+          'the flow was dropped from the retry buffer; fix the onResolved/onScan handler',
+      );
+    }
+  }
+
+  private forgetOldFlows(): void {
+    const now = this.clock.monotonicMs();
+    // On-demand scans can come every few hundred ms; a sweep of a full cache costs ~10 ms.
+    if (now - this.lastSweepMs < SWEEP_INTERVAL_MS) return;
+    this.lastSweepMs = now;
+    for (const [key, entry] of this.cache) {
+      const isIdle = now - entry.lastSeenMs > this.flowIdleMs;
+      const isClosed = entry.closedAtMs >= 0 && now - entry.closedAtMs > this.closedFlowGraceMs;
+      if (isIdle || isClosed) {
+        this.cache.delete(key);
+        this.forgottenFlows++;
+      }
+    }
+  }
+}
+
+function mergeCounters(into: FlowCounters, from: FlowCounters): void {
+  into.packets += from.packets;
+  into.bytes += from.bytes;
+  into.payloadBytes += from.payloadBytes;
+  into.wireBytes += from.wireBytes;
+  into.firstMs = Math.min(into.firstMs, from.firstMs);
+  into.lastMs = Math.max(into.lastMs, from.lastMs);
+  into.tcpFlags |= from.tcpFlags;
+}

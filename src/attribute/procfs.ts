@@ -1,0 +1,102 @@
+// The only place the attribution stage reads the system: files under /proc (and /etc/passwd
+// for user names) through a small ProcFs interface, so tests pass fake trees or in-memory fakes.
+
+import { closeSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * Synchronous read access to a /proc tree. Paths are absolute (`/proc/42/stat`). Each method
+ * throws a Node errno error (`code` = `ENOENT`, `ESRCH`, `EACCES`...) on failure; callers use
+ * {@link isVanished} and {@link isDenied} to sort them. Synchronous on purpose: one procfs read
+ * is a few microseconds, far cheaper than a round trip through the libuv thread pool, and the
+ * scanner yields to the event loop between slices itself.
+ */
+export interface ProcFs {
+  /** Whole file as UTF-8 text. */
+  readText(path: string): string;
+  /** Entry names of a directory (no `.`/`..`). */
+  readdir(path: string): string[];
+  /** Target of a symbolic link (`socket:[123]`, `net:[4026531840]`, `/usr/bin/curl`). */
+  readlink(path: string): string;
+  /**
+   * Whole file as text, read off the event loop; only for ASCII files (decoded as latin1).
+   * Used for the socket tables: the kernel
+   * takes ~55 ms to print /proc/net/udp with 10,000 sockets, which must not block the loop.
+   * Optional: without it, readText is used.
+   */
+  readTextAsync?(path: string): Promise<string>;
+}
+
+/** ProcFs over the real file system; `root` prefixes every path (a fixture folder in tests). */
+export class NodeProcFs implements ProcFs {
+  private readonly root: string;
+  private buffer = Buffer.allocUnsafe(64 * 1024);
+
+  /** @param root folder that contains `proc/` (and `etc/passwd`). @default '/' */
+  constructor(root = '/') {
+    this.root = root;
+  }
+
+  readText(path: string): string {
+    // open + read into one reused buffer + close: procfs files report st_size 0, so
+    // readFileSync's fstat is wasted, and a scan reads a thousand small files.
+    const fd = openSync(this.resolve(path), 'r');
+    try {
+      let length = 0;
+      for (;;) {
+        if (length === this.buffer.length) {
+          const bigger = Buffer.allocUnsafe(this.buffer.length * 2);
+          this.buffer.copy(bigger, 0, 0, length);
+          this.buffer = bigger;
+        }
+        const n = readSync(fd, this.buffer, length, this.buffer.length - length, null);
+        if (n === 0) break;
+        length += n;
+      }
+      return this.buffer.toString('utf8', 0, length);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  readTextAsync(path: string): Promise<string> {
+    // Runs in the libuv thread pool; reads until EOF like readFileSync. latin1: the socket
+    // tables are ASCII, and one-byte strings decode and hash faster than UTF-8.
+    return readFile(this.resolve(path), 'latin1');
+  }
+
+  readdir(path: string): string[] {
+    return readdirSync(this.resolve(path));
+  }
+
+  readlink(path: string): string {
+    return readlinkSync(this.resolve(path));
+  }
+
+  private resolve(path: string): string {
+    return this.root === '/' ? path : join(this.root, path);
+  }
+}
+
+/** Errno code of an error thrown by a ProcFs, or undefined. */
+export function errnoCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * True when the error means the process (or fd) went away while we read it: ENOENT (pid
+ * directory gone), ESRCH (task exited between open and read), or ENOTDIR/EINVAL from a
+ * half-torn-down /proc entry. Such processes are skipped, never an error.
+ */
+export function isVanished(error: unknown): boolean {
+  const code = errnoCode(error);
+  return code === 'ENOENT' || code === 'ESRCH' || code === 'ENOTDIR' || code === 'EINVAL';
+}
+
+/** True when the error is a permission refusal (EACCES, EPERM): another user's process without root. */
+export function isDenied(error: unknown): boolean {
+  const code = errnoCode(error);
+  return code === 'EACCES' || code === 'EPERM';
+}

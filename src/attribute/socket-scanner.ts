@@ -1,0 +1,517 @@
+// One incremental scan of /proc: processes, every network namespace's socket tables, socket
+// owners; builds the SocketIndex that the attributor looks flows up in. Yields between slices.
+
+import { isDenied } from './procfs.js';
+import type { ProcFs } from './procfs.js';
+import {
+  parseNamespaceLink,
+  parsePasswd,
+  parseProcessStat,
+  readProcessInfo,
+} from './process-info.js';
+import { LineCache, readNamespaceTables } from './net-namespaces.js';
+import type { NamespaceTables, ScanSlices } from './net-namespaces.js';
+import { isLoopbackAddress, isWildcardAddress } from './net-table.js';
+import type { SocketEntry } from './net-table.js';
+import { readSocketInodesSliced } from './socket-owners.js';
+import type { Owner, ProcessInfo } from './types.js';
+
+/** A socket of the index: a table entry and the namespace whose table listed it. */
+export interface IndexedSocket {
+  readonly entry: SocketEntry;
+  readonly netns: number;
+}
+
+type Candidates = IndexedSocket | IndexedSocket[];
+
+// Entries are reused across scans for unchanged table lines (LineCache), so their index keys
+// are worth keeping: a WeakMap hit is cheaper than building and hashing a new string.
+const INDEX_KEYS = new WeakMap<SocketEntry, string>();
+
+/** The key of `e` in the exact, bound or wildcard map (the same shapes findOwner builds). */
+function indexKey(e: SocketEntry): string {
+  let key = INDEX_KEYS.get(e);
+  if (key === undefined) {
+    key =
+      e.remotePort !== 0
+        ? `${e.protocol}|${e.localAddress}|${e.localPort}|${e.remoteAddress}|${e.remotePort}`
+        : isWildcardAddress(e.localAddress)
+          ? `${e.protocol}|${e.localPort}`
+          : `${e.protocol}|${e.localAddress}|${e.localPort}`;
+    INDEX_KEYS.set(e, key);
+  }
+  return key;
+}
+
+/**
+ * A process younger than this has its stat re-read every scan (fork then exec, `ip netns exec`
+ * change comm, cmdline and namespace in the first moments); older ones only at full scans or
+ * when they show a new socket. Saves one procfs read per process per scan on a quiet host.
+ */
+const SETTLED_PROCESS_MS = 10_000;
+
+function add(map: Map<string, Candidates>, key: string, socket: IndexedSocket): void {
+  const current = map.get(key);
+  if (current === undefined) map.set(key, socket);
+  else if (Array.isArray(current)) current.push(socket);
+  else map.set(key, [current, socket]);
+}
+
+/**
+ * The sockets of every namespace after one scan, indexed three ways for the lookup order:
+ * exact 5-tuple, bound local address + port (listeners, unconnected UDP), wildcard + port.
+ * Immutable once built; the next scan builds a new one.
+ */
+export class SocketIndex {
+  private readonly exact = new Map<string, Candidates>();
+  private readonly bound = new Map<string, Candidates>();
+  private readonly wildcard = new Map<string, Candidates>();
+  /** Addresses local to some namespace on this host. */
+  private readonly anyNamespace = new Set<string>();
+
+  constructor(
+    /** Namespace of the capture (our own): the only one whose loopback we can see. 0: unknown. */
+    readonly hostNetns: number,
+    private readonly localAddresses: { has(address: string): boolean },
+    private readonly nsAddresses: ReadonlyMap<number, ReadonlySet<string>>,
+    private readonly owners: ReadonlyMap<number, Owner>,
+    sockets: readonly IndexedSocket[],
+  ) {
+    for (const addresses of nsAddresses.values())
+      for (const a of addresses) this.anyNamespace.add(a);
+    for (const socket of sockets) {
+      const e = socket.entry;
+      if (e.inode === 0) continue; // TIME_WAIT and request sockets: no file, no owner.
+      const map =
+        e.remotePort !== 0
+          ? this.exact
+          : isWildcardAddress(e.localAddress)
+            ? this.wildcard
+            : this.bound;
+      add(map, indexKey(e), socket);
+    }
+  }
+
+  /** An empty index (before the first scan). */
+  static empty(localAddresses: { has(address: string): boolean }): SocketIndex {
+    return new SocketIndex(0, localAddresses, new Map(), new Map(), []);
+  }
+
+  /**
+   * Owner of the local socket at (`address`, `port`) talking to (`peerAddress`, `peerPort`):
+   * exact 5-tuple first, then a socket bound to the address with no peer, then a wildcard
+   * socket in a namespace where the address is local. The first level with a socket decides,
+   * even when its owner is not known yet (a listener must not take an accepted connection's
+   * packets).
+   */
+  findOwner(
+    protocol: number,
+    address: string,
+    port: number,
+    peerAddress: string,
+    peerPort: number,
+  ): Owner | undefined {
+    let socket = this.pick(
+      this.exact.get(`${protocol}|${address}|${port}|${peerAddress}|${peerPort}`),
+      address,
+      false,
+    );
+    socket ??= this.pick(this.bound.get(`${protocol}|${address}|${port}`), address, false);
+    socket ??= this.pick(this.wildcard.get(`${protocol}|${port}`), address, true);
+    return socket === undefined ? undefined : this.owners.get(socket.entry.inode);
+  }
+
+  /** True when `address` belongs to this host: the host's addresses, loopback, or any namespace's. */
+  isLocal(address: string): boolean {
+    return (
+      this.localAddresses.has(address) ||
+      isLoopbackAddress(address) ||
+      this.anyNamespace.has(address)
+    );
+  }
+
+  /** True when `address` is local to namespace `netns`. */
+  isLocalTo(netns: number, address: string): boolean {
+    if (isLoopbackAddress(address)) return true;
+    if (this.nsAddresses.get(netns)?.has(address) === true) return true;
+    return netns === this.hostNetns && this.localAddresses.has(address);
+  }
+
+  private pick(
+    candidates: Candidates | undefined,
+    address: string,
+    requireLocal: boolean,
+  ): IndexedSocket | undefined {
+    if (candidates === undefined) return undefined;
+    const list = Array.isArray(candidates) ? candidates : [candidates];
+    const isLoopback = isLoopbackAddress(address);
+    const isV6 = address.includes(':');
+    let best: IndexedSocket | undefined;
+    let bestScore = -1;
+    for (const socket of list) {
+      // We capture in our own namespace: a loopback packet can only be one of its sockets.
+      if (isLoopback && this.hostNetns !== 0 && socket.netns !== this.hostNetns) continue;
+      // An IPv4 socket never carries IPv6 packets (the reverse, `::` without V6ONLY, does).
+      if (isV6 && socket.entry.ipVersion === 4) continue;
+      const isLocal = this.isLocalTo(socket.netns, address);
+      if (requireLocal && !isLocal) continue;
+      const score =
+        (isLocal ? 4 : 0) +
+        (socket.netns === this.hostNetns ? 2 : 0) +
+        (socket.entry.ipVersion === (isV6 ? 6 : 4) ? 1 : 0);
+      if (score > bestScore) {
+        best = socket;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+}
+
+/** Tunables of the scanner. */
+export interface SocketScannerOptions {
+  procFs: ProcFs;
+  localAddresses: { has(address: string): boolean };
+  /** Monotonic ms, to cut the scan into slices. */
+  monotonicMs: () => number;
+  /** Give the event loop a turn between slices. */
+  yieldToEventLoop: () => Promise<void>;
+  /** Longest synchronous slice, ms. */
+  sliceMs: number;
+  /** Every Nth scan re-reads every fd directory (catches sockets handed from one process to another). */
+  fullScanEvery: number;
+  /** Processes cached at most. */
+  maxProcesses: number;
+  /** Namespace of the capture; undefined: read /proc/self/ns/net (else pid 1's). */
+  hostNetns: number | undefined;
+}
+
+/** What one scan found and how much it cost. */
+export interface ScanResult {
+  readonly index: SocketIndex;
+  /** Process keys alive after this scan. */
+  readonly alive: Set<string>;
+  readonly processes: number;
+  readonly namespaces: number;
+  readonly sockets: number;
+  /** Processes that vanished mid-scan or refused access. */
+  readonly skippedProcesses: number;
+  readonly deniedProcesses: number;
+  /** Processes not tracked because maxProcesses was reached. */
+  readonly droppedProcesses: number;
+  /** fd directories read (the costly part; an incremental scan reads few). */
+  readonly fdDirsRead: number;
+  readonly malformedLines: number;
+  /** Longest synchronous stretch of the scan, ms. */
+  readonly maxBlockMs: number;
+}
+
+/** Reads /proc incrementally: keeps processes and socket owners between scans. */
+export class SocketScanner {
+  private processes = new Map<number, ProcessInfo>();
+  private owners = new Map<number, Owner>();
+  /** Inodes a complete search found no owner for (kernel sockets, refused processes). */
+  private orphans = new Set<number>();
+  private scanCount = 0;
+  private users: Map<number, string> | undefined;
+  private usersReloaded = false;
+  private hostNetns: number | undefined;
+  private readonly lineCache = new LineCache();
+  /** Monotonic ms when each live pid's current process was first read. */
+  private readonly firstSeenMs = new Map<number, number>();
+  /** Pids seen in another namespace than cached (setns() without exec): re-read next scan. */
+  private movedProcesses = new Set<number>();
+
+  constructor(private readonly options: SocketScannerOptions) {
+    this.hostNetns = options.hostNetns;
+  }
+
+  /** Cached info of a live (or last seen) process by key. */
+  processByKey(key: string): ProcessInfo | undefined {
+    const pid = Number(key.slice(0, key.indexOf(':')));
+    const info = this.processes.get(pid);
+    return info?.key === key ? info : undefined;
+  }
+
+  async scan(): Promise<ScanResult> {
+    const { procFs, monotonicMs, sliceMs } = this.options;
+    const full = this.scanCount % this.options.fullScanEvery === 0;
+    this.scanCount++;
+    this.usersReloaded = false;
+    let sliceStart = monotonicMs();
+    let maxBlockMs = 0;
+    const yieldIfDue = async (): Promise<void> => {
+      const now = monotonicMs();
+      if (now - sliceStart < sliceMs) return;
+      maxBlockMs = Math.max(maxBlockMs, now - sliceStart);
+      await this.options.yieldToEventLoop();
+      sliceStart = monotonicMs();
+    };
+    const slices = {
+      resumed: (): void => {
+        sliceStart = monotonicMs();
+      },
+      pause: yieldIfDue,
+    };
+    this.hostNetns ??= this.readHostNetns();
+
+    const names = procFs.readdir('/proc');
+    const scanStartMs = monotonicMs();
+    const verified = new Set<number>();
+    const alive = new Map<number, ProcessInfo>();
+    const newPids: number[] = [];
+    let skipped = 0;
+    let denied = 0;
+    let dropped = 0;
+    for (let i = 0; i < names.length; i++) {
+      if ((i & 63) === 0) await yieldIfDue();
+      const name = names[i] ?? '';
+      const first = name.charCodeAt(0);
+      if (first < 48 || first > 57) continue;
+      if (alive.size >= this.options.maxProcesses) {
+        dropped++;
+        continue;
+      }
+      const pid = Number(name);
+      const cached = this.processes.get(pid);
+      if (
+        cached !== undefined &&
+        !full &&
+        !this.movedProcesses.has(pid) &&
+        scanStartMs - (this.firstSeenMs.get(pid) ?? scanStartMs) >= SETTLED_PROCESS_MS
+      ) {
+        // A settled process: skip its stat read. A reused pid is caught when the fd search
+        // finds a new socket in it (verified there) or by the next full scan.
+        alive.set(pid, cached);
+        continue;
+      }
+      verified.add(pid);
+      const info = this.refreshProcess(pid);
+      if (info === undefined) skipped++;
+      else {
+        if (info.isNew) {
+          newPids.push(pid);
+          this.firstSeenMs.set(pid, scanStartMs);
+        }
+        alive.set(pid, info.info);
+      }
+    }
+    for (const pid of this.firstSeenMs.keys()) if (!alive.has(pid)) this.firstSeenMs.delete(pid);
+    this.processes = alive;
+    this.movedProcesses.clear();
+    const aliveKeys = new Set<string>();
+    for (const info of alive.values()) aliveKeys.add(info.key);
+
+    // One table read per namespace, through the first process of it that is still there.
+    const byNamespace = new Map<number, number[]>();
+    for (const [pid, info] of alive) {
+      if (info.netns === 0) continue;
+      const pids = byNamespace.get(info.netns);
+      if (pids === undefined) byNamespace.set(info.netns, [pid]);
+      else pids.push(pid);
+    }
+    const tables: NamespaceTables[] = [];
+    let malformedLines = 0;
+    for (const [netns, pids] of byNamespace) {
+      await yieldIfDue();
+      for (const pid of pids) {
+        const t = await this.readTablesOf(pid, netns, slices);
+        if (t !== undefined) {
+          tables.push(t);
+          malformedLines += t.malformedLines;
+          break;
+        }
+      }
+    }
+
+    this.lineCache.prune();
+    // One pass over every table: index entries, learn addresses, and keep what we knew about
+    // each socket's owner when the socket is still listed and its owner still alive. Only
+    // inodes not seen before are searched for in fd directories below.
+    const sockets: IndexedSocket[] = [];
+    const nsAddresses = new Map<number, Set<string>>();
+    const owners = new Map<number, Owner>();
+    const needed = new Set<number>();
+    const neededNamespaces = new Set<number>();
+    const orphans = new Set<number>();
+    for (const t of tables) {
+      const addresses = t.addresses;
+      for (const entry of t.sockets) {
+        sockets.push({ entry, netns: t.netns });
+        // A socket bound to a specific address proves the address is local to its namespace.
+        if (!isWildcardAddress(entry.localAddress)) addresses.add(entry.localAddress);
+        const inode = entry.inode;
+        if (inode === 0 || owners.has(inode)) continue;
+        const previous = full ? undefined : this.owners.get(inode);
+        const current = previous === undefined ? undefined : alive.get(previous.process.pid);
+        if (previous !== undefined && current === previous.process) {
+          owners.set(inode, previous);
+        } else if (previous !== undefined && current?.key === previous.process.key) {
+          owners.set(inode, { process: current, socketInode: inode }); // re-read, same process
+        } else if (!full && previous === undefined && this.orphans.has(inode)) {
+          orphans.add(inode);
+        } else {
+          needed.add(inode);
+          neededNamespaces.add(t.netns);
+        }
+      }
+      nsAddresses.set(t.netns, addresses);
+    }
+
+    let fdDirsRead = 0;
+    if (needed.size > 0) {
+      const order = full ? [...alive.keys()] : this.searchOrder(alive, newPids, neededNamespaces);
+      for (let i = 0; i < order.length && needed.size > 0; i++) {
+        await yieldIfDue();
+        const pid = order[i]!;
+        let info = alive.get(pid);
+        if (info === undefined) continue;
+        const result = await readSocketInodesSliced(procFs, pid, yieldIfDue);
+        fdDirsRead++;
+        if (result.status === 'denied') denied++;
+        if (result.status !== 'ok') continue;
+        if (!verified.has(pid) && result.inodes.some((inode) => needed.has(inode))) {
+          // A settled process holds a new socket: make sure the pid was not reused.
+          verified.add(pid);
+          const fresh = this.refreshProcess(pid);
+          if (fresh === undefined) continue;
+          if (fresh.info !== info) {
+            aliveKeys.delete(info.key);
+            aliveKeys.add(fresh.info.key);
+            alive.set(pid, fresh.info);
+            this.firstSeenMs.set(pid, scanStartMs);
+            info = fresh.info;
+          }
+        }
+        for (const inode of result.inodes) {
+          if (needed.delete(inode)) owners.set(inode, { process: info, socketInode: inode });
+        }
+      }
+    }
+    for (const inode of needed) orphans.add(inode);
+    this.orphans = orphans;
+    this.owners = owners;
+
+    const now = monotonicMs();
+    maxBlockMs = Math.max(maxBlockMs, now - sliceStart);
+    return {
+      index: new SocketIndex(
+        this.hostNetns,
+        this.options.localAddresses,
+        nsAddresses,
+        owners,
+        sockets,
+      ),
+      alive: aliveKeys,
+      processes: alive.size,
+      namespaces: tables.length,
+      sockets: sockets.length,
+      skippedProcesses: skipped + denied,
+      deniedProcesses: denied,
+      droppedProcesses: dropped,
+      fdDirsRead,
+      malformedLines,
+      maxBlockMs,
+    };
+  }
+
+  /** New processes, then the rest of the namespaces with unknown sockets, then everyone else. */
+  private searchOrder(
+    alive: ReadonlyMap<number, ProcessInfo>,
+    newPids: readonly number[],
+    namespaces: ReadonlySet<number>,
+  ): number[] {
+    const order = [...newPids];
+    const isNew = new Set(newPids);
+    const rest: number[] = [];
+    for (const [pid, info] of alive) {
+      if (isNew.has(pid)) continue;
+      if (namespaces.has(info.netns)) order.push(pid);
+      else rest.push(pid);
+    }
+    for (const pid of rest) order.push(pid);
+    return order;
+  }
+
+  /**
+   * Read a process's stat; reuse the cached info when pid, start time and comm match. comm
+   * changes on exec, which also catches `ip netns exec` and unshare(1): they move to another
+   * namespace and then exec, keeping pid and start time. A process that calls setns() without
+   * exec is caught when its namespace's tables are read through it (see readTablesOf).
+   */
+  private refreshProcess(pid: number): { info: ProcessInfo; isNew: boolean } | undefined {
+    const { procFs } = this.options;
+    let statText: string;
+    try {
+      statText = procFs.readText(`/proc/${pid}/stat`);
+    } catch {
+      return undefined;
+    }
+    const stat = parseProcessStat(statText);
+    if (stat === undefined) return undefined;
+    const cached = this.processes.get(pid);
+    if (
+      cached !== undefined &&
+      cached.startTime === stat.startTime &&
+      cached.comm === stat.comm &&
+      !this.movedProcesses.has(pid)
+    ) {
+      return { info: cached, isNew: false };
+    }
+    try {
+      const result = readProcessInfo(procFs, stat, (uid) => this.userName(uid));
+      if (result.status === 'vanished') return undefined;
+      return { info: result.info, isNew: true };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Tables of `netns` read through `pid`, checking that the process is still in that namespace
+   * afterwards (procfs shows the reader's current namespace). A process that moved is read
+   * afresh by the next scan.
+   */
+  private async readTablesOf(
+    pid: number,
+    netns: number,
+    slices: ScanSlices,
+  ): Promise<NamespaceTables | undefined> {
+    // The alive map of this scan keeps the process; only the next scan re-reads it.
+    const t = await readNamespaceTables(this.options.procFs, pid, netns, this.lineCache, slices);
+    if (t === undefined) return undefined;
+    let now = 0;
+    try {
+      now = parseNamespaceLink(this.options.procFs.readlink(`/proc/${pid}/ns/net`));
+    } catch (error) {
+      if (isDenied(error)) return t;
+    }
+    if (now === netns) return t;
+    this.movedProcesses.add(pid);
+    return undefined;
+  }
+
+  private userName(uid: number): string {
+    if (this.users === undefined || (!this.users.has(uid) && !this.usersReloaded)) {
+      this.usersReloaded = true;
+      try {
+        this.users = parsePasswd(this.options.procFs.readText('/etc/passwd'));
+      } catch {
+        this.users = new Map();
+      }
+    }
+    return this.users.get(uid) ?? String(uid);
+  }
+
+  private readHostNetns(): number {
+    for (const path of ['/proc/self/ns/net', '/proc/1/ns/net']) {
+      try {
+        const inode = parseNamespaceLink(this.options.procFs.readlink(path));
+        if (inode !== 0) return inode;
+      } catch {
+        // Try the next one.
+      }
+    }
+    return 0;
+  }
+}
