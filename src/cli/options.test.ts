@@ -204,3 +204,23 @@ for (const [argv, message] of USAGE_ERRORS) {
     assert.match(usageError(argv), message);
   });
 }
+
+test('--listen runs the agent: host:port, [v6]:port or a port; no timeout unless asked', () => {
+  const o = run(['--listen', '127.0.0.1:9465']);
+  assert.deepEqual(o.listen, { host: '127.0.0.1', port: 9465 });
+  assert.equal(o.timeoutMs, 0);
+  assert.deepEqual(run(['--listen', '[::1]:0']).listen, { host: '::1', port: 0 });
+  assert.deepEqual(run(['--listen', '9000']).listen, { host: '127.0.0.1', port: 9000 });
+  assert.equal(run(['--listen', '9000', '--timeout', '1h']).timeoutMs, 3_600_000);
+  assert.equal(run(['--listen', '9000', '--history', '600']).historySeconds, 600);
+});
+
+test('--listen usage errors say what to do', () => {
+  assert.match(usageError(['--listen', 'nowhere']), /give host:port, \[ipv6\]:port or a port/);
+  assert.match(usageError(['--listen', '1.2.3.4:70000']), /give host:port/);
+  assert.match(
+    usageError(['--listen', '9000', '--json']),
+    /--listen runs the HTTP agent: drop --json/,
+  );
+  assert.match(usageError(['--history', '60']), /--history goes with --listen/);
+});
