@@ -10,11 +10,16 @@ const monitor = await createMonitor({
 monitor.on('tick', (snapshot) => {
   const top = monitor.rank({ limit: 3, windowSeconds: 1 });
   const line = top
-    .map((e) => `${e.process.comm}[${e.process.pid}] ↑${e.window.sentBytes} ↓${e.window.receivedBytes}`)
+    .map(
+      (e) =>
+        `${e.process.comm}[${e.process.pid}] ↑${e.window.sentBytes} ↓${e.window.receivedBytes}`,
+    )
     .join('  ');
   console.log(`${new Date(snapshot.time).toISOString()} ${line || '(no traffic)'}`);
 });
 monitor.start();
 const end = await monitor.done;
 const stats = monitor.stats();
-console.log(`ended: ${end.reason}; packets seen ${stats.seen.packets}, attributed ${stats.attributed.packets}, unknown ${stats.unknown.packets}`);
+console.log(
+  `ended: ${end.reason}; packets seen ${stats.seen.packets}, attributed ${stats.attributed.packets}, unknown ${stats.unknown.packets}`,
+);

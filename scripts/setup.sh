@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libpcap-dev pkg-config iproute2 tmux tcpdump clang libclang-rt-14-dev python3 make g++; do
+for pkg in libpcap-dev pkg-config iproute2 tmux tcpdump clang libclang-rt-14-dev python3 make g++ nethogs netsniff-ng iperf3 util-linux; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -611,3 +611,73 @@ test('start() after stop() is a StateError', async () => {
   attributor.stop();
   await assert.rejects(attributor.start(), { name: 'StateError', code: 'ERR_STATE' });
 });
+
+test('short connections whose socket no scan saw go to the one process that talks to that peer', async () => {
+  // The client's first connection is in the tables; the next ones open and close between scans.
+  const procFs = hostFs(line(0, '198.18.0.1:40000', '198.18.0.9:80', TcpState.established, 3000));
+  procFs.addProcess({ pid: 70, comm: 'client', sockets: [3000] });
+  const { attributor, clock, resolved } = setup(procFs, ['198.18.0.1']);
+  await attributor.start();
+  attributor.ingest(flow(TCP, '198.18.0.1:40000', '198.18.0.9:80'), counters(2, 200, SYN));
+  assert.equal(resolved[0]?.attribution.sender?.process.comm, 'client');
+  for (let port = 40001; port <= 40010; port++) {
+    attributor.ingest(flow(TCP, `198.18.0.1:${port}`, '198.18.0.9:80'), counters(3, 300));
+    attributor.ingest(flow(TCP, '198.18.0.9:80', `198.18.0.1:${port}`), counters(2, 1000));
+  }
+  await advance(clock, attributor, 4000);
+  assert.equal(resolved.length, 21);
+  for (const r of resolved.slice(1)) {
+    const end = r.flow.srcPort === 80 ? r.attribution.receiver : r.attribution.sender;
+    assert.equal(end?.process.pid, 70, `${r.flow.key} inferred to the client`);
+  }
+  assert.equal(attributor.stats().retry.inferredFlows, 20);
+  assert.equal(attributor.stats().retry.inferredPackets, 50);
+  attributor.stop();
+});
+
+test('no inference when two processes talk to the same peer, or the owner has exited', async () => {
+  const procFs = hostFs(
+    line(0, '198.18.0.1:40000', '198.18.0.9:80', TcpState.established, 3100) +
+      line(1, '198.18.0.1:40001', '198.18.0.9:80', TcpState.established, 3101) +
+      line(2, '198.18.0.1:40002', '198.18.0.9:443', TcpState.established, 3102),
+  );
+  procFs.addProcess({ pid: 71, comm: 'one', sockets: [3100] });
+  procFs.addProcess({ pid: 72, comm: 'two', sockets: [3101] });
+  procFs.addProcess({ pid: 73, comm: 'gone', sockets: [3102] });
+  const { attributor, clock, resolved } = setup(procFs, ['198.18.0.1']);
+  await attributor.start();
+  attributor.ingest(flow(TCP, '198.18.0.1:40000', '198.18.0.9:80'), counters());
+  attributor.ingest(flow(TCP, '198.18.0.1:40001', '198.18.0.9:80'), counters());
+  attributor.ingest(flow(TCP, '198.18.0.1:40002', '198.18.0.9:443'), counters());
+  procFs.remove('/proc/73');
+  procFs.setNetFiles(1, { tcp: '' });
+  attributor.ingest(flow(TCP, '198.18.0.1:40100', '198.18.0.9:80'), counters());
+  attributor.ingest(flow(TCP, '198.18.0.1:40101', '198.18.0.9:443'), counters());
+  await advance(clock, attributor, 4000);
+  assert.equal(resolved.length, 5);
+  assert.equal(resolved[3]?.attribution.sender, undefined, 'ambiguous peer: unknown');
+  assert.equal(resolved[4]?.attribution.sender, undefined, 'exited owner: unknown');
+  assert.equal(attributor.stats().retry.inferredFlows, 0);
+  attributor.stop();
+});
+
+test('no inference for a non-ephemeral local port or with peerCacheLimit 0', async () => {
+  const procFs = hostFs(line(0, '198.18.0.1:40000', '198.18.0.9:80', TcpState.established, 3200));
+  procFs.addProcess({ pid: 74, comm: 'client', sockets: [3200] });
+  const { attributor, clock, resolved } = setup(procFs, ['198.18.0.1'], { peerCacheLimit: 0 });
+  await attributor.start();
+  attributor.ingest(flow(TCP, '198.18.0.1:40000', '198.18.0.9:80'), counters());
+  attributor.ingest(flow(TCP, '198.18.0.1:40001', '198.18.0.9:80'), counters());
+  await advance(clock, attributor, 4000);
+  assert.equal(resolved[1]?.attribution.sender, undefined);
+  attributor.stop();
+  const procFs2 = hostFs(line(0, '198.18.0.1:40000', '198.18.0.9:80', 1, 3300));
+  procFs2.addProcess({ pid: 75, comm: 'c', sockets: [3300] });
+  const second = setup(procFs2, ['198.18.0.1']);
+  await second.attributor.start();
+  second.attributor.ingest(flow(TCP, '198.18.0.1:40000', '198.18.0.9:80'), counters());
+  second.attributor.ingest(flow(TCP, '198.18.0.1:1000', '198.18.0.9:80'), counters());
+  await advance(second.clock, second.attributor, 4000);
+  assert.equal(second.resolved[1]?.attribution.sender, undefined, 'port 1000 is not ephemeral');
+  second.attributor.stop();
+});

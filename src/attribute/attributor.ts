@@ -10,7 +10,7 @@ import { NodeProcFs } from './procfs.js';
 import type { ProcFs } from './procfs.js';
 import { SocketIndex, SocketScanner } from './socket-scanner.js';
 import type { ScanResult } from './socket-scanner.js';
-import type { Attribution, FlowCounters, FlowTuple, ProcessInfo } from './types.js';
+import type { Attribution, FlowCounters, FlowTuple, Owner, ProcessInfo } from './types.js';
 
 /** Where the attributor reports problems (a scan failing); silent by default. */
 export interface AttributorLogger {
@@ -42,6 +42,15 @@ export interface AttributorOptions {
   retryScans?: number | undefined;
   /** Attributed flows remembered at most. @default 200000 */
   flowCacheLimit?: number | undefined;
+  /**
+   * Local endpoint + peer pairs remembered for inference (see {@link Attributor}): a flow whose
+   * socket was never seen (it opened and closed between two scans) goes to the one process
+   * that recently talked from the same local address to the same peer address and port.
+   * 0 disables inference. @default 65536
+   */
+  peerCacheLimit?: number | undefined;
+  /** How long a learned local address + peer pair can be used for inference. @default 60000 */
+  peerTtlMs?: number | undefined;
   /** Forget a remembered flow after this long without packets. @default 120000 */
   flowIdleMs?: number | undefined;
   /** Forget a remembered TCP flow this long after its first FIN or RST. @default 5000 */
@@ -78,6 +87,9 @@ export interface AttributorStats {
     readonly resolvedFlows: number;
     /** Parked flows reported with unknown ends after their scans. */
     readonly expiredFlows: number;
+    /** Flows whose socket was never seen, given to the one process that recently talked to the same peer. */
+    readonly inferredFlows: number;
+    readonly inferredPackets: number;
   };
   readonly scans: {
     readonly count: number;
@@ -133,6 +145,13 @@ interface CachedFlow {
   lastSeenMs: number;
   /** Monotonic ms of the first FIN/RST, or -1. */
   closedAtMs: number;
+}
+
+interface PeerOwner {
+  owner: Owner;
+  lastMs: number;
+  /** Two processes talked from this local address to this peer: no inference. */
+  isAmbiguous: boolean;
 }
 
 interface Lookup {
@@ -200,6 +219,13 @@ export class Attributor {
 
   private readonly retry = new Map<string, ParkedFlow>();
   private readonly cache = new Map<string, CachedFlow>();
+  private readonly peers = new Map<string, PeerOwner>();
+  private readonly peerCacheLimit: number;
+  private readonly peerTtlMs: number;
+  /** Local port range the kernel picks client ports from (ip_local_port_range). */
+  private readonly ephemeralPorts: readonly [number, number];
+  private inferredFlows = 0;
+  private inferredPackets = 0;
 
   private pendingPackets = 0;
   private pendingBytes = 0;
@@ -236,6 +262,9 @@ export class Attributor {
     this.flowCacheLimit = positive('flowCacheLimit', options.flowCacheLimit, 200_000, 0);
     this.flowIdleMs = positive('flowIdleMs', options.flowIdleMs, 120_000);
     this.closedFlowGraceMs = positive('closedFlowGraceMs', options.closedFlowGraceMs, 5000, 0);
+    this.peerCacheLimit = positive('peerCacheLimit', options.peerCacheLimit, 65_536, 0);
+    this.peerTtlMs = positive('peerTtlMs', options.peerTtlMs, 60_000, 0);
+    this.ephemeralPorts = readEphemeralPorts(this.procFs);
     this.maxScanShare = positive('maxScanShare', options.maxScanShare, 0.1, 0.001);
     if (this.maxScanShare > 1) {
       throw new UsageError(`attributor option maxScanShare must be <= 1, got ${this.maxScanShare}`);
@@ -306,7 +335,9 @@ export class Attributor {
       if (!cached.isComplete && cached.scanGen !== this.scanGen) {
         // A flow that already had its retries: look again in the newer tables, never park again.
         const result = this.lookup(flow);
-        cached.attribution = result.attribution;
+        cached.attribution = result.isComplete
+          ? result.attribution
+          : this.infer(flow, counters, result.attribution);
         cached.isComplete = result.isComplete;
         cached.scanGen = this.scanGen;
       }
@@ -315,7 +346,10 @@ export class Attributor {
     }
     const result = this.lookup(flow);
     if (result.isComplete || this.isStopped) {
-      if (result.isComplete) this.remember(flow.key, result, now, isClosing);
+      if (result.isComplete) {
+        this.remember(flow.key, result, now, isClosing);
+        this.learnPeers(flow, result.attribution, now);
+      }
       this.onResolved(flow, counters, result.attribution);
       return;
     }
@@ -324,7 +358,7 @@ export class Attributor {
       // caller sees the loss of precision in droppedFlows/droppedPackets.
       this.droppedFlows++;
       this.droppedPackets += counters.packets;
-      this.onResolved(flow, counters, result.attribution);
+      this.onResolved(flow, counters, this.infer(flow, counters, result.attribution));
       return;
     }
     this.retry.set(flow.key, {
@@ -347,7 +381,13 @@ export class Attributor {
       const result = this.lookup(parked.flow);
       if (result.isComplete) this.resolvedFlows++;
       else this.expiredFlows++;
-      this.onResolved(parked.flow, parked.counters, result.attribution);
+      this.onResolved(
+        parked.flow,
+        parked.counters,
+        result.isComplete
+          ? result.attribution
+          : this.infer(parked.flow, parked.counters, result.attribution),
+      );
     }
   }
 
@@ -390,6 +430,8 @@ export class Attributor {
         droppedPackets: this.droppedPackets,
         resolvedFlows: this.resolvedFlows,
         expiredFlows: this.expiredFlows,
+        inferredFlows: this.inferredFlows,
+        inferredPackets: this.inferredPackets,
       },
       scans: {
         count: this.scanCount,
@@ -457,6 +499,98 @@ export class Attributor {
       lastSeenMs: now,
       closedAtMs: isClosing ? now : -1,
     });
+  }
+
+  /**
+   * Remembers which process talked from a local address to a peer (address and port), once
+   * per flow when it is first attributed, for {@link infer}.
+   */
+  private learnPeers(flow: FlowTuple, attribution: Attribution, now: number): void {
+    if (this.peerCacheLimit === 0) return;
+    const p = flow.protocol;
+    if (attribution.sender !== undefined) {
+      this.learnPeer(
+        `${p}|${flow.srcAddress}|${flow.dstAddress}|${flow.dstPort}`,
+        attribution.sender,
+        now,
+      );
+    }
+    if (attribution.receiver !== undefined) {
+      this.learnPeer(
+        `${p}|${flow.dstAddress}|${flow.srcAddress}|${flow.srcPort}`,
+        attribution.receiver,
+        now,
+      );
+    }
+  }
+
+  private learnPeer(key: string, owner: Owner, now: number): void {
+    const known = this.peers.get(key);
+    if (known !== undefined) {
+      if (known.owner.process.key !== owner.process.key) {
+        // Seen from two processes: an answer by inference could be wrong, so give none
+        // until this pair has been quiet for peerTtlMs.
+        known.isAmbiguous = known.isAmbiguous || now - known.lastMs <= this.peerTtlMs;
+        if (now - known.lastMs > this.peerTtlMs) known.owner = owner;
+      }
+      known.lastMs = now;
+      return;
+    }
+    if (this.peers.size >= this.peerCacheLimit) {
+      const oldest = this.peers.keys().next();
+      if (!oldest.done) this.peers.delete(oldest.value);
+    }
+    this.peers.set(key, { owner, lastMs: now, isAmbiguous: false });
+  }
+
+  /**
+   * Fills the local ends a scan never saw (sockets that opened and closed between two scans,
+   * as in connection churn) with the one process that recently talked from the same local
+   * address to the same peer address and port. Used only after the flow's retries.
+   */
+  private infer(flow: FlowTuple, counters: FlowCounters, attribution: Attribution): Attribution {
+    if (this.peerCacheLimit === 0) return attribution;
+    const p = flow.protocol;
+    if (p !== PROTOCOL_TCP && p !== PROTOCOL_UDP && p !== PROTOCOL_UDPLITE) return attribution;
+    const now = this.clock.monotonicMs();
+    let { sender, receiver } = attribution;
+    // Only an end whose socket is gone altogether (none in the tables, not even a listener)
+    // and whose port is ephemeral: the client side of a short connection. A known socket
+    // whose owner could not be read (EACCES) is never guessed.
+    if (
+      sender === undefined &&
+      attribution.srcIsLocal &&
+      this.isEphemeral(flow.srcPort) &&
+      !this.index.hasSocket(p, flow.srcAddress, flow.srcPort, flow.dstAddress, flow.dstPort)
+    ) {
+      sender = this.peerOwner(`${p}|${flow.srcAddress}|${flow.dstAddress}|${flow.dstPort}`, now);
+    }
+    if (
+      receiver === undefined &&
+      attribution.dstIsLocal &&
+      this.isEphemeral(flow.dstPort) &&
+      !this.index.hasSocket(p, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort)
+    ) {
+      receiver = this.peerOwner(`${p}|${flow.dstAddress}|${flow.srcAddress}|${flow.srcPort}`, now);
+    }
+    if (sender === attribution.sender && receiver === attribution.receiver) return attribution;
+    this.inferredFlows++;
+    this.inferredPackets += counters.packets;
+    return { ...attribution, sender, receiver };
+  }
+
+  private isEphemeral(port: number): boolean {
+    return port >= this.ephemeralPorts[0] && port <= this.ephemeralPorts[1];
+  }
+
+  private peerOwner(key: string, now: number): Owner | undefined {
+    const known = this.peers.get(key);
+    if (known === undefined || known.isAmbiguous || now - known.lastMs > this.peerTtlMs) {
+      return undefined;
+    }
+    // Only a process still alive at the last scan: an exited one never inherits new traffic.
+    if (this.scanner.processByKey(known.owner.process.key) === undefined) return undefined;
+    return known.owner;
   }
 
   /** Least time between scan starts so that scanning takes at most maxScanShare of the time. */
@@ -566,8 +700,14 @@ export class Attributor {
         parked.flow.protocol === PROTOCOL_TCP && (parked.counters.tcpFlags & CLOSING_FLAGS) !== 0;
       // Expired flows are remembered too (until the next scan) so their later batches are not
       // parked again; complete ones for the flow's life.
-      this.remember(key, result, this.clock.monotonicMs(), isClosing);
-      this.callSafely(() => this.onResolved(parked.flow, parked.counters, result.attribution));
+      const now = this.clock.monotonicMs();
+      // Learn only from sockets really found, never from an inferred answer.
+      this.learnPeers(parked.flow, result.attribution, now);
+      const attribution = result.isComplete
+        ? result.attribution
+        : this.infer(parked.flow, parked.counters, result.attribution);
+      this.remember(key, { attribution, isComplete: result.isComplete }, now, isClosing);
+      this.callSafely(() => this.onResolved(parked.flow, parked.counters, attribution));
     }
   }
 
@@ -601,6 +741,23 @@ export class Attributor {
       }
     }
   }
+}
+
+/** The kernel's ephemeral port range (ip-sysctl.rst: ip_local_port_range), or Linux's default. */
+function readEphemeralPorts(procFs: ProcFs): readonly [number, number] {
+  try {
+    const [low, high] = procFs
+      .readText('/proc/sys/net/ipv4/ip_local_port_range')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    if (low !== undefined && high !== undefined && low > 0 && high >= low && high <= 65535) {
+      return [low, high];
+    }
+  } catch {
+    // Not readable (a fake or restricted /proc): use the default below.
+  }
+  return [32768, 60999];
 }
 
 function mergeCounters(into: FlowCounters, from: FlowCounters): void {

@@ -121,6 +121,25 @@ export class SocketIndex {
     return socket === undefined ? undefined : this.owners.get(socket.entry.inode);
   }
 
+  /** True when any socket (owned or not) matches this local end, at any level of the lookup. */
+  hasSocket(
+    protocol: number,
+    address: string,
+    port: number,
+    peerAddress: string,
+    peerPort: number,
+  ): boolean {
+    return (
+      this.pick(
+        this.exact.get(`${protocol}|${address}|${port}|${peerAddress}|${peerPort}`),
+        address,
+        false,
+      ) !== undefined ||
+      this.pick(this.bound.get(`${protocol}|${address}|${port}`), address, false) !== undefined ||
+      this.pick(this.wildcard.get(`${protocol}|${port}`), address, true) !== undefined
+    );
+  }
+
   /** True when `address` belongs to this host: the host's addresses, loopback, or any namespace's. */
   isLocal(address: string): boolean {
     return (

@@ -261,6 +261,8 @@ class PidflowMonitor extends EventEmitter implements Monitor {
         droppedPackets: r.droppedPackets,
         resolvedFlows: r.resolvedFlows,
         expiredFlows: r.expiredFlows,
+        inferredFlows: r.inferredFlows,
+        inferredPackets: r.inferredPackets,
       },
       scans: attribution.scans,
       flows: {

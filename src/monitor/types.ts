@@ -148,6 +148,9 @@ export interface MonitorStats {
     readonly droppedPackets: number;
     readonly resolvedFlows: number;
     readonly expiredFlows: number;
+    /** Flows whose socket no scan saw, given to the one live process that talks to the same peer. */
+    readonly inferredFlows: number;
+    readonly inferredPackets: number;
   };
   readonly scans: {
     readonly count: number;

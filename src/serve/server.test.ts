@@ -66,6 +66,8 @@ function fullStats(extra: Partial<MonitorStats> = {}): MonitorStats {
       droppedPackets: 4,
       resolvedFlows: 30,
       expiredFlows: 6,
+      inferredFlows: 0,
+      inferredPackets: 0,
     },
     scans: {
       count: 42,

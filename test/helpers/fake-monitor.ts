@@ -188,6 +188,8 @@ export function makeStats(extra: Partial<MonitorStats> = {}): MonitorStats {
       droppedPackets: 0,
       resolvedFlows: 0,
       expiredFlows: 0,
+      inferredFlows: 0,
+      inferredPackets: 0,
     },
     scans: {
       count: 0,

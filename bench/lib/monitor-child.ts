@@ -1,0 +1,71 @@
+// Runs createMonitor() in a child process of its own, so its CPU time and peak RSS can be read
+// from /proc/<pid> and its cgroup limits never touch the parent. Driven by monitor-process.ts:
+// argv[2] holds the MonitorOptions as JSON; stdin takes `snapshot` and `stop` lines.
+
+import { createInterface } from 'node:readline';
+import { createMonitor } from '../../src/index.js';
+import type { Monitor, MonitorOptions } from '../../src/index.js';
+import type { ChildMessage, ProcessTotals } from './monitor-protocol.js';
+
+/** Hard bound on the child's life whatever the parent does. */
+const MAX_LIFE_MS = 300_000;
+
+function emit(message: ChildMessage): void {
+  process.stdout.write(JSON.stringify(message) + '\n');
+}
+
+function snapshotMessage(monitor: Monitor): ChildMessage {
+  const snapshot = monitor.snapshot();
+  const processes: ProcessTotals[] = snapshot.processes.map((p) => ({
+    pid: p.process.pid,
+    comm: p.process.comm,
+    netns: p.process.netns,
+    sentBytes: p.total.sentBytes,
+    receivedBytes: p.total.receivedBytes,
+    sentPackets: p.total.sentPackets,
+    receivedPackets: p.total.receivedPackets,
+  }));
+  const stats = monitor.stats();
+  return {
+    type: 'snapshot',
+    processes,
+    totalBytes: snapshot.totals.total.sentBytes + snapshot.totals.total.receivedBytes,
+    unknownBytes:
+      snapshot.unknownTotals.total.sentBytes + snapshot.unknownTotals.total.receivedBytes,
+    kernelDroppedPackets: stats.kernelDroppedPackets,
+    queueDroppedPackets: stats.queueDropped.packets,
+    seenPackets: stats.seen.packets,
+  };
+}
+
+async function main(): Promise<void> {
+  const options = JSON.parse(process.argv[2] ?? '{}') as MonitorOptions;
+  const life = setTimeout(() => process.exit(3), MAX_LIFE_MS);
+  life.unref();
+  const monitor = await createMonitor(options);
+  const warnings: string[] = [];
+  monitor.on('warning', (message) => warnings.push(message));
+  monitor.start();
+  emit({ type: 'ready', pid: process.pid, devices: [...monitor.devices] });
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await monitor.stop();
+    emit({ type: 'stopped', warnings });
+    process.exit(0);
+  };
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (line) => {
+    if (line === 'snapshot') emit(snapshotMessage(monitor));
+    else if (line === 'stop') void stop();
+  });
+  lines.on('close', () => void stop());
+  const end = await monitor.done;
+  if (!stopping) emit({ type: 'ended', reason: end.reason, error: end.error?.message ?? '' });
+}
+
+main().catch((error: unknown) => {
+  emit({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+  process.exit(2);
+});
