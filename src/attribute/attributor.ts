@@ -508,14 +508,16 @@ export class Attributor {
   private learnPeers(flow: FlowTuple, attribution: Attribution, now: number): void {
     if (this.peerCacheLimit === 0) return;
     const p = flow.protocol;
-    if (attribution.sender !== undefined) {
+    // Only client-side ends (ephemeral local port) can ever be inferred: learning server-side
+    // pairs (one per client port) would only fill the table.
+    if (attribution.sender !== undefined && this.isEphemeral(flow.srcPort)) {
       this.learnPeer(
         `${p}|${flow.srcAddress}|${flow.dstAddress}|${flow.dstPort}`,
         attribution.sender,
         now,
       );
     }
-    if (attribution.receiver !== undefined) {
+    if (attribution.receiver !== undefined && this.isEphemeral(flow.dstPort)) {
       this.learnPeer(
         `${p}|${flow.dstAddress}|${flow.srcAddress}|${flow.srcPort}`,
         attribution.receiver,

@@ -57,50 +57,58 @@ export interface MonitorDependencies {
   cgroupRoot?: string;
 }
 
+/** What the accountant needs to know about one end of a connection. */
+interface ConnectionRef {
+  key: string;
+  protocol: 'tcp' | 'udp';
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+}
+
+/** Per-flow references, built on first use only (most flows have one local end). */
 interface ConnectionRefs {
   protocolName: 'tcp' | 'udp';
-  sent: {
-    key: string;
-    protocol: 'tcp' | 'udp';
-    localAddress: string;
-    localPort: number;
-    remoteAddress: string;
-    remotePort: number;
-  };
-  received: {
-    key: string;
-    protocol: 'tcp' | 'udp';
-    localAddress: string;
-    localPort: number;
-    remoteAddress: string;
-    remotePort: number;
-  };
+  sent: ConnectionRef | undefined;
+  received: ConnectionRef | undefined;
 }
 
 function connectionRefs(flow: FlowState): ConnectionRefs {
   if (flow.ext !== undefined) return flow.ext as ConnectionRefs;
-  const protocolName = flow.protocol === IPPROTO_TCP ? 'tcp' : 'udp';
   const refs: ConnectionRefs = {
-    protocolName,
-    sent: {
-      key: `${protocolName}|${flow.srcAddress}|${flow.srcPort}|${flow.dstAddress}|${flow.dstPort}`,
-      protocol: protocolName,
-      localAddress: flow.srcAddress,
-      localPort: flow.srcPort,
-      remoteAddress: flow.dstAddress,
-      remotePort: flow.dstPort,
-    },
-    received: {
-      key: `${protocolName}|${flow.dstAddress}|${flow.dstPort}|${flow.srcAddress}|${flow.srcPort}`,
-      protocol: protocolName,
-      localAddress: flow.dstAddress,
-      localPort: flow.dstPort,
-      remoteAddress: flow.srcAddress,
-      remotePort: flow.srcPort,
-    },
+    protocolName: flow.protocol === IPPROTO_TCP ? 'tcp' : 'udp',
+    sent: undefined,
+    received: undefined,
   };
   flow.ext = refs;
   return refs;
+}
+
+/** The connection as seen by the process that sent the flow's packets (local = source). */
+function sentRef(flow: FlowState, refs: ConnectionRefs): ConnectionRef {
+  refs.sent ??= {
+    key: `${refs.protocolName}|${flow.srcAddress}|${flow.srcPort}|${flow.dstAddress}|${flow.dstPort}`,
+    protocol: refs.protocolName,
+    localAddress: flow.srcAddress,
+    localPort: flow.srcPort,
+    remoteAddress: flow.dstAddress,
+    remotePort: flow.dstPort,
+  };
+  return refs.sent;
+}
+
+/** The connection as seen by the process that received them (local = destination). */
+function receivedRef(flow: FlowState, refs: ConnectionRefs): ConnectionRef {
+  refs.received ??= {
+    key: `${refs.protocolName}|${flow.dstAddress}|${flow.dstPort}|${flow.srcAddress}|${flow.srcPort}`,
+    protocol: refs.protocolName,
+    localAddress: flow.dstAddress,
+    localPort: flow.dstPort,
+    remoteAddress: flow.srcAddress,
+    remotePort: flow.srcPort,
+  };
+  return refs.received;
 }
 
 class PidflowMonitor extends EventEmitter implements Monitor {
@@ -300,9 +308,12 @@ class PidflowMonitor extends EventEmitter implements Monitor {
   ): void => {
     const { sender, receiver } = attribution;
     const refs = connectionRefs(flow);
-    if (sender !== undefined) this.accountant.addSent(sender.process, refs.sent, counters);
-    if (receiver !== undefined)
-      this.accountant.addReceived(receiver.process, refs.received, counters);
+    if (sender !== undefined) {
+      this.accountant.addSent(sender.process, sentRef(flow, refs), counters);
+    }
+    if (receiver !== undefined) {
+      this.accountant.addReceived(receiver.process, receivedRef(flow, refs), counters);
+    }
     if (sender !== undefined || receiver !== undefined) {
       this.totals.attributedPackets += counters.packets;
       this.totals.attributedBytes += counters.bytes;
