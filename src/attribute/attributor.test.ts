@@ -681,21 +681,3 @@ test('no inference for a non-ephemeral local port or with peerCacheLimit 0', asy
   assert.equal(second.resolved[1]?.attribution.sender, undefined, 'port 1000 is not ephemeral');
   second.attributor.stop();
 });
-
-test('with idleScanFactor, periodic scans wait while no new flow needs a lookup', async () => {
-  const procFs = hostFs(line(0, '198.18.0.1:40000', '198.18.0.9:80', TcpState.established, 3400));
-  procFs.addProcess({ pid: 76, comm: 'client', sockets: [3400] });
-  const { attributor, clock } = setup(procFs, ['198.18.0.1'], { idleScanFactor: 5 });
-  await attributor.start();
-  await advance(clock, attributor, 3500);
-  assert.equal(attributor.stats().scans.count, 1, 'no new flows: no periodic scan yet');
-  assert.equal(attributor.stats().scans.skippedIdle, 3);
-  attributor.ingest(flow(TCP, '198.18.0.1:40000', '198.18.0.9:80'), counters());
-  await advance(clock, attributor, 1000);
-  assert.equal(attributor.stats().scans.count, 2, 'a new flow brings the next periodic scan');
-  await advance(clock, attributor, 4000);
-  assert.equal(attributor.stats().scans.count, 2, 'idle again');
-  await advance(clock, attributor, 1000);
-  assert.equal(attributor.stats().scans.count, 3, 'idle: still every 5 intervals');
-  attributor.stop();
-});

@@ -30,11 +30,6 @@ export interface AttributorOptions {
   procFs?: ProcFs | undefined;
   /** @default systemClock */
   clock?: Clock | undefined;
-  /**
-   * While no new flow needed a lookup since the last scan, periodic scans run only every
-   * idleScanFactor * syncIntervalMs (the monitor uses 5). @default 1
-   */
-  idleScanFactor?: number | undefined;
   /** Periodic rescan interval. @default 1000 */
   syncIntervalMs?: number | undefined;
   /** Wait this long after the first unknown flow before an on-demand rescan (gathers a burst). @default 30 */
@@ -103,8 +98,6 @@ export interface AttributorStats {
     readonly rateLimited: number;
     /** Periodic scans skipped because scans are costly (maxScanShare). */
     readonly skippedPeriodic: number;
-    /** Periodic scans skipped because no new flow needed a lookup since the last one. */
-    readonly skippedIdle: number;
     readonly failed: number;
     /** Exceptions thrown by onResolved/onScan when called after a scan (logged, not rethrown). */
     readonly callbackErrors: number;
@@ -232,10 +225,7 @@ export class Attributor {
   /** Local port range the kernel picks client ports from (ip_local_port_range). */
   private readonly ephemeralPorts: readonly [number, number];
   private inferredFlows = 0;
-  /** Fresh lookups (flows not in the cache) since the last scan started. */
-  private lookupsSinceScan = 0;
-  private skippedIdle = 0;
-  private readonly idleScanFactor: number;
+
   private inferredPackets = 0;
 
   private pendingPackets = 0;
@@ -274,7 +264,6 @@ export class Attributor {
     this.flowIdleMs = positive('flowIdleMs', options.flowIdleMs, 120_000);
     this.closedFlowGraceMs = positive('closedFlowGraceMs', options.closedFlowGraceMs, 5000, 0);
     this.peerCacheLimit = positive('peerCacheLimit', options.peerCacheLimit, 65_536, 0);
-    this.idleScanFactor = positive('idleScanFactor', options.idleScanFactor, 1);
     this.peerTtlMs = positive('peerTtlMs', options.peerTtlMs, 60_000, 0);
     this.ephemeralPorts = readEphemeralPorts(this.procFs);
     this.maxScanShare = positive('maxScanShare', options.maxScanShare, 0.1, 0.001);
@@ -305,16 +294,8 @@ export class Attributor {
     this.periodicTimer = this.clock.setInterval(() => {
       // On a host where a scan costs a lot, scan less often than syncIntervalMs rather than
       // spend more than maxScanShare of the time scanning.
-      const sinceLastMs = this.clock.monotonicMs() - this.lastScanStartMs;
-      if (sinceLastMs < this.costGapMs()) {
+      if (this.clock.monotonicMs() - this.lastScanStartMs < this.costGapMs()) {
         this.skippedPeriodic++;
-        return;
-      }
-      // Nothing new to look up since the last scan: the tables could only tell what the flow
-      // cache already knows. Scan less often then (exits are still noticed), to save CPU on a
-      // host whose traffic is a few long flows or a flood.
-      if (this.lookupsSinceScan === 0 && sinceLastMs < this.idleScanFactor * this.syncIntervalMs) {
-        this.skippedIdle++;
         return;
       }
       void this.runScan('periodic');
@@ -364,7 +345,6 @@ export class Attributor {
       this.onResolved(flow, counters, cached.attribution);
       return;
     }
-    this.lookupsSinceScan++;
     const result = this.lookup(flow);
     if (result.isComplete || this.isStopped) {
       if (result.isComplete) {
@@ -459,7 +439,6 @@ export class Attributor {
         onDemand: this.onDemandScans,
         rateLimited: this.rateLimited,
         skippedPeriodic: this.skippedPeriodic,
-        skippedIdle: this.skippedIdle,
         failed: this.failedScans,
         callbackErrors: this.callbackErrors,
         lastDurationMs: this.lastDurationMs,
@@ -663,7 +642,6 @@ export class Attributor {
       this.lastOnDemandStartMs = this.clock.monotonicMs();
     }
     const seq = ++this.scanStartSeq;
-    this.lookupsSinceScan = 0;
     this.lastScanStartMs = this.clock.monotonicMs();
     const scanning = this.scanAndRetry(seq).finally(() => {
       this.scanning = undefined;

@@ -466,8 +466,6 @@ export async function createMonitor(
       clock,
       localAddresses,
       syncIntervalMs: resolved.syncIntervalMs,
-      // Steady traffic (known flows only) needs no rescan every second: see docs/attribution.md.
-      idleScanFactor: 5,
       retryBufferFlows: resolved.retryBufferFlows,
       onResolved: (flow, counters, attribution) =>
         sink.monitor!.onResolved(flow as FlowState, counters, attribution),
