@@ -33,7 +33,7 @@ export function formatAddress(view: DataView, offset: number, ipVersion: number)
   }
   const hex = groups.map((g) => g.toString(16));
   if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return [hex.slice(0, bestStart).join(':'), hex.slice(bestStart + bestLen).join(':')].join('::');
 }
 
 /** The source address of record `index` as text. */
@@ -49,5 +49,11 @@ export function formatDstAddress(view: DataView, index: number): string {
 }
 
 function formatIpv4(view: DataView, offset: number): string {
-  return `${view.getUint8(offset)}.${view.getUint8(offset + 1)}.${view.getUint8(offset + 2)}.${view.getUint8(offset + 3)}`;
+  // join() gives a flat string (a template literal keeps a rope alive: these are map keys).
+  return [
+    view.getUint8(offset),
+    view.getUint8(offset + 1),
+    view.getUint8(offset + 2),
+    view.getUint8(offset + 3),
+  ].join('.');
 }

@@ -13,6 +13,8 @@ import type { NativeAddon } from '../capture/addon.js';
 import { listDevices } from '../capture/devices.js';
 import { LocalAddresses } from '../capture/local-addresses.js';
 import { openCapture, openPcapFile } from '../capture/sources.js';
+import { openSocketEvents } from '../capture/socket-events.js';
+import type { SocketEventsHandle, SocketEventsOptions } from '../capture/socket-events.js';
 import type { PacketSource } from '../capture/packet-source.js';
 import { systemClock } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
@@ -55,6 +57,12 @@ export interface MonitorDependencies {
   localAddresses?: { has(address: string): boolean };
   /** cgroup root for limits (tests use a fake tree). */
   cgroupRoot?: string;
+  /**
+   * Opens the kernel connect tracker (option socketEvents). Default: the real one, used only
+   * when the monitor opens a live capture itself (not with `source` or `readFile`); when
+   * given, it is used with any source.
+   */
+  openSocketEvents?: (options: SocketEventsOptions) => SocketEventsHandle;
 }
 
 /** What the accountant needs to know about one end of a connection. */
@@ -88,7 +96,9 @@ function connectionRefs(flow: FlowState): ConnectionRefs {
 /** The connection as seen by the process that sent the flow's packets (local = source). */
 function sentRef(flow: FlowState, refs: ConnectionRefs): ConnectionRef {
   refs.sent ??= {
-    key: `${refs.protocolName}|${flow.srcAddress}|${flow.srcPort}|${flow.dstAddress}|${flow.dstPort}`,
+    key: [refs.protocolName, flow.srcAddress, flow.srcPort, flow.dstAddress, flow.dstPort].join(
+      '|',
+    ),
     protocol: refs.protocolName,
     localAddress: flow.srcAddress,
     localPort: flow.srcPort,
@@ -101,7 +111,9 @@ function sentRef(flow: FlowState, refs: ConnectionRefs): ConnectionRef {
 /** The connection as seen by the process that received them (local = destination). */
 function receivedRef(flow: FlowState, refs: ConnectionRefs): ConnectionRef {
   refs.received ??= {
-    key: `${refs.protocolName}|${flow.dstAddress}|${flow.dstPort}|${flow.srcAddress}|${flow.srcPort}`,
+    key: [refs.protocolName, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort].join(
+      '|',
+    ),
     protocol: refs.protocolName,
     localAddress: flow.dstAddress,
     localPort: flow.dstPort,
@@ -140,6 +152,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     private readonly limits: AppliedLimits | undefined,
     private readonly localAddresses: LocalAddresses | undefined,
     private readonly logger: Logger,
+    private readonly socketEvents: SocketEventsHandle | undefined = undefined,
   ) {
     super();
     this.options = options;
@@ -280,6 +293,15 @@ class PidflowMonitor extends EventEmitter implements Monitor {
         attributionCached: attribution.flows.cached,
         attributionEvicted: attribution.flows.evicted,
       },
+      ...(this.socketEvents === undefined
+        ? {}
+        : {
+            socketEvents: {
+              received: attribution.events.received,
+              dropped: this.socketEvents.stats().dropped,
+              used: attribution.events.used,
+            },
+          }),
       evicted: { ...accounting.evicted, flows: attribution.flows.evicted },
       devices: capture.devices,
       pcap: capture.pcap,
@@ -339,6 +361,14 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     this.emit('tick', snapshot);
   }
 
+  private stopSocketEvents(): void {
+    try {
+      this.socketEvents?.stop();
+    } catch (error) {
+      this.logger.warn?.(`stopping socket events failed: ${String(error)}`);
+    }
+  }
+
   private async end(end: MonitorEnd): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') {
       await this.done;
@@ -353,6 +383,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
       this.logger.warn?.(`stopping capture failed: ${String(error)}`);
     }
     // Whatever is still parked is accounted now (as unknown where still unknown): totals add up.
+    this.stopSocketEvents();
     this.attributor.flush();
     this.attributor.stop();
     this.localAddresses?.stop();
@@ -417,8 +448,10 @@ export async function createMonitor(
       deps.cgroupRoot === undefined ? {} : { cgroupRoot: deps.cgroupRoot },
     );
   }
+  let socketEvents: SocketEventsHandle | undefined;
   try {
     let source = deps.source;
+    const isOwnLiveCapture = source === undefined && resolved.readFile === undefined;
     let devices = resolved.devices;
     const filter = buildFilter(resolved);
     if (source === undefined && resolved.readFile !== undefined) {
@@ -472,6 +505,12 @@ export async function createMonitor(
       onScan: (alive) => accountant.markAlive(alive),
       logger,
     });
+    if (
+      resolved.socketEvents !== false &&
+      (isOwnLiveCapture || deps.openSocketEvents !== undefined)
+    ) {
+      socketEvents = startSocketEvents(attributor, deps, addon, logger);
+    }
     const monitor = new PidflowMonitor(
       final,
       source,
@@ -482,12 +521,40 @@ export async function createMonitor(
       limits,
       ownAddresses,
       logger,
+      socketEvents,
     );
     sink.monitor = monitor;
     await attributor.start();
     return monitor;
   } catch (error) {
+    socketEvents?.stop();
     await limits?.remove().catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * Opens the kernel connect tracker feeding the attributor. It is optional: without it (no
+ * permission, no BTF, an addon built without libbpf) a warning, and attribution relies on
+ * /proc scans and peer inference alone.
+ */
+function startSocketEvents(
+  attributor: Attributor,
+  deps: MonitorDependencies,
+  addon: NativeAddon | undefined,
+  logger: Logger,
+): SocketEventsHandle | undefined {
+  const options: SocketEventsOptions = {
+    onEvents: (batch) => attributor.recordConnects(batch),
+  };
+  try {
+    if (deps.openSocketEvents !== undefined) return deps.openSocketEvents(options);
+    return openSocketEvents(options, addon ?? loadAddon());
+  } catch (error) {
+    logger.warn?.(
+      `socket events are off (${error instanceof Error ? error.message : String(error)}); ` +
+        'connections shorter than a /proc scan may stay unattributed',
+    );
+    return undefined;
   }
 }
