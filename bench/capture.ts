@@ -1,12 +1,20 @@
 // Capture benchmark (run as root: `npm run bench:capture`). Over a veth pair between two
-// namespaces it creates (pfc-bA -> pfc-bB, 198.18.0.0/24), it measures packets/s delivered to
+// namespaces it creates (pfp-bA -> pfp-bB, 198.18.0.0/24), it measures packets/s delivered to
 // JS, CPU seconds per million packets and drops for small packets (trafgen, 64-byte UDP
 // payload) and MTU-size TCP (iperf3), against bare libpcap (tcpdump -w /dev/null -s 128) on the
 // same traffic, plus an offline replay of a generated pcap file. Prints medians of RUNS runs.
+//
+// Fairness (docs/capture.md, "CPU cost"): both readers use the same snaplen (128) and kernel
+// buffer (64 MiB); the reader runs pinned to READER_CPU and the traffic generators to
+// TRAFFIC_CPU, so the kernel's receive work for the generated traffic (softirq, which this
+// kernel charges to whatever task is running on that CPU) is not billed to the reader; and
+// both readers' CPU is read the same way, by this process, from /proc/PID/task/*/schedstat
+// (nanoseconds on CPU, all threads) over the same window: from "ready" to 500 ms after the
+// traffic ends. Start-up (V8, module loading, pcap_activate) and stop() are outside it.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,10 +23,14 @@ import { openPcapFile } from '../src/capture/open-pcap-file.js';
 import type { PacketSource } from '../src/capture/packet-source.js';
 import { REC_OFF_TS_SEC, REC_OFF_TS_USEC, RECORD_SIZE } from '../src/decode/record.js';
 
-const NS_A = 'pfc-bA';
-const NS_B = 'pfc-bB';
-const VETH_A = 'pfcbA';
-const VETH_B = 'pfcbB';
+const NS_A = 'pfp-bA';
+const NS_B = 'pfp-bB';
+const VETH_A = 'pfpbA';
+const VETH_B = 'pfpbB';
+// trafgen -P 1 pins itself to CPU 0, so the traffic goes there and the reader to CPU 1.
+const PIN = (process.env.BENCH_PIN ?? '1') !== '0' && availableParallelism() >= 2;
+const TRAFFIC_CPU = '0';
+const READER_CPU = '1';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const SMALL_PACKETS = Number(process.env.BENCH_SMALL_PACKETS ?? 2_000_000);
 const TCP_SECONDS = Number(process.env.BENCH_TCP_SECONDS ?? 3);
@@ -30,7 +42,6 @@ interface WorkerResult {
   kernelReceived: number;
   kernelDropped: number;
   queueDropped: number;
-  cpuSeconds: number;
   activeSeconds: number;
 }
 
@@ -59,19 +70,16 @@ async function worker(device: string): Promise<void> {
     if (firstUs === 0) firstUs = t0;
     lastUs = t1;
   });
-  const cpu0 = process.cpuUsage();
   source.start();
   process.stdout.write('ready\n');
   await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
   await source.stop();
-  const cpu = process.cpuUsage(cpu0);
   const d = source.stats().devices[0];
   const result: WorkerResult = {
     delivered,
     kernelReceived: d?.kernelReceivedPackets ?? 0,
     kernelDropped: d?.kernelDroppedPackets ?? 0,
     queueDropped: d?.queueDroppedPackets ?? 0,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     activeSeconds: Math.max(1e-6, (lastUs - firstUs) / 1e6),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -131,10 +139,22 @@ function mac(ns: string, dev: string): string {
   return m[1];
 }
 
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
+/** CPU seconds of every thread of pid so far (schedstat: ns on CPU, not 10 ms ticks). */
+function cpuSeconds(pid: number): number {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between readdir and read: its time is gone with it
+    }
+  }
+  return ns / 1e9;
+}
+
+/** argv prefix that runs a command pinned to cpu (nothing when pinning is off). */
+function pinned(cpu: string): string[] {
+  return PIN ? ['taskset', '-c', cpu] : [];
 }
 
 function waitForLine(child: ChildProcess, match: RegExp): Promise<string> {
@@ -171,6 +191,7 @@ function trafgenTraffic(cfgPath: string): Traffic {
       'netns',
       'exec',
       NS_A,
+      ...pinned(TRAFFIC_CPU),
       'trafgen',
       '--dev',
       VETH_A,
@@ -187,15 +208,18 @@ function trafgenTraffic(cfgPath: string): Traffic {
 
 function iperfTraffic(): Traffic {
   return () => {
-    const server = spawn('ip', ['netns', 'exec', NS_B, 'iperf3', '-s', '-1', '-B', '198.18.0.2'], {
-      stdio: 'ignore',
-    });
+    const server = spawn(
+      'ip',
+      ['netns', 'exec', NS_B, ...pinned(TRAFFIC_CPU), 'iperf3', '-s', '-1', '-B', '198.18.0.2'],
+      { stdio: 'ignore' },
+    );
     try {
       spawnSync('sleep', ['0.3']);
       sh('ip', [
         'netns',
         'exec',
         NS_A,
+        ...pinned(TRAFFIC_CPU),
         'iperf3',
         '-c',
         '198.18.0.2',
@@ -214,17 +238,29 @@ async function runOurs(traffic: Traffic): Promise<Sample> {
   const self = fileURLToPath(import.meta.url);
   const child = spawn(
     'ip',
-    ['netns', 'exec', NS_B, process.execPath, ...process.execArgv, self, '--worker', VETH_B],
+    [
+      'netns',
+      'exec',
+      NS_B,
+      ...pinned(READER_CPU),
+      process.execPath,
+      ...process.execArgv,
+      self,
+      '--worker',
+      VETH_B,
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   try {
     await waitForLine(child, /^ready$/);
+    const cpu0 = cpuSeconds(child.pid ?? 0);
     const start = process.hrtime.bigint();
     traffic();
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     await new Promise((r) => setTimeout(r, 500));
+    const cpu = cpuSeconds(child.pid ?? 0) - cpu0;
     const line = waitForLine(child, /^\{/);
     child.kill('SIGTERM');
     const r = JSON.parse(await line) as WorkerResult;
@@ -232,7 +268,7 @@ async function runOurs(traffic: Traffic): Promise<Sample> {
       packets: r.delivered,
       // Over the generator's run time, like tcpdump's row (records' own timestamps agree).
       pps: r.delivered / Math.max(seconds, r.activeSeconds),
-      cpuPerMpkt: r.cpuSeconds / (r.kernelReceived / 1e6),
+      cpuPerMpkt: cpu / (r.kernelReceived / 1e6),
       kernelDropped: r.kernelDropped,
       queueDropped: r.queueDropped,
     };
@@ -244,19 +280,33 @@ async function runOurs(traffic: Traffic): Promise<Sample> {
 async function runTcpdump(traffic: Traffic): Promise<Sample> {
   const child = spawn(
     'ip',
-    ['netns', 'exec', NS_B, 'tcpdump', '-i', VETH_B, '-w', '/dev/null', '-s', '128', '-B', '65536'],
+    [
+      'netns',
+      'exec',
+      NS_B,
+      ...pinned(READER_CPU),
+      'tcpdump',
+      '-i',
+      VETH_B,
+      '-w',
+      '/dev/null',
+      '-s',
+      '128',
+      '-B',
+      '65536',
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   try {
     await waitForLine(child, /listening on/);
-    const t0 = cpuTicks(child.pid ?? 0);
+    const cpu0 = cpuSeconds(child.pid ?? 0);
     const start = process.hrtime.bigint();
     traffic();
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     await new Promise((r) => setTimeout(r, 500));
-    const ticks = cpuTicks(child.pid ?? 0) - t0;
+    const cpu = cpuSeconds(child.pid ?? 0) - cpu0;
     const summary = waitForLine(child, /dropped by kernel/);
     const captured = waitForLine(child, /packets captured/);
     child.kill('SIGINT');
@@ -265,7 +315,7 @@ async function runTcpdump(traffic: Traffic): Promise<Sample> {
     return {
       packets,
       pps: packets / seconds,
-      cpuPerMpkt: ticks / 100 / ((packets + dropped) / 1e6), // USER_HZ is 100 on Linux
+      cpuPerMpkt: cpu / ((packets + dropped) / 1e6),
       kernelDropped: dropped,
       queueDropped: 0,
     };
@@ -414,7 +464,8 @@ async function main(): Promise<void> {
   const line = (r: string[]): string =>
     `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   console.log(
-    `capture benchmark: medians of ${RUNS} runs, ${SMALL_PACKETS} small packets, ${TCP_SECONDS}s TCP`,
+    `capture benchmark: medians of ${RUNS} runs, ${SMALL_PACKETS} small packets, ${TCP_SECONDS}s TCP, ` +
+      (PIN ? `reader on CPU ${READER_CPU}, traffic on CPU ${TRAFFIC_CPU}` : 'not pinned'),
   );
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);

@@ -22,6 +22,11 @@ namespace {
 constexpr int kDltLinuxSll = 113;
 constexpr int kDltLinuxSll2 = 276;
 constexpr uint32_t kTimeCheckEvery = 256;  // packets between clock reads under load
+// poll(2) timeout when nothing waits to be flushed (no record in the batch, no counter
+// changed since the last flush): a quiet link then costs one wake-up a second instead of one
+// per batch interval. A packet in the ring wakes the thread anyway (block retired after
+// batch_interval_ms / 2), and so does stop() through the eventfd.
+constexpr int kIdleWaitMs = 1000;
 
 using SteadyClock = std::chrono::steady_clock;
 
@@ -107,8 +112,11 @@ void CaptureSet::OpenLive(Device* d) {
   }
   int snaplen = options_.snaplen;
   if (options_.has_pcap_file && options_.pcap_snaplen > snaplen) snaplen = options_.pcap_snaplen;
-  // The read timeout retires TPACKET_V3 blocks; half the batch interval keeps latency within it.
-  int timeout_ms = options_.batch_interval_ms / 2;
+  // The read timeout retires a TPACKET_V3 block at most this long after its first packet. The
+  // thread flushes its batch when it has drained the ring (Run), so a record reaches JS about
+  // one batch interval after its packet, and the thread wakes once per block instead of once
+  // per block plus once per flush deadline.
+  int timeout_ms = options_.batch_interval_ms;
   if (timeout_ms < 1) timeout_ms = 1;
   if (pcap_set_snaplen(p, snaplen) != 0 || pcap_set_promisc(p, options_.promiscuous ? 1 : 0) != 0 ||
       pcap_set_timeout(p, timeout_ms) != 0 ||
@@ -193,9 +201,16 @@ void CaptureSet::OpenOffline(Device* d) {
 }
 
 bool CaptureSet::ApplyFilter(Device* d) {
-  if (!options_.has_filter) return true;
+  // A live handle always gets a kernel filter, even without an expression: libpcap compiles
+  // "" to `ret #snaplen`, and only a socket filter makes the kernel truncate packets to the
+  // snaplen before copying them into the TPACKET_V3 ring. Without one the kernel copies whole
+  // frames (an MTU frame takes 12x the room of a 128-byte snap), blocks fill 12x as often and
+  // the thread wakes 4-5x as often on MTU-size traffic (measured: docs/capture.md). tcpdump
+  // does the same (it always calls pcap_setfilter). Offline files need no such program.
+  if (!options_.has_filter && options_.offline) return true;
+  const char* expression = options_.has_filter ? options_.filter.c_str() : "";
   struct bpf_program program;
-  if (pcap_compile(d->pcap, &program, options_.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+  if (pcap_compile(d->pcap, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0) {
     d->error = pcap_geterr(d->pcap);
     d->error_kind = "filter";
     pcap_close(d->pcap);
@@ -380,10 +395,14 @@ void CaptureSet::Run(Device* d) {
   const bool offline = options_.offline;
   const bool writing = savefile_.enabled();
   const auto interval = std::chrono::milliseconds(options_.batch_interval_ms);
+  // A partly filled batch is flushed as soon as the ring is drained once this much time has
+  // passed since the previous flush: the next block would come a whole timeout later.
+  const auto drained_flush_after = interval / 2;
   uint8_t* batch = AcquireBuffer(d);
   uint32_t count = 0;
   uint32_t since_check = 0;
   auto last_flush = SteadyClock::now();
+  uint64_t flushed_captured = 0;  // local.captured at the last flush
   int pollable_fd = offline ? -1 : pcap_get_selectable_fd(d->pcap);
 
   while (!stopping_.load(std::memory_order_relaxed)) {
@@ -409,6 +428,7 @@ void CaptureSet::Run(Device* d) {
           if (++count == batch_records) {
             Flush(d, batch, count, local);
             last_flush = SteadyClock::now();
+            flushed_captured = local.captured;
             since_check = 0;
             continue;
           }
@@ -424,13 +444,16 @@ void CaptureSet::Run(Device* d) {
       if (now - last_flush >= interval) {
         Flush(d, batch, count, local);
         last_flush = now;
+        flushed_captured = local.captured;
       }
     } else if (rc == 0) {
       // No packet ready (non-blocking live handle): flush if due, then wait in poll(2).
       auto now = SteadyClock::now();
-      if (now - last_flush >= interval) {
+      if (now - last_flush >= interval ||
+          (count > 0 && now - last_flush >= drained_flush_after)) {
         Flush(d, batch, count, local);
         last_flush = now;
+        flushed_captured = local.captured;
       }
       if (batch == nullptr) batch = AcquireBuffer(d);
       if (pollable_fd < 0) {
@@ -442,6 +465,9 @@ void CaptureSet::Run(Device* d) {
       auto left = interval - (now - last_flush);
       int wait_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(left).count());
       if (wait_ms < 1) wait_ms = 1;
+      if (count == 0 && local.captured == flushed_captured && batch != nullptr) {
+        wait_ms = kIdleWaitMs;  // nothing to flush: sleep until a packet (or stop) wakes us
+      }
       struct pollfd fds[2] = {{pollable_fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
       poll(fds, 2, wait_ms);  // EINTR or timeout: loop and look again
     } else if (rc == PCAP_ERROR_BREAK) {
