@@ -224,3 +224,12 @@ test('--listen usage errors say what to do', () => {
   );
   assert.match(usageError(['--history', '60']), /--history goes with --listen/);
 });
+
+test('pidflow serve is the agent on 127.0.0.1:9465 unless --listen says otherwise', () => {
+  assert.deepEqual(run(['serve']).listen, { host: '127.0.0.1', port: 9465 });
+  assert.equal(run(['serve']).timeoutMs, 0);
+  assert.deepEqual(run(['serve', '--listen', '0']).listen, { host: '127.0.0.1', port: 0 });
+  const o = run(['serve', 'eth0', '--history', '60']);
+  assert.deepEqual(o.devices, ['eth0']);
+  assert.equal(o.historySeconds, 60);
+});

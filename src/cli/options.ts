@@ -42,6 +42,8 @@ export type ParseResult =
   | { kind: 'run'; options: CliOptions }
   | { kind: 'exit'; code: number; stdout: string; stderr: string };
 
+/** Where `pidflow serve` listens unless --listen says otherwise. */
+export const DEFAULT_LISTEN = '127.0.0.1:9465';
 /** Default refresh interval, ms. */
 export const DEFAULT_INTERVAL_MS = 1000;
 /** Default capture timeout, ms (5 minutes), so a forgotten capture ends by itself. */
@@ -148,6 +150,8 @@ Examples:
   sudo pidflow --text --name nginx      text table of the nginx processes
   sudo pidflow --filter 'port 443' --tcp --timeout 1h
   sudo pidflow --read capture.pcap --json    replay a pcap file
+  sudo pidflow serve                    HTTP agent on 127.0.0.1:9465 (JSON API, /metrics)
+  sudo pidflow --listen [::1]:9465 --history 600
 
 Output: the terminal UI when stdout is a terminal, a text table otherwise (--text, --json
 force a choice; --count and --once imply text unless --json is given). In the UI press ?
@@ -288,6 +292,12 @@ function usage(message: string): ParseResult {
  * @example parseCliArgs(['--json', '--count', '3', 'lo'], '0.1.0')
  */
 export function parseCliArgs(argv: readonly string[], version: string): ParseResult {
+  // `pidflow serve [options]` is the agent: the same as --listen, on 127.0.0.1:9465 by default.
+  if (argv[0] === 'serve') {
+    const rest = argv.slice(1);
+    const hasListen = rest.some((a) => a === '--listen' || a.startsWith('--listen='));
+    argv = hasListen ? rest : ['--listen', DEFAULT_LISTEN, ...rest];
+  }
   let out = '';
   let err = '';
   const program = buildProgram(version)

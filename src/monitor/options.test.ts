@@ -94,7 +94,7 @@ const bad: [string, unknown, RegExp][] = [
   [
     'tiny memory',
     { limits: { memoryMB: 1 } },
-    /limits.memoryMB must be a number of MiB, at least 32/,
+    /limits.memoryMB must be a number of MiB, at least 16/,
   ],
   [
     'connection history too big',

@@ -32,6 +32,7 @@ const MAX_CONNECTION_RING_BUDGET_BYTES = 2 ** 30;
 const KNOWN_OPTIONS = [
   'devices',
   'includeLoopback',
+  'socketEvents',
   'readFile',
   'filter',
   'protocols',
@@ -137,9 +138,9 @@ function validateLimitsShape(value: unknown): LimitOptions | undefined {
     }
   }
   if (memoryMB !== undefined) {
-    if (typeof memoryMB !== 'number' || !Number.isFinite(memoryMB) || memoryMB < 32) {
+    if (typeof memoryMB !== 'number' || !Number.isFinite(memoryMB) || memoryMB < 16) {
       throw new UsageError(
-        `option limits.memoryMB must be a number of MiB, at least 32, got ${JSON.stringify(memoryMB)}`,
+        `option limits.memoryMB must be a number of MiB, at least 16, got ${JSON.stringify(memoryMB)}`,
       );
     }
   }
@@ -182,6 +183,11 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
   if (o.includeLoopback !== undefined && typeof o.includeLoopback !== 'boolean') {
     throw new UsageError(
       `option includeLoopback must be true or false, got ${JSON.stringify(o.includeLoopback)}`,
+    );
+  }
+  if (o.socketEvents !== undefined && typeof o.socketEvents !== 'boolean') {
+    throw new UsageError(
+      `option socketEvents must be true or false, got ${JSON.stringify(o.socketEvents)}`,
     );
   }
   const readFile = optionalString('readFile', o.readFile);
@@ -275,6 +281,7 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
   return {
     devices,
     includeLoopback: o.includeLoopback ?? false,
+    socketEvents: o.socketEvents ?? true,
     readFile,
     filter,
     protocols,
