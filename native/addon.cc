@@ -1,6 +1,8 @@
 // N-API registration for pidflow's capture addon: the export table and argument checks only.
 // Exports: recordVersion, recordSize, malformedKinds, libpcapVersion, listDevices(),
-// open(options, onMessage) -> CaptureHandle {start(), stop(), stats(), openResults()}.
+// open(options, onMessage) -> CaptureHandle {start(), stop(), stats(), openResults()},
+// sockEventVersion, sockEventSize, hasSocketEvents,
+// openSocketEvents(options, onBatch) -> {stop(), stats()} (native/sock_events.cc).
 // TypeScript (src/capture/addon.ts) validates every argument first; the checks here are the
 // last line of defence and throw TypeError with the usage line.
 #include <arpa/inet.h>
@@ -14,6 +16,8 @@
 #include "capture.h"
 #include "decode.h"
 #include "record.h"
+#include "sock_events.h"
+#include "bpf/sock_events.h"
 
 namespace pidflow {
 namespace {
@@ -189,6 +193,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("malformedKinds", kinds);
   exports.Set("listDevices", Napi::Function::New(env, ListDevices, "listDevices"));
   exports.Set("open", Napi::Function::New(env, Open, "open"));
+  exports.Set("sockEventVersion", Napi::Number::New(env, PIDFLOW_SOCK_EVENT_VERSION));
+  exports.Set("sockEventSize", Napi::Number::New(env, PIDFLOW_SOCK_EVENT_SIZE));
+  exports.Set("hasSocketEvents", Napi::Boolean::New(env, SocketEventsBuilt()));
+  exports.Set("openSocketEvents",
+              Napi::Function::New(env, OpenSocketEvents, "openSocketEvents"));
   return exports;
 }
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# One-step setup on Debian 12 as root: system packages (libpcap headers, tmux, iproute2,
+# One-step setup on Debian 12 as root: system packages (libpcap and libbpf headers, tmux, iproute2,
 # tcpdump, clang for the fuzz harness), npm dependencies, the native addon and the TypeScript build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libpcap-dev pkg-config iproute2 tmux tcpdump clang libclang-rt-14-dev python3 make g++ nethogs netsniff-ng iperf3 util-linux; do
+for pkg in libpcap-dev libbpf-dev pkg-config iproute2 tmux tcpdump clang libclang-rt-14-dev python3 make g++ nethogs netsniff-ng iperf3 util-linux; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -7,6 +7,8 @@ import { TCP_FIN, TCP_RST, TCP_SYN } from '../decode/record.js';
 import { StateError, UsageError } from '../errors.js';
 import { PROTOCOL_TCP, PROTOCOL_UDP, PROTOCOL_UDPLITE } from './net-table.js';
 import { NodeProcFs } from './procfs.js';
+import { RecentConnects } from './recent-connects.js';
+import type { ConnectEvent } from './recent-connects.js';
 import type { ProcFs } from './procfs.js';
 import { SocketIndex, SocketScanner } from './socket-scanner.js';
 import type { ScanResult } from './socket-scanner.js';
@@ -68,6 +70,13 @@ export interface AttributorOptions {
   maxProcesses?: number | undefined;
   /** Inode of the capture's network namespace; default: /proc/self/ns/net. */
   hostNetns?: number | undefined;
+  /**
+   * Recent kernel connect events remembered at most (see {@link Attributor.recordConnects}).
+   * @default 65536
+   */
+  connectEventsLimit?: number | undefined;
+  /** How long a connect event can name the owner of its connection. @default 120000 */
+  connectEventsTtlMs?: number | undefined;
   /** How a scan gives the event loop a turn. @default setImmediate */
   yieldToEventLoop?: (() => Promise<void>) | undefined;
   logger?: AttributorLogger | undefined;
@@ -127,6 +136,19 @@ export interface AttributorStats {
     /** Remembered flows forgotten after flowIdleMs or closedFlowGraceMs. */
     readonly expired: number;
   };
+  /** Kernel connect events (src/capture/socket-events.ts) given to recordConnects(). */
+  readonly events: {
+    readonly received: number;
+    /** Lookups of a local end the socket tables did not know, answered from a connect event. */
+    readonly used: number;
+    /** Events remembered now, and at most. */
+    readonly indexed: number;
+    readonly limit: number;
+    /** Events pushed out by connectEventsLimit before their TTL. */
+    readonly evicted: number;
+    /** Processes gone before their connect was used: reported from the event's pid and comm. */
+    readonly exitedOwners: number;
+  };
 }
 
 interface ParkedFlow {
@@ -157,9 +179,17 @@ interface PeerOwner {
 interface Lookup {
   readonly attribution: Attribution;
   readonly isComplete: boolean;
+  /**
+   * One end came from a connect event and the other has no owner: the socket is newer than
+   * the last scan, so the other end may sit in a namespace no scan has seen yet. Reported
+   * now, but remembered only until the next scan.
+   */
+  readonly isProvisional?: boolean | undefined;
 }
 
 const DURATION_SAMPLES = 64;
+/** Processes remembered for connect events; a churning client is one pid connecting often. */
+const MAX_EVENT_PROCESSES = 4096;
 const SWEEP_INTERVAL_MS = 1000;
 const CLOSING_FLAGS = TCP_FIN | TCP_RST;
 
@@ -227,6 +257,12 @@ export class Attributor {
   private inferredFlows = 0;
 
   private inferredPackets = 0;
+  /** Processes read for connect events, by pid (a churning client connects many times). */
+  private readonly eventProcesses = new Map<number, ProcessInfo>();
+  private readonly connects: RecentConnects;
+  private connectEventsReceived = 0;
+  private connectEventsUsed = 0;
+  private connectExitedOwners = 0;
 
   private pendingPackets = 0;
   private pendingBytes = 0;
@@ -271,6 +307,10 @@ export class Attributor {
       throw new UsageError(`attributor option maxScanShare must be <= 1, got ${this.maxScanShare}`);
     }
     this.index = SocketIndex.empty(this.localAddresses);
+    this.connects = new RecentConnects({
+      limit: positive('connectEventsLimit', options.connectEventsLimit, 65_536, 0),
+      ttlMs: positive('connectEventsTtlMs', options.connectEventsTtlMs, 120_000),
+    });
     this.scanner = new SocketScanner({
       procFs: this.procFs,
       localAddresses: this.localAddresses,
@@ -339,7 +379,7 @@ export class Attributor {
         cached.attribution = result.isComplete
           ? result.attribution
           : this.infer(flow, counters, result.attribution);
-        cached.isComplete = result.isComplete;
+        cached.isComplete = result.isComplete && result.isProvisional !== true;
         cached.scanGen = this.scanGen;
       }
       this.onResolved(flow, counters, cached.attribution);
@@ -350,6 +390,7 @@ export class Attributor {
       if (result.isComplete) {
         this.remember(flow.key, result, now, isClosing);
         this.learnPeers(flow, result.attribution, now);
+        if (result.isProvisional === true) this.requestOnDemandScan();
       }
       this.onResolved(flow, counters, result.attribution);
       return;
@@ -413,6 +454,23 @@ export class Attributor {
     while (this.scanning !== undefined) await this.scanning;
   }
 
+  /**
+   * Remember who connected which TCP connection, as the kernel reported it (a BPF tracepoint,
+   * src/capture/socket-events.ts). A flow whose local end is in no socket table (a client
+   * socket that opened and closed between two scans) is then attributed to that process at
+   * its first lookup, before any retry and before peer inference.
+   */
+  recordConnects(events: readonly ConnectEvent[]): void {
+    const now = this.clock.monotonicMs();
+    this.connectEventsReceived += events.length;
+    for (const event of events) {
+      // Resolve the process now: events arrive within tens of ms of the connect, while the
+      // process almost always still runs; by the first packet lookup a churning client may
+      // have exited already.
+      this.connects.add(event, now).owner = { process: this.eventProcess(event), socketInode: 0 };
+    }
+  }
+
   /** Info of a live process by key (`${pid}:${startTime}`), as of the last scan. */
   processInfo(key: string): ProcessInfo | undefined {
     return this.scanner.processByKey(key);
@@ -421,6 +479,7 @@ export class Attributor {
   stats(): AttributorStats {
     const median = this.medianDurationMs();
     const last = this.lastScan;
+    const connects = this.connects.stats();
     return {
       retry: {
         pendingFlows: this.retry.size,
@@ -460,6 +519,14 @@ export class Attributor {
         evicted: this.evictedFlows,
         expired: this.forgottenFlows,
       },
+      events: {
+        received: this.connectEventsReceived,
+        used: this.connectEventsUsed,
+        indexed: connects.size,
+        limit: connects.limit,
+        evicted: connects.evicted,
+        exitedOwners: this.connectExitedOwners,
+      },
     };
   }
 
@@ -468,19 +535,77 @@ export class Attributor {
     const index = this.index;
     const p = flow.protocol;
     const hasPorts = p === PROTOCOL_TCP || p === PROTOCOL_UDP || p === PROTOCOL_UDPLITE;
-    const sender = hasPorts
+    let sender = hasPorts
       ? index.findOwner(p, flow.srcAddress, flow.srcPort, flow.dstAddress, flow.dstPort)
       : undefined;
-    const receiver = hasPorts
+    let receiver = hasPorts
       ? index.findOwner(p, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort)
       : undefined;
+    // A local end no table knows: the kernel may have told us who connected it.
+    let usedEvent = false;
+    if (sender === undefined && p === PROTOCOL_TCP) {
+      sender = this.connectOwner(p, flow.srcAddress, flow.srcPort, flow.dstAddress, flow.dstPort);
+      usedEvent = sender !== undefined;
+    }
+    if (receiver === undefined && p === PROTOCOL_TCP) {
+      receiver = this.connectOwner(p, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort);
+      usedEvent ||= receiver !== undefined;
+    }
     const srcIsLocal = sender !== undefined || index.isLocal(flow.srcAddress);
     const dstIsLocal = receiver !== undefined || index.isLocal(flow.dstAddress);
     // Without ports there is no socket to find: waiting would not help.
     const isComplete =
       !hasPorts ||
       ((sender !== undefined || !srcIsLocal) && (receiver !== undefined || !dstIsLocal));
-    return { attribution: { sender, receiver, srcIsLocal, dstIsLocal }, isComplete };
+    const isProvisional = usedEvent && (sender === undefined || receiver === undefined);
+    return { attribution: { sender, receiver, srcIsLocal, dstIsLocal }, isComplete, isProvisional };
+  }
+
+  /**
+   * The process of a connect event, resolved when the event arrives: the scanner's cached
+   * info if the pid is tracked, else the one read earlier for another event of the same pid
+   * (re-read when the comm differs: a reused pid), else read from /proc now. When the process
+   * is already gone, a minimal ProcessInfo from the event's pid and comm with startTime 0 (key
+   * `${pid}:0`) stands for it.
+   */
+  private eventProcess(event: ConnectEvent): ProcessInfo {
+    const tracked = this.scanner.processByKnownPid(event.pid);
+    if (tracked !== undefined) return tracked;
+    const known = this.eventProcesses.get(event.pid);
+    if (known !== undefined && known.comm === event.comm) return known;
+    const read = this.scanner.processByPid(event.pid);
+    if (read === undefined) {
+      this.connectExitedOwners++;
+      return exitedProcess(event);
+    }
+    if (this.eventProcesses.size >= MAX_EVENT_PROCESSES) {
+      const oldest = this.eventProcesses.keys().next();
+      if (!oldest.done) this.eventProcesses.delete(oldest.value);
+    }
+    this.eventProcesses.delete(event.pid);
+    this.eventProcesses.set(event.pid, read);
+    return read;
+  }
+
+  /** Owner of a connection from its connect event (resolved by recordConnects), if remembered. */
+  private connectOwner(
+    protocol: number,
+    localAddress: string,
+    localPort: number,
+    remoteAddress: string,
+    remotePort: number,
+  ): Owner | undefined {
+    const entry = this.connects.find(
+      protocol,
+      localAddress,
+      localPort,
+      remoteAddress,
+      remotePort,
+      this.clock.monotonicMs(),
+    );
+    if (entry?.owner === undefined) return undefined;
+    this.connectEventsUsed++;
+    return entry.owner;
   }
 
   private remember(key: string, result: Lookup, now: number, isClosing: boolean): void {
@@ -495,7 +620,7 @@ export class Attributor {
     }
     this.cache.set(key, {
       attribution: result.attribution,
-      isComplete: result.isComplete,
+      isComplete: result.isComplete && result.isProvisional !== true,
       scanGen: this.scanGen,
       lastSeenMs: now,
       closedAtMs: isClosing ? now : -1,
@@ -709,7 +834,12 @@ export class Attributor {
       const attribution = result.isComplete
         ? result.attribution
         : this.infer(parked.flow, parked.counters, result.attribution);
-      this.remember(key, { attribution, isComplete: result.isComplete }, now, isClosing);
+      this.remember(
+        key,
+        { attribution, isComplete: result.isComplete, isProvisional: result.isProvisional },
+        now,
+        isClosing,
+      );
       this.callSafely(() => this.onResolved(parked.flow, parked.counters, attribution));
     }
   }
@@ -761,6 +891,25 @@ function readEphemeralPorts(procFs: ProcFs): readonly [number, number] {
     // Not readable (a fake or restricted /proc): use the default below.
   }
   return [32768, 60999];
+}
+
+/** Stand-in for a process that exited before its connect event was used. */
+function exitedProcess(entry: Pick<ConnectEvent, 'pid' | 'comm'>): ProcessInfo {
+  return {
+    key: `${entry.pid}:0`,
+    pid: entry.pid,
+    ppid: 0,
+    comm: entry.comm,
+    exe: '',
+    cmdline: [],
+    uid: -1,
+    user: '',
+    startTime: 0,
+    cgroup: '',
+    containerId: null,
+    containerRuntime: null,
+    netns: 0,
+  };
 }
 
 function mergeCounters(into: FlowCounters, from: FlowCounters): void {

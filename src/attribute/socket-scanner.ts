@@ -252,6 +252,20 @@ export class SocketScanner {
     return info?.key === key ? info : undefined;
   }
 
+  /**
+   * The process now running as `pid`: the cached info when this pid is tracked (as of the
+   * last scan), else read from /proc now (not added to the cache: scans own it). undefined
+   * when the process is gone.
+   */
+  processByPid(pid: number): ProcessInfo | undefined {
+    return this.processes.get(pid) ?? this.refreshProcess(pid)?.info;
+  }
+
+  /** Cached info of `pid` as of the last scan, without reading /proc. */
+  processByKnownPid(pid: number): ProcessInfo | undefined {
+    return this.processes.get(pid);
+  }
+
   async scan(): Promise<ScanResult> {
     const { procFs, monotonicMs, sliceMs } = this.options;
     const full = this.scanCount % this.options.fullScanEvery === 0;

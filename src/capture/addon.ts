@@ -115,6 +115,40 @@ export interface NativeCaptureHandle {
   openResults(): NativeOpenResult[];
 }
 
+/** Options of `openSocketEvents()`, validated by src/capture/socket-events.ts. */
+export interface NativeSocketEventsOptions {
+  /** Events per batch handed to JS at most. */
+  readonly batchRecords: number;
+  /** Longest wait before a partial batch is handed over. */
+  readonly batchIntervalMs: number;
+  /** Events in flight to JS at most; further batches are dropped and counted. */
+  readonly queueLimit: number;
+}
+
+/**
+ * Called on the event loop with `count` records of `sockEventSize` bytes (layout in
+ * native/bpf/sock_events.h); the buffer is a copy the callee may keep.
+ */
+export type NativeSocketEventsHandler = (buffer: Uint8Array, count: number) => void;
+
+/** Counters of the connect-event reader. */
+export interface NativeSocketEventsStats {
+  /** Events read from the kernel ring buffer. */
+  readonly events: number;
+  /** Events handed to JS. */
+  readonly delivered: number;
+  /** Events dropped because queueLimit events were in flight to JS. */
+  readonly droppedQueue: number;
+  /** Events the BPF program could not write because the ring buffer was full. */
+  readonly droppedKernel: number;
+}
+
+/** An attached connect tracker; stop() is synchronous and idempotent. */
+export interface NativeSocketEventsHandle {
+  stop(): void;
+  stats(): NativeSocketEventsStats;
+}
+
 /** Everything the .node file exports. */
 export interface NativeAddon {
   readonly recordVersion: number;
@@ -124,6 +158,19 @@ export interface NativeAddon {
   readonly malformedKinds: readonly string[];
   listDevices(): NativeDeviceInfo[];
   open(options: NativeOpenOptions, onMessage: NativeMessageHandler): NativeCaptureHandle;
+  /** Version of the socket event record (native/bpf/sock_events.h); absent in older builds. */
+  readonly sockEventVersion?: number;
+  readonly sockEventSize?: number;
+  /** The addon was built with libbpf: openSocketEvents can work (it may still fail to load). */
+  readonly hasSocketEvents?: boolean;
+  /**
+   * Load and attach the BPF connect tracker (native/sock_events.cc). Throws an Error with
+   * `code` `ENOTBUILT` (built without libbpf) or `ELOAD` (no permission, no BTF, old kernel).
+   */
+  openSocketEvents?(
+    options: NativeSocketEventsOptions,
+    onBatch: NativeSocketEventsHandler,
+  ): NativeSocketEventsHandle;
 }
 
 /** Where loadAddon() looks, relative to the package root, in order. */

@@ -174,6 +174,18 @@ export interface MonitorStats {
     readonly attributionCached: number;
     readonly attributionEvicted: number;
   };
+  /**
+   * Kernel connect events (option `socketEvents`); absent when off, not live, or when they
+   * could not load (see the warning).
+   */
+  readonly socketEvents?: {
+    /** Connect events received from the kernel. */
+    readonly received: number;
+    /** Events lost (kernel ring buffer or queue to JavaScript full). */
+    readonly dropped: number;
+    /** Lookups of a connection end no socket table knew, answered from a connect event. */
+    readonly used: number;
+  };
   readonly evicted: {
     readonly processes: number;
     readonly connections: number;
@@ -250,6 +262,13 @@ export interface MonitorOptions {
   devices?: readonly string[];
   /** Include loopback devices in the default device choice. @default false */
   includeLoopback?: boolean;
+  /**
+   * Track TCP connects in the kernel (a BPF program, needs root or CAP_BPF + CAP_PERFMON and a
+   * kernel with BTF) so that connections living for milliseconds, between two /proc scans,
+   * are attributed. Only for live capture; when it cannot load, a warning and pidflow goes on
+   * without it. @default true
+   */
+  socketEvents?: boolean;
   /** Replay this pcap file instead of capturing live (attribution against the current /proc). */
   readFile?: string;
   /** BPF filter expression (pcap-filter(7)), combined with the protocol filter. */
@@ -310,6 +329,8 @@ export interface Monitor {
 export interface ResolvedMonitorOptions {
   devices: readonly string[];
   includeLoopback: boolean;
+  /** Always set by resolveOptions; absent (older callers) means true. */
+  socketEvents?: boolean;
   readFile: string | undefined;
   filter: string | undefined;
   protocols: readonly ('tcp' | 'udp')[];

@@ -1,0 +1,147 @@
+// BPF program: who connects which TCP socket. Attached to the raw tracepoint
+// inet_sock_set_state (TP_PROTO(const struct sock *sk, int oldstate, int newstate),
+// include/trace/events/sock.h); emits one struct pidflow_sock_event (sock_events.h) per client
+// connection into a ring buffer, read by native/sock_events.cc.
+//
+// Why a raw tracepoint: attaching a classic tracepoint (SEC("tracepoint/sock/...")) makes
+// libbpf read the event id from tracefs, which is not mounted on many hosts (it was not here:
+// "failed to create tracepoint 'sock/inet_sock_set_state' perf event: No such file or
+// directory"). A raw tracepoint is attached by name through bpf(BPF_RAW_TRACEPOINT_OPEN) and
+// needs no mount. Its context is the raw arguments, so the socket fields are read with CO-RE
+// (bpf_core_read.h): the structs below declare only the fields we read, with
+// preserve_access_index, and libbpf relocates their offsets against the running kernel's BTF
+// (/sys/kernel/btf/vmlinux) at load time; no vmlinux.h is needed.
+//
+// Why two transitions: TCP_CLOSE -> TCP_SYN_SENT fires inside connect(), in the caller's
+// context (so bpf_get_current_pid_tgid() is the owner), but before the kernel picks the
+// ephemeral source port: tcp_v4_connect()/tcp_v6_connect() call tcp_set_state(sk,
+// TCP_SYN_SENT) and only then inet_hash_connect() ("Socket identity is still unknown (sport
+// may be zero)", net/ipv4/tcp_ipv4.c). So the owner is remembered per socket address in an
+// LRU hash and the event is sent when the socket leaves SYN_SENT (to ESTABLISHED, usually in
+// softirq context, or to CLOSE on a failed connect), when the 4-tuple is complete. A socket
+// bound to a port before connect() has its port already and is sent at once.
+//
+// Build: clang -O2 -g -target bpf (native/bpf/build_bpf.py). See bpf-helpers(7).
+#include <linux/bpf.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "sock_events.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define TCP_SYN_SENT 2
+
+// Only the fields read below; names as in include/net/sock.h and include/uapi/linux/in6.h.
+// libbpf finds fields inside the kernel's anonymous unions by name.
+// s6_addr is a macro for in6_u.u6_addr8 in the kernel: BTF knows only the union.
+struct in6_addr {
+  union {
+    unsigned char u6_addr8[16];
+  } in6_u;
+} __attribute__((preserve_access_index));
+
+struct sock_common {
+  unsigned int skc_daddr;      // __be32, remote IPv4
+  unsigned int skc_rcv_saddr;  // __be32, local IPv4
+  unsigned short skc_dport;    // __be16, remote port
+  unsigned short skc_num;      // local port, host order
+  unsigned short skc_family;
+  struct in6_addr skc_v6_daddr;
+  struct in6_addr skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+
+struct sock {
+  struct sock_common __sk_common;
+  unsigned short sk_protocol;
+} __attribute__((preserve_access_index));
+
+struct owner {
+  unsigned int tgid;
+  char comm[16];
+};
+
+// 256 KiB: at 64 bytes per event, 4096 connects waiting for the reader (it polls every 100 ms).
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+// Sockets in SYN_SENT whose port is not chosen yet -> owner. LRU: a socket that never leaves
+// SYN_SENT through this tracepoint cannot fill it.
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, unsigned long long);
+  __type(value, struct owner);
+} connecting SEC(".maps");
+
+// [0]: events lost because the ring buffer was full.
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, unsigned int);
+  __type(value, unsigned long long);
+} dropped SEC(".maps");
+
+static __always_inline void emit(const struct sock *sk, unsigned short family,
+                                 unsigned short sport, const struct owner *who) {
+  struct pidflow_sock_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    unsigned int zero = 0;
+    unsigned long long *count = bpf_map_lookup_elem(&dropped, &zero);
+    if (count) __sync_fetch_and_add(count, 1);
+    return;
+  }
+  e->tgid = who->tgid;
+  e->family = family;
+  e->sport = sport;
+  e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  e->protocol = IPPROTO_TCP;
+  e->reserved = 0;
+  __builtin_memset(e->saddr, 0, sizeof(e->saddr));
+  __builtin_memset(e->daddr, 0, sizeof(e->daddr));
+  if (family == AF_INET) {
+    unsigned int saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+    unsigned int daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+    __builtin_memcpy(e->saddr, &saddr, 4);
+    __builtin_memcpy(e->daddr, &daddr, 4);
+  } else {
+    BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+    BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+  }
+  __builtin_memcpy(e->comm, who->comm, sizeof(e->comm));
+  bpf_ringbuf_submit(e, 0);
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int on_inet_sock_set_state(struct bpf_raw_tracepoint_args *ctx) {
+  const struct sock *sk = (const struct sock *)ctx->args[0];
+  int oldstate = (int)ctx->args[1];
+  int newstate = (int)ctx->args[2];
+  if (newstate != TCP_SYN_SENT && oldstate != TCP_SYN_SENT) return 0;
+  if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) return 0;
+  unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  if (family != AF_INET && family != AF_INET6) return 0;
+  unsigned short sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+  unsigned long long key = (unsigned long long)sk;
+  if (newstate == TCP_SYN_SENT) {
+    struct owner who = {};
+    who.tgid = (unsigned int)(bpf_get_current_pid_tgid() >> 32);
+    bpf_get_current_comm(who.comm, sizeof(who.comm));
+    if (sport != 0) {
+      emit(sk, family, sport, &who);
+      return 0;
+    }
+    bpf_map_update_elem(&connecting, &key, &who, BPF_ANY);
+    return 0;
+  }
+  struct owner *who = bpf_map_lookup_elem(&connecting, &key);
+  if (!who) return 0;
+  if (sport != 0) emit(sk, family, sport, who);
+  bpf_map_delete_elem(&connecting, &key);
+  return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,237 @@
+// decodeSocketEvents against hand-built 64-byte records (layout of native/bpf/sock_events.h),
+// and openSocketEvents' error paths and counters with a fake addon.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FakeAddon } from '../../test/helpers/fake-addon.js';
+import { CaptureError, PermissionError, UsageError } from '../errors.js';
+import type { NativeAddon, NativeSocketEventsHandler } from './addon.js';
+import { SOCKET_EVENT_SIZE, decodeSocketEvents, openSocketEvents } from './socket-events.js';
+import type { SocketEvent } from './socket-events.js';
+
+interface RecordSpec {
+  pid: number;
+  family: number;
+  sport: number;
+  dport: number;
+  saddr: number[];
+  daddr: number[];
+  comm: string;
+}
+
+function records(specs: RecordSpec[]): Uint8Array {
+  const buf = Buffer.alloc(specs.length * SOCKET_EVENT_SIZE);
+  specs.forEach((r, i) => {
+    const o = i * SOCKET_EVENT_SIZE;
+    buf.writeUInt32LE(r.pid, o);
+    buf.writeUInt16LE(r.family, o + 4);
+    buf.writeUInt16LE(r.sport, o + 6);
+    buf.writeUInt16LE(r.dport, o + 8);
+    buf.writeUInt16LE(6, o + 10);
+    Buffer.from(r.saddr).copy(buf, o + 16);
+    Buffer.from(r.daddr).copy(buf, o + 32);
+    buf.write(r.comm, o + 48, 'latin1');
+  });
+  return buf;
+}
+
+const mapped = (a: number, b: number, c: number, d: number): number[] => [
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0xff,
+  0xff,
+  a,
+  b,
+  c,
+  d,
+];
+
+test('decodes IPv4, IPv6 and IPv4-mapped records; skips an unknown family', () => {
+  const v6 = [0xfd, 0x42, 0x6e, 0x66, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+  const v6peer = [0xfd, 0x42, 0x6e, 0x66, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+  const buf = records([
+    {
+      pid: 4242,
+      family: 2,
+      sport: 40000,
+      dport: 80,
+      saddr: [198, 18, 0, 1],
+      daddr: [198, 18, 0, 2],
+      comm: 'curl',
+    },
+    {
+      pid: 7,
+      family: 10,
+      sport: 50000,
+      dport: 443,
+      saddr: v6,
+      daddr: v6peer,
+      comm: 'fifteen-chars-x',
+    },
+    {
+      pid: 8,
+      family: 10,
+      sport: 50001,
+      dport: 8080,
+      saddr: mapped(127, 0, 0, 1),
+      daddr: mapped(127, 0, 0, 1),
+      comm: 'node',
+    },
+    { pid: 9, family: 1, sport: 1, dport: 1, saddr: [], daddr: [], comm: 'bad' },
+  ]);
+  const { events, malformed } = decodeSocketEvents(buf, 4);
+  assert.equal(malformed, 1);
+  assert.deepEqual(events, [
+    {
+      pid: 4242,
+      comm: 'curl',
+      protocol: 6,
+      localAddress: '198.18.0.1',
+      localPort: 40000,
+      remoteAddress: '198.18.0.2',
+      remotePort: 80,
+    },
+    {
+      pid: 7,
+      comm: 'fifteen-chars-x',
+      protocol: 6,
+      localAddress: 'fd42:6e66::1',
+      localPort: 50000,
+      remoteAddress: 'fd42:6e66::2',
+      remotePort: 443,
+    },
+    {
+      pid: 8,
+      comm: 'node',
+      protocol: 6,
+      localAddress: '127.0.0.1',
+      localPort: 50001,
+      remoteAddress: '127.0.0.1',
+      remotePort: 8080,
+    },
+  ]);
+});
+
+test('a count larger than the buffer holds counts the missing records as malformed', () => {
+  const buf = records([
+    {
+      pid: 1,
+      family: 2,
+      sport: 1,
+      dport: 2,
+      saddr: [127, 0, 0, 1],
+      daddr: [127, 0, 0, 1],
+      comm: 'a',
+    },
+  ]);
+  const { events, malformed } = decodeSocketEvents(buf, 3);
+  assert.equal(events.length, 1);
+  assert.equal(malformed, 2);
+});
+
+/** A FakeAddon with a scripted openSocketEvents. */
+function addonWith(
+  open: NativeAddon['openSocketEvents'],
+  extra: Partial<Pick<NativeAddon, 'hasSocketEvents' | 'sockEventSize' | 'sockEventVersion'>> = {},
+): NativeAddon {
+  return Object.assign(new FakeAddon(), {
+    hasSocketEvents: true,
+    sockEventVersion: 1,
+    sockEventSize: 64,
+    ...(open === undefined ? {} : { openSocketEvents: open }),
+    ...extra,
+  });
+}
+
+test('delivers decoded batches and sums kernel, queue and malformed drops', () => {
+  let onBatch: NativeSocketEventsHandler | undefined;
+  let stopped = 0;
+  const addon = addonWith((options, handler) => {
+    assert.deepEqual(options, { batchRecords: 1024, batchIntervalMs: 20, queueLimit: 65536 });
+    onBatch = handler;
+    return {
+      stop: () => void stopped++,
+      stats: () => ({ events: 5, delivered: 2, droppedQueue: 1, droppedKernel: 2 }),
+    };
+  });
+  const got: SocketEvent[] = [];
+  const handle = openSocketEvents({ onEvents: (batch) => got.push(...batch) }, addon);
+  onBatch?.(
+    records([
+      {
+        pid: 3,
+        family: 2,
+        sport: 4,
+        dport: 5,
+        saddr: [198, 18, 0, 1],
+        daddr: [198, 18, 0, 2],
+        comm: 'x',
+      },
+      { pid: 3, family: 0, sport: 4, dport: 5, saddr: [], daddr: [], comm: 'x' },
+    ]),
+    2,
+  );
+  assert.equal(got.length, 1);
+  assert.deepEqual(handle.stats(), { events: 1, dropped: 4 });
+  handle.stop();
+  assert.equal(stopped, 1);
+});
+
+test('an addon built without libbpf is a CaptureError that says how to get the feature', () => {
+  const addon = addonWith(undefined, { hasSocketEvents: false });
+  assert.throws(
+    () => openSocketEvents({ onEvents: () => {} }, addon),
+    (e: unknown) =>
+      e instanceof CaptureError && e.code === 'ERR_SOCKET_EVENTS' && /libbpf-dev/.test(e.message),
+  );
+});
+
+test('a record layout mismatch is a CaptureError asking for a rebuild', () => {
+  const addon = addonWith(() => assert.fail('must not open'), { sockEventSize: 48 });
+  assert.throws(
+    () => openSocketEvents({ onEvents: () => {} }, addon),
+    (e: unknown) => e instanceof CaptureError && /npm run build:native/.test(e.message),
+  );
+});
+
+test('a refused BPF load is a PermissionError; other load failures a CaptureError', () => {
+  const refused = addonWith(() => {
+    throw new Error(
+      'socket events: loading the BPF program (bpf_object__load) failed: Operation not permitted',
+    );
+  });
+  assert.throws(
+    () => openSocketEvents({ onEvents: () => {} }, refused),
+    (e: unknown) => e instanceof PermissionError && /CAP_BPF/.test(e.message),
+  );
+  const noBtf = addonWith(() => {
+    throw new Error(
+      'socket events: loading the BPF program (bpf_object__load) failed: Invalid argument',
+    );
+  });
+  assert.throws(
+    () => openSocketEvents({ onEvents: () => {} }, noBtf),
+    (e: unknown) =>
+      e instanceof CaptureError && e.code === 'ERR_SOCKET_EVENTS' && /BTF/.test(e.message),
+  );
+});
+
+test('bad options are UsageErrors naming the option', () => {
+  const addon = addonWith(() => assert.fail('must not open'));
+  assert.throws(
+    () => openSocketEvents({ onEvents: () => {}, batchIntervalMs: 0 }, addon),
+    (e: unknown) => e instanceof UsageError && /batchIntervalMs/.test(e.message),
+  );
+  assert.throws(
+    () => openSocketEvents({ onEvents: 'no' } as never, addon),
+    (e: unknown) => e instanceof UsageError && /onEvents/.test(e.message),
+  );
+});

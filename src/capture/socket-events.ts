@@ -1,0 +1,184 @@
+// Owners of TCP connects as the kernel reports them (a BPF program on the raw tracepoint
+// inet_sock_set_state, native/sock_events.cc): catches client sockets that live for
+// milliseconds, between two /proc scans. Optional: callers turn an open failure into a warning.
+import { formatAddress } from '../decode/address.js';
+import { CaptureError, PermissionError, UsageError } from '../errors.js';
+import { loadAddon } from './addon.js';
+import type { NativeAddon, NativeSocketEventsHandle } from './addon.js';
+
+/** Record layout version and size this module reads (native/bpf/sock_events.h). */
+export const SOCKET_EVENT_VERSION = 1;
+export const SOCKET_EVENT_SIZE = 64;
+
+const OFF_TGID = 0;
+const OFF_FAMILY = 4;
+const OFF_SPORT = 6;
+const OFF_DPORT = 8;
+const OFF_PROTOCOL = 10;
+const OFF_SADDR = 16;
+const OFF_DADDR = 32;
+const OFF_COMM = 48;
+const COMM_BYTES = 16;
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+/** One TCP connect: the process that called connect() and the connection's endpoints. */
+export interface SocketEvent {
+  /** Process id (thread group id) of the caller of connect(). */
+  readonly pid: number;
+  /** comm of the connecting thread (up to 15 bytes). */
+  readonly comm: string;
+  /** IP protocol number (6, TCP). */
+  readonly protocol: number;
+  /** Local address, formatted like the rest of pidflow (IPv4-mapped IPv6 shown as IPv4). */
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+}
+
+/** Options of {@link openSocketEvents}. */
+export interface SocketEventsOptions {
+  /** Called on the event loop with each batch of decoded events. */
+  onEvents(batch: readonly SocketEvent[]): void;
+  /** Longest wait before a partial batch is handed over. @default 20 */
+  batchIntervalMs?: number;
+  /** Events in flight to JS at most; more are dropped and counted. @default 65536 */
+  queueLimit?: number;
+}
+
+/** Counters of {@link SocketEventsHandle.stats}. */
+export interface SocketEventsStats {
+  /** Events decoded and handed to onEvents. */
+  readonly events: number;
+  /** Events lost: ring buffer full in the kernel, JS queue full, or malformed records. */
+  readonly dropped: number;
+}
+
+/** An attached connect tracker. */
+export interface SocketEventsHandle {
+  /** Detach the BPF program and stop the reader thread. Synchronous, idempotent. */
+  stop(): void;
+  stats(): SocketEventsStats;
+}
+
+/**
+ * Decode `count` socket event records from `buffer`. Records with an unknown family are
+ * skipped and counted in the returned `malformed`.
+ */
+export function decodeSocketEvents(
+  buffer: Uint8Array,
+  count: number,
+): { events: SocketEvent[]; malformed: number } {
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  const n = Math.min(count, Math.floor(buffer.byteLength / SOCKET_EVENT_SIZE));
+  const events: SocketEvent[] = [];
+  let malformed = count - n;
+  for (let i = 0; i < n; i++) {
+    const o = i * SOCKET_EVENT_SIZE;
+    const family = view.getUint16(o + OFF_FAMILY, true);
+    if (family !== AF_INET && family !== AF_INET6) {
+      malformed++;
+      continue;
+    }
+    const ipVersion = family === AF_INET ? 4 : 6;
+    let commEnd = o + OFF_COMM;
+    while (commEnd < o + OFF_COMM + COMM_BYTES && buffer[commEnd] !== 0) commEnd++;
+    events.push({
+      pid: view.getUint32(o + OFF_TGID, true),
+      comm: Buffer.from(
+        buffer.buffer,
+        buffer.byteOffset + o + OFF_COMM,
+        commEnd - o - OFF_COMM,
+      ).toString('utf8'),
+      protocol: view.getUint16(o + OFF_PROTOCOL, true),
+      localAddress: formatAddress(view, o + OFF_SADDR, ipVersion),
+      localPort: view.getUint16(o + OFF_SPORT, true),
+      remoteAddress: formatAddress(view, o + OFF_DADDR, ipVersion),
+      remotePort: view.getUint16(o + OFF_DPORT, true),
+    });
+  }
+  return { events, malformed };
+}
+
+function checkOption(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(
+      `socket events option ${name} must be an integer from ${min} to ${max}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Attach the kernel connect tracker and deliver its events in batches.
+ * @throws UsageError on bad options; PermissionError without CAP_BPF/CAP_PERFMON (root);
+ * CaptureError (code `ERR_SOCKET_EVENTS`) when the addon lacks the feature or the kernel
+ * refuses the program (no BTF, old kernel). Callers treat both as a warning.
+ * @example
+ * const events = openSocketEvents({ onEvents: (batch) => index.add(batch) });
+ * events.stop();
+ */
+export function openSocketEvents(
+  options: SocketEventsOptions,
+  addon: NativeAddon = loadAddon(),
+): SocketEventsHandle {
+  if (typeof options?.onEvents !== 'function') {
+    throw new UsageError('openSocketEvents needs an onEvents(batch) function');
+  }
+  const batchIntervalMs = checkOption('batchIntervalMs', options.batchIntervalMs ?? 20, 1, 10_000);
+  const queueLimit = checkOption('queueLimit', options.queueLimit ?? 65_536, 1, 16_777_216);
+  if (addon.openSocketEvents === undefined || addon.hasSocketEvents !== true) {
+    throw new CaptureError(
+      'socket events are not available: the native addon was built without libbpf; install ' +
+        'libbpf-dev and clang (apt-get install libbpf-dev clang) and run `npm run build:native`',
+      { code: 'ERR_SOCKET_EVENTS' },
+    );
+  }
+  if (
+    addon.sockEventVersion !== SOCKET_EVENT_VERSION ||
+    addon.sockEventSize !== SOCKET_EVENT_SIZE
+  ) {
+    throw new CaptureError(
+      `the native addon writes socket events of version ${String(addon.sockEventVersion)} and ` +
+        `${String(addon.sockEventSize)} bytes, but src/capture expects version ${SOCKET_EVENT_VERSION} ` +
+        `and ${SOCKET_EVENT_SIZE} bytes: rebuild it with \`npm run build:native\``,
+      { code: 'ERR_SOCKET_EVENTS' },
+    );
+  }
+  let events = 0;
+  let malformed = 0;
+  let native: NativeSocketEventsHandle;
+  try {
+    native = addon.openSocketEvents(
+      { batchRecords: 1024, batchIntervalMs, queueLimit },
+      (buffer, count) => {
+        const decoded = decodeSocketEvents(buffer, count);
+        malformed += decoded.malformed;
+        events += decoded.events.length;
+        if (decoded.events.length > 0) options.onEvents(decoded.events);
+      },
+    );
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/EPERM|EACCES|Operation not permitted|Permission denied/i.test(message)) {
+      throw new PermissionError(
+        `${message}: socket events need root (or CAP_BPF and CAP_PERFMON); pidflow works ` +
+          'without them but misses very short connections between two /proc scans',
+        { cause: error },
+      );
+    }
+    throw new CaptureError(
+      `${message}: pidflow works without socket events but misses very short connections ` +
+        'between two /proc scans; the kernel needs BTF (/sys/kernel/btf/vmlinux) and BPF ring buffers (5.8+)',
+      { cause: error, code: 'ERR_SOCKET_EVENTS' },
+    );
+  }
+  return {
+    stop: () => native.stop(),
+    stats: () => {
+      const s = native.stats();
+      return { events, dropped: s.droppedKernel + s.droppedQueue + malformed };
+    },
+  };
+}
