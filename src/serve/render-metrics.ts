@@ -260,11 +260,7 @@ function renderStats(
     'Flows whose socket no scan saw, attributed to the one live process talking to the same peer.',
     r.inferredFlows,
   );
-  counter(
-    'pidflow_retry_inferred_packets_total',
-    'Packets of inferred flows.',
-    r.inferredPackets,
-  );
+  counter('pidflow_retry_inferred_packets_total', 'Packets of inferred flows.', r.inferredPackets);
   counter(
     'pidflow_retry_resolved_flows_total',
     'Flows whose socket was found on a retry.',
