@@ -1,6 +1,7 @@
 // Pure parser of the kernel's socket tables /proc/net/{tcp,tcp6,udp,udp6} (and udplite, raw):
 // text in, socket entries out, with addresses in the same text form the decoder prints.
 
+import { formatIPv6Groups } from '../decode/address.js';
 import { endianness } from 'node:os';
 
 /** IP protocol numbers of the tables we read. */
@@ -187,8 +188,8 @@ function writeHostWord(bytes: Uint8Array, offset: number, value: number): void {
 /** Dotted IPv4 text of a /proc/net/tcp address word (the in-memory __be32 read as a host integer). */
 export function formatIPv4Word(value: number): string {
   return IS_LITTLE_ENDIAN
-    ? `${value & 0xff}.${(value >>> 8) & 0xff}.${(value >>> 16) & 0xff}.${(value >>> 24) & 0xff}`
-    : `${(value >>> 24) & 0xff}.${(value >>> 16) & 0xff}.${(value >>> 8) & 0xff}.${value & 0xff}`;
+    ? [value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, (value >>> 24) & 0xff].join('.')
+    : [(value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff].join('.');
 }
 
 /** `a.b.c.d` when the 16 bytes are an IPv4-mapped address (::ffff:a.b.c.d), else undefined. */
@@ -209,28 +210,7 @@ export function formatIPv6(bytes: Uint8Array): string {
   if (mapped !== undefined) return mapped;
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0));
-  let bestStart = -1;
-  let bestLength = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength && j - i >= 2) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = (from: number, to: number): string =>
-    groups
-      .slice(from, to)
-      .map((g) => g.toString(16))
-      .join(':');
-  if (bestStart < 0) return hex(0, 8);
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
+  return formatIPv6Groups(groups);
 }
 
 /** Parse the 32-hex-digit network-order address of /proc/net/if_inet6 into RFC 5952 text. */

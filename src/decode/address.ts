@@ -15,7 +15,16 @@ export function formatAddress(view: DataView, offset: number, ipVersion: number)
   if (mapped) return formatIpv4(view, offset + 12);
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push(view.getUint16(offset + i * 2));
-  // Longest run of at least two zero groups, first one on ties (RFC 5952 section 4.2).
+  return formatIPv6Groups(groups);
+}
+
+/**
+ * RFC 5952 text of eight 16-bit groups: lower case, no leading zeros, the longest run of two or
+ * more zero groups (the first on a tie, section 4.2) shortened to `::`. Built with join() so
+ * the result is one flat string (these end up as long-lived map keys).
+ * @example formatIPv6Groups([0xfd42, 0x6e66, 0, 0, 0, 0, 0, 1]) // 'fd42:6e66::1'
+ */
+export function formatIPv6Groups(groups: readonly number[]): string {
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8;) {
