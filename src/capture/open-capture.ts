@@ -52,6 +52,34 @@ export const DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_BATCH_INTERVAL_MS = 100;
 export const DEFAULT_BATCH_RECORDS = 4096;
 export const DEFAULT_QUEUE_LIMIT_RECORDS = 1_000_000;
+
+/** queueLimit and batchRecords of an open*() call, checked together. */
+export function checkBatchLimits(options: { queueLimit?: unknown; batchRecords?: unknown }): {
+  queueLimit: number;
+  batchRecords: number;
+} {
+  const queueLimit = intOption(
+    'queueLimit',
+    options.queueLimit,
+    DEFAULT_QUEUE_LIMIT_RECORDS,
+    1,
+    100_000_000,
+  );
+  // A batch never holds more than the in-flight limit allows.
+  const batchRecords = intOption(
+    'batchRecords',
+    options.batchRecords,
+    Math.min(DEFAULT_BATCH_RECORDS, queueLimit),
+    1,
+    1048576,
+  );
+  if (batchRecords > queueLimit) {
+    throw new UsageError(
+      `batchRecords (${batchRecords}) must not exceed queueLimit (${queueLimit})`,
+    );
+  }
+  return { queueLimit, batchRecords };
+}
 const MAX_DEVICES = 64;
 
 const KNOWN = [
@@ -101,26 +129,7 @@ export function openCapture(options: CaptureOptions): NativeSource {
     1,
     60000,
   );
-  const queueLimit = intOption(
-    'queueLimit',
-    options.queueLimit,
-    DEFAULT_QUEUE_LIMIT_RECORDS,
-    1,
-    100_000_000,
-  );
-  // A batch never holds more than the in-flight limit allows.
-  const batchRecords = intOption(
-    'batchRecords',
-    options.batchRecords,
-    Math.min(DEFAULT_BATCH_RECORDS, queueLimit),
-    1,
-    1048576,
-  );
-  if (batchRecords > queueLimit) {
-    throw new UsageError(
-      `batchRecords (${batchRecords}) must not exceed queueLimit (${queueLimit})`,
-    );
-  }
+  const { queueLimit, batchRecords } = checkBatchLimits(options);
   const pcap = checkPcapFile(options.pcapFile, snaplen);
   if (options.onWarning !== undefined && typeof options.onWarning !== 'function') {
     throw new UsageError(`onWarning must be a function, got ${describe(options.onWarning)}`);

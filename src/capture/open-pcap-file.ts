@@ -4,11 +4,7 @@
 import type { NativeAddon } from './addon.js';
 import { loadAddon } from './addon.js';
 import { openFailureError } from './capture-errors.js';
-import {
-  DEFAULT_BATCH_INTERVAL_MS,
-  DEFAULT_BATCH_RECORDS,
-  DEFAULT_QUEUE_LIMIT_RECORDS,
-} from './open-capture.js';
+import { DEFAULT_BATCH_INTERVAL_MS, checkBatchLimits } from './open-capture.js';
 import { NativeSource } from './native-source.js';
 import { boolOption, checkKnownKeys, describe, intOption, stringOption } from './validate.js';
 import { UsageError } from '../errors.js';
@@ -51,26 +47,7 @@ export function openPcapFile(path: string, options: PcapFileSourceOptions = {}):
   }
   checkKnownKeys('openPcapFile', options, KNOWN);
   const filter = stringOption('filter', options.filter);
-  const queueLimit = intOption(
-    'queueLimit',
-    options.queueLimit,
-    DEFAULT_QUEUE_LIMIT_RECORDS,
-    1,
-    100_000_000,
-  );
-  // A batch never holds more than the in-flight limit allows.
-  const batchRecords = intOption(
-    'batchRecords',
-    options.batchRecords,
-    Math.min(DEFAULT_BATCH_RECORDS, queueLimit),
-    1,
-    1048576,
-  );
-  if (batchRecords > queueLimit) {
-    throw new UsageError(
-      `batchRecords (${batchRecords}) must not exceed queueLimit (${queueLimit})`,
-    );
-  }
+  const { queueLimit, batchRecords } = checkBatchLimits(options);
   const batchIntervalMs = intOption(
     'batchIntervalMs',
     options.batchIntervalMs,
