@@ -53,6 +53,20 @@ inline void StoreLe32(uint8_t* p, uint32_t v) {
 
 }  // namespace
 
+
+// An unknown link type is an error at open time, never a silent zero (STYLE.md, section 2).
+// On failure the handle is closed and the device carries the reason.
+static bool CheckLinkType(Device* d) {
+  if (IsSupportedLinkType(d->link_type)) return true;
+  const char* dlt_name = pcap_datalink_val_to_name(d->link_type);
+  d->error = "unsupported link type " + std::to_string(d->link_type) + " (" +
+             (dlt_name != nullptr ? dlt_name : "unknown") + ")";
+  d->error_kind = "link-type";
+  pcap_close(d->pcap);
+  d->pcap = nullptr;
+  return false;
+}
+
 CaptureSet::CaptureSet(CaptureOptions options) : options_(std::move(options)) {
   for (size_t i = 0; i < options_.devices.size(); i++) {
     auto d = std::make_unique<Device>();
@@ -155,15 +169,7 @@ void CaptureSet::OpenLive(Device* d) {
     }
     if (dlts != nullptr) pcap_free_datalinks(dlts);
   }
-  if (!IsSupportedLinkType(d->link_type)) {
-    const char* dlt_name = pcap_datalink_val_to_name(d->link_type);
-    d->error = "unsupported link type " + std::to_string(d->link_type) + " (" +
-               (dlt_name != nullptr ? dlt_name : "unknown") + ")";
-    d->error_kind = "link-type";
-    pcap_close(p);
-    d->pcap = nullptr;
-    return;
-  }
+  if (!CheckLinkType(d)) return;
   if (!ApplyFilter(d)) return;
   if (pcap_setnonblock(p, 1, errbuf) != 0) {
     d->error = std::string("cannot switch to non-blocking mode: ") + errbuf;
@@ -187,15 +193,7 @@ void CaptureSet::OpenOffline(Device* d) {
   }
   d->pcap = p;
   d->link_type = pcap_datalink(p);
-  if (!IsSupportedLinkType(d->link_type)) {
-    const char* dlt_name = pcap_datalink_val_to_name(d->link_type);
-    d->error = "unsupported link type " + std::to_string(d->link_type) + " (" +
-               (dlt_name != nullptr ? dlt_name : "unknown") + ")";
-    d->error_kind = "link-type";
-    pcap_close(p);
-    d->pcap = nullptr;
-    return;
-  }
+  if (!CheckLinkType(d)) return;
   if (!ApplyFilter(d)) return;
   d->ok = true;
 }
