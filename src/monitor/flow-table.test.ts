@@ -156,3 +156,18 @@ test('records of unselected protocols are counted only', () => {
     [2, 114],
   );
 });
+
+test('runs of one flow and interleaved flows sum the same', () => {
+  const table = new FlowTable({ maxFlows: 64, protocols: [IPPROTO_UDP] });
+  const a = { src: '198.18.0.1', sport: 1, dst: '198.18.0.2', dport: 2, protocol: IPPROTO_UDP };
+  const b = { ...a, sport: 3 };
+  const order = [a, a, a, b, a, b, b, a];
+  ingest(
+    table,
+    order.map((p, i) => ({ ...p, ipLen: 10 + i })),
+  );
+  const { flows } = drainAll(table);
+  assert.equal(flows.get('17|198.18.0.1|1|198.18.0.2|2')?.bytes, 10 + 11 + 12 + 14 + 17);
+  assert.equal(flows.get('17|198.18.0.1|3|198.18.0.2|2')?.bytes, 13 + 15 + 16);
+  assert.equal(flows.get('17|198.18.0.1|1|198.18.0.2|2')?.packets, 5);
+});

@@ -127,6 +127,9 @@ export class FlowTable {
     }
     const key = this.scratch;
     const c = this.counters;
+    // Packets of one flow tend to come in runs (bulk transfers, floods): try the previous
+    // record's flow before hashing. Slots do not move during a batch.
+    let lastSlot = -1;
     for (let i = 0; i < count; i++) {
       const base = i * RECORD_SIZE;
       const protocol = view.getUint8(base + REC_OFF_PROTOCOL);
@@ -155,7 +158,11 @@ export class FlowTable {
         view.getUint32(base + REC_OFF_TS_USEC, true) / 1000;
       const payload = view.getUint32(base + REC_OFF_PAYLOAD_LEN, true);
       const wire = view.getUint32(base + REC_OFF_WIRE_LEN, true);
-      const slot = this.findOrInsert(key, view, base);
+      const slot =
+        lastSlot >= 0 && this.sameKey(lastSlot, key)
+          ? lastSlot
+          : this.findOrInsert(key, view, base);
+      lastSlot = slot;
       if (slot < 0) {
         c.overflowPackets++;
         c.overflowBytes += ipLen;
