@@ -1,6 +1,7 @@
 // Small option checks shared by the accountant and the limits: unknown keys name the right
 // spelling, numbers name their allowed range. Every failure is a UsageError.
 
+import { closestName } from '../closest-name.js';
 import { UsageError } from '../errors.js';
 
 /**
@@ -10,7 +11,7 @@ import { UsageError } from '../errors.js';
 export function checkOptionKeys(options: object, allowed: readonly string[], what: string): void {
   for (const key of Object.keys(options)) {
     if (allowed.includes(key)) continue;
-    const guess = closestKey(key, allowed);
+    const guess = closestName(key, allowed);
     const hint = guess === undefined ? '' : `: did you mean '${guess}'?`;
     throw new UsageError(`unknown ${what} option '${key}'${hint} (allowed: ${allowed.join(', ')})`);
   }
@@ -45,33 +46,4 @@ export function checkOneOf<T extends string>(
     );
   }
   return value as T;
-}
-
-function closestKey(key: string, allowed: readonly string[]): string | undefined {
-  const lower = key.toLowerCase();
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of allowed) {
-    const c = candidate.toLowerCase();
-    if (c === lower || c.startsWith(lower) || lower.startsWith(c)) return candidate;
-    const d = editDistance(lower, c);
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = candidate;
-    }
-  }
-  return bestDistance <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost));
-    }
-    prev = row;
-  }
-  return prev[b.length]!;
 }

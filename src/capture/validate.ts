@@ -1,13 +1,13 @@
 // Argument checks for openCapture/openPcapFile: every value is checked here, with a message
 // naming the option, the value and the allowed range, before the addon sees it.
+import { closestName } from '../closest-name.js';
 import { UsageError } from '../errors.js';
 
 /** Throw UsageError for keys not in `known`, suggesting the closest known spelling. */
 export function checkKnownKeys(what: string, value: object, known: readonly string[]): void {
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
-    const lower = key.toLowerCase();
-    const near = known.find((k) => k.toLowerCase() === lower) ?? closest(key, known);
+    const near = closestName(key, known);
     throw new UsageError(
       `unknown ${what} option "${key}"${near !== undefined ? `: did you mean "${near}"?` : ''} (known: ${known.join(', ')})`,
     );
@@ -54,35 +54,4 @@ export function describe(value: unknown): string {
   }
   if (value === undefined) return 'undefined';
   return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-}
-
-function closest(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3; // suggest only near misses
-  for (const k of known) {
-    const d = distance(key.toLowerCase(), k.toLowerCase());
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = k;
-    }
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] ?? 0;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j] ?? 0;
-      row[j] = Math.min(
-        (row[j] ?? 0) + 1,
-        (row[j - 1] ?? 0) + 1,
-        prev + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-      prev = tmp;
-    }
-  }
-  return row[b.length] ?? 0;
 }

@@ -2,6 +2,7 @@
 // default here, before any handle, cgroup or timer exists.
 
 import { availableParallelism } from 'node:os';
+import { closestName } from '../closest-name.js';
 import { UsageError } from '../errors.js';
 import type { LimitOptions, MonitorOptions, ResolvedMonitorOptions } from './types.js';
 
@@ -53,47 +54,13 @@ const KNOWN_OPTIONS = [
   'logger',
 ] as const;
 
-/** Edit distance, to suggest the right spelling of a mistyped option. */
-function distance(a: string, b: string): number {
-  const al = a.toLowerCase();
-  const bl = b.toLowerCase();
-  let prev = Array.from({ length: bl.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= al.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= bl.length; j++) {
-      const cost = al[i - 1] === bl[j - 1] ? 0 : 1;
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
-    }
-    prev = cur;
-  }
-  return prev[bl.length]!;
-}
-
 /** Throws UsageError for a key that is not in `known`, suggesting the closest known key. */
 export function rejectUnknownKeys(value: object, known: readonly string[], where: string): void {
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
-    let best = '';
-    let bestDistance = Infinity;
-    for (const k of known) {
-      const d = distance(key, k);
-      if (d < bestDistance) {
-        bestDistance = d;
-        best = k;
-      }
-    }
-    const lower = key.toLowerCase();
-    const prefixOf = known.find(
-      (k) => k.toLowerCase().startsWith(lower) || lower.startsWith(k.toLowerCase()),
-    );
-    if (prefixOf !== undefined && key.length >= 3) {
-      best = prefixOf;
-      bestDistance = 0;
-    }
+    const best = closestName(key, known);
     const hint =
-      bestDistance <= Math.max(2, Math.floor(key.length / 3))
-        ? `did you mean '${best}'?`
-        : `known options: ${known.join(', ')}`;
+      best !== undefined ? `did you mean '${best}'?` : `known options: ${known.join(', ')}`;
     throw new UsageError(`unknown ${where} '${key}': ${hint}`);
   }
 }
