@@ -2,6 +2,7 @@
 // monitor feeds it once per flow per batch (after attribution); snapshots and rank() read it.
 // Semantics (windows, rates, EWMA, bounds, exited folding) are documented in docs/accounting.md.
 
+import { placeholderProcess } from '../attribute/process-info.js';
 import type { FlowCounters, ProcessInfo } from '../attribute/types.js';
 import type { Clock } from '../clock.js';
 import { UsageError } from '../errors.js';
@@ -697,19 +698,5 @@ function sortEntries(entries: TrafficEntry[], sortBy: SortBy): void {
 }
 
 function aggregateProcess(key: string): ProcessInfo {
-  return {
-    key,
-    pid: 0,
-    ppid: 0,
-    comm: `(${key})`,
-    exe: '',
-    cmdline: [],
-    uid: -1,
-    user: '',
-    startTime: 0,
-    cgroup: '',
-    containerId: null,
-    containerRuntime: null,
-    netns: 0,
-  };
+  return placeholderProcess(key, 0, `(${key})`);
 }

@@ -9,6 +9,7 @@ import { PROTOCOL_TCP, PROTOCOL_UDP, PROTOCOL_UDPLITE } from './net-table.js';
 import { NodeProcFs } from './procfs.js';
 import { RecentConnects } from './recent-connects.js';
 import type { ConnectEvent } from './recent-connects.js';
+import { placeholderProcess, processKey } from './process-info.js';
 import type { ProcFs } from './procfs.js';
 import { SocketIndex, SocketScanner } from './socket-scanner.js';
 import type { ScanResult } from './socket-scanner.js';
@@ -576,7 +577,7 @@ export class Attributor {
     const read = this.scanner.processByPid(event.pid);
     if (read === undefined) {
       this.connectExitedOwners++;
-      return exitedProcess(event);
+      return placeholderProcess(processKey(event.pid, 0), event.pid, event.comm);
     }
     if (this.eventProcesses.size >= MAX_EVENT_PROCESSES) {
       const oldest = this.eventProcesses.keys().next();
@@ -891,25 +892,6 @@ function readEphemeralPorts(procFs: ProcFs): readonly [number, number] {
     // Not readable (a fake or restricted /proc): use the default below.
   }
   return [32768, 60999];
-}
-
-/** Stand-in for a process that exited before its connect event was used. */
-function exitedProcess(entry: Pick<ConnectEvent, 'pid' | 'comm'>): ProcessInfo {
-  return {
-    key: `${entry.pid}:0`,
-    pid: entry.pid,
-    ppid: 0,
-    comm: entry.comm,
-    exe: '',
-    cmdline: [],
-    uid: -1,
-    user: '',
-    startTime: 0,
-    cgroup: '',
-    containerId: null,
-    containerRuntime: null,
-    netns: 0,
-  };
 }
 
 function mergeCounters(into: FlowCounters, from: FlowCounters): void {

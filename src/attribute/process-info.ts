@@ -15,6 +15,28 @@ export interface ProcessStat {
 }
 
 /**
+ * A ProcessInfo for something that is not a live, readable process: an aggregate entry
+ * (`exited`, `evicted`) or a process known only from a socket event. Unknown fields are empty.
+ */
+export function placeholderProcess(key: string, pid: number, comm: string): ProcessInfo {
+  return {
+    key,
+    pid,
+    ppid: 0,
+    comm,
+    exe: '',
+    cmdline: [],
+    uid: -1,
+    user: '',
+    startTime: 0,
+    cgroup: '',
+    containerId: null,
+    containerRuntime: null,
+    netns: 0,
+  };
+}
+
+/**
  * Parse /proc/<pid>/stat. comm may hold spaces and parentheses, so fields are counted from the
  * last `)` (proc(5)). Undefined for a malformed line.
  */
