@@ -1,20 +1,11 @@
 // Recent TCP connects reported by the kernel (src/capture/socket-events.ts): connection ->
 // the process that called connect(). Lets the attributor name the owner of a client socket
 // that opened and closed between two /proc scans (connection churn).
+import type { SocketEvent } from '../capture/socket-events.js';
 import type { Owner } from './types.js';
 
-/** One connect as the attribution stage needs it (structurally a capture SocketEvent). */
-export interface ConnectEvent {
-  readonly pid: number;
-  readonly comm: string;
-  /** IP protocol number (6, TCP). */
-  readonly protocol: number;
-  /** Addresses formatted as in FlowTuple (IPv4 dotted, IPv6 RFC 5952, IPv4-mapped as IPv4). */
-  readonly localAddress: string;
-  readonly localPort: number;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-}
+/** One connect as the capture stage decodes it. */
+export type ConnectEvent = SocketEvent;
 
 /** What is known about the owner of one connection. */
 export interface RecentConnect {
