@@ -2,6 +2,11 @@
 // default here, before any handle, cgroup or timer exists.
 
 import { availableParallelism } from 'node:os';
+import {
+  DEFAULT_BUFFER_BYTES,
+  DEFAULT_QUEUE_LIMIT_RECORDS,
+  DEFAULT_SNAPLEN_BYTES,
+} from '../capture/open-capture.js';
 import { closestName } from '../closest-name.js';
 import { UsageError } from '../errors.js';
 import type { LimitOptions, MonitorOptions, ResolvedMonitorOptions } from './types.js';
@@ -10,12 +15,12 @@ import type { LimitOptions, MonitorOptions, ResolvedMonitorOptions } from './typ
 export const DEFAULTS = {
   syncIntervalMs: 1000,
   tickIntervalMs: 1000,
-  queueLimit: 1_000_000,
+  queueLimit: DEFAULT_QUEUE_LIMIT_RECORDS,
   ringSeconds: 15,
   // go-netflow ends a capture after 5 minutes by default, so a forgotten one stops by itself.
   captureTimeoutMs: 5 * 60_000,
-  snaplen: 128,
-  bufferBytes: 8 * 1024 * 1024,
+  snaplen: DEFAULT_SNAPLEN_BYTES,
+  bufferBytes: DEFAULT_BUFFER_BYTES,
   exitedRetentionMs: 60_000,
   maxProcesses: 10_000,
   maxConnections: 100_000,

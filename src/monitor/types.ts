@@ -287,7 +287,7 @@ export interface MonitorOptions {
   captureTimeoutMs?: number;
   /** Bytes captured per packet. @default 128 */
   snaplen?: number;
-  /** Kernel capture buffer per device, bytes. @default 8 MiB */
+  /** Kernel capture buffer per device, bytes. @default 16 MiB */
   bufferBytes?: number;
   /** Write captured packets to this pcap file. */
   pcapFile?: string | { path: string; snaplen?: number; rotateBytes?: number };
