@@ -6,8 +6,9 @@ import { test } from 'node:test';
 import type { FlowCounters, ProcessInfo } from '../attribute/types.js';
 import { FakeClock } from '../clock.js';
 import { UsageError } from '../errors.js';
+import { flowKey } from '../attribute/flow-key.js';
 import { Accountant, EVICTED_PROCESS_KEY, EXITED_PROCESS_KEY } from './accountant.js';
-import type { ConnectionRef, ProcessEntry, TrafficCounters } from './types.js';
+import type { AccountedFlow, ProcessEntry, TrafficCounters } from './types.js';
 
 const T0 = 1_700_000_000_000; // a whole second
 
@@ -29,14 +30,31 @@ function proc(pid: number, containerId: string | null = null): ProcessInfo {
   };
 }
 
-function conn(localPort: number, remoteAddress = '198.18.0.2', remotePort = 80): ConnectionRef {
+/** A flow this host's process sends on: local 198.18.0.1:localPort -> remote. */
+function conn(localPort: number, remoteAddress = '198.18.0.2', remotePort = 80): AccountedFlow {
   return {
-    key: `tcp 198.18.0.1:${localPort} ${remoteAddress}:${remotePort}`,
-    protocol: 'tcp',
-    localAddress: '198.18.0.1',
-    localPort,
-    remoteAddress,
-    remotePort,
+    key: flowKey(6, '198.18.0.1', localPort, remoteAddress, remotePort),
+    ipVersion: 4,
+    protocol: 6,
+    srcAddress: '198.18.0.1',
+    srcPort: localPort,
+    dstAddress: remoteAddress,
+    dstPort: remotePort,
+    receivedKey: undefined,
+  };
+}
+
+/** The same connection's other direction: remote -> local 198.18.0.1:localPort (received). */
+function inbound(localPort: number, remoteAddress = '198.18.0.2', remotePort = 80): AccountedFlow {
+  return {
+    key: flowKey(6, remoteAddress, remotePort, '198.18.0.1', localPort),
+    ipVersion: 4,
+    protocol: 6,
+    srcAddress: remoteAddress,
+    srcPort: remotePort,
+    dstAddress: '198.18.0.1',
+    dstPort: localPort,
+    receivedKey: undefined,
   };
 }
 
@@ -91,7 +109,7 @@ test('counts exact totals, window sums, rates and history over known seconds', (
     acc.addSent(p, conn(5000), flow(600, 2, 520));
     clock.advance(400);
     acc.addSent(p, conn(5000), flow(400, 1, 360));
-    acc.addReceived(p, conn(5000), flow(300, 3, 180));
+    acc.addReceived(p, inbound(5000), flow(300, 3, 180));
     clock.advance(600);
   }
   // Now at the very start of second 5 (nothing added in it yet).
@@ -196,11 +214,11 @@ test('rank orders by window bytes for every sortBy and groupBy, with stable tie-
   const b = proc(2, 'c1');
   const c = proc(3);
   acc.addSent(a, conn(1, '198.18.0.10'), flow(5000));
-  acc.addReceived(a, conn(1, '198.18.0.10'), flow(100));
+  acc.addReceived(a, inbound(1, '198.18.0.10'), flow(100));
   acc.addSent(b, conn(2, '198.18.0.11'), flow(1000));
-  acc.addReceived(b, conn(2, '198.18.0.11'), flow(7000));
+  acc.addReceived(b, inbound(2, '198.18.0.11'), flow(7000));
   acc.addSent(c, conn(3, '198.18.0.10'), flow(2000));
-  acc.addReceived(c, conn(3, '198.18.0.10'), flow(2000));
+  acc.addReceived(c, inbound(3, '198.18.0.10'), flow(2000));
   acc.addSent(c, conn(4, '198.18.0.12'), flow(10));
   clock.advance(1000);
   const keys = (entries: { key: string }[]): string[] => entries.map((e) => e.key);
@@ -250,7 +268,7 @@ test('exited processes keep their totals for the retention, then fold into one e
   const gone = proc(2);
   acc.addSent(alive, conn(1), flow(1000));
   acc.addSent(gone, conn(2), flow(3000));
-  acc.addReceived(gone, conn(3), flow(500));
+  acc.addReceived(gone, inbound(3), flow(500));
   clock.advance(1000);
   acc.markAlive(new Set([alive.key]));
   let parts = acc.snapshotParts(5);
@@ -375,7 +393,7 @@ test('all processes plus unknown add up to everything added, through evictions a
       const p = proc(pid, `c${pid % 5}`);
       const ref = conn(rand(40), `198.18.0.${rand(12)}`);
       if (sent) acc.addSent(p, ref, c);
-      else acc.addReceived(p, ref, c);
+      else acc.addReceived(p, reverse(ref), c);
     }
     addTo(truth, {
       sentBytes: sent ? bytes : 0,
@@ -518,3 +536,7 @@ test('rejects bad options with UsageError naming the option and the allowed valu
   }
   assert.throws(() => new Accountant({} as never), /needs a clock option/);
 });
+
+function reverse(f: AccountedFlow): AccountedFlow {
+  return inbound(f.srcPort, f.dstAddress, f.dstPort);
+}

@@ -2,6 +2,7 @@
 // monitor feeds it once per flow per batch (after attribution); snapshots and rank() read it.
 // Semantics (windows, rates, EWMA, bounds, exited folding) are documented in docs/accounting.md.
 
+import { flowKey, protocolName } from '../attribute/flow-key.js';
 import { placeholderProcess } from '../attribute/process-info.js';
 import type { FlowCounters, ProcessInfo } from '../attribute/types.js';
 import type { Clock } from '../clock.js';
@@ -12,7 +13,7 @@ import type {
   AccountantOptions,
   AccountantStats,
   ConnectionEntry,
-  ConnectionRef,
+  AccountedFlow,
   ContainerEntry,
   GroupBy,
   ProcessEntry,
@@ -74,7 +75,7 @@ export interface SnapshotParts {
  *
  * @example
  * const accountant = new Accountant({ clock: systemClock, ringSeconds: 15 });
- * accountant.addSent(processInfo, connectionRef, flowCounters);
+ * accountant.addSent(processInfo, flow, flowCounters);
  * accountant.rank({ groupBy: 'remote', limit: 5 });
  */
 export class Accountant {
@@ -100,7 +101,9 @@ export class Accountant {
 
   private readonly conns: RingTable;
   private readonly connectionSlots = new Map<string, number>();
-  private readonly connectionRef: (ConnectionRef | undefined)[] = [];
+  /** The flow a connection was first seen on, and from which end (0: its source is local). */
+  private readonly connectionFlow: (AccountedFlow | undefined)[] = [];
+  private readonly connectionDir: Direction[] = [];
   private readonly connectionProcess: number[] = [];
   private readonly connectionRemote: number[] = [];
   private readonly connectionNext: number[] = [];
@@ -175,14 +178,14 @@ export class Accountant {
     this.grand.alloc('unknown', this.lastSec);
   }
 
-  /** Count bytes `process` sent on `conn` (one flow, one batch). */
-  addSent(process: ProcessInfo, conn: ConnectionRef, counters: FlowCounters): void {
-    this.addFlow(process, conn, counters, 0);
+  /** Count bytes `process` sent on `flow` (one flow, one batch): its connection is local = source. */
+  addSent(process: ProcessInfo, flow: AccountedFlow, counters: FlowCounters): void {
+    this.addFlow(process, flow, counters, 0);
   }
 
-  /** Count bytes `process` received on `conn` (one flow, one batch). */
-  addReceived(process: ProcessInfo, conn: ConnectionRef, counters: FlowCounters): void {
-    this.addFlow(process, conn, counters, 1);
+  /** Count bytes `process` received on `flow` (one flow, one batch): local = destination. */
+  addReceived(process: ProcessInfo, flow: AccountedFlow, counters: FlowCounters): void {
+    this.addFlow(process, flow, counters, 1);
   }
 
   /** Count traffic no socket was found for, grouped by protocol and local port (0 if none). */
@@ -321,9 +324,10 @@ export class Accountant {
     };
   }
 
-  private addFlow(p: ProcessInfo, conn: ConnectionRef, c: FlowCounters, dir: Direction): void {
+  private addFlow(p: ProcessInfo, flow: AccountedFlow, c: FlowCounters, dir: Direction): void {
     const sec = this.currentSecond();
-    let cs = this.connectionSlots.get(conn.key);
+    const key = dir === 0 ? flow.key : (flow.receivedKey ??= receivedKeyOf(flow));
+    let cs = this.connectionSlots.get(key);
     let ps = -1;
     if (cs !== undefined) {
       ps = this.connectionProcess[cs]!;
@@ -335,12 +339,13 @@ export class Accountant {
     }
     if (cs === undefined) {
       ps = this.processSlot(p, sec);
-      cs = this.newConnection(conn, ps, sec);
+      cs = this.newConnection(key, flow, dir, ps, sec);
     }
     this.processInfo[ps] = p;
+    const remoteAddress = dir === 0 ? flow.dstAddress : flow.srcAddress;
     let rs = this.connectionRemote[cs]!;
-    if (rs < 0 || this.remotes.keys[rs] !== conn.remoteAddress) {
-      rs = this.remoteSlot(conn.remoteAddress, sec);
+    if (rs < 0 || this.remotes.keys[rs] !== remoteAddress) {
+      rs = this.remoteSlot(remoteAddress, sec);
       this.connectionRemote[cs] = rs;
     }
     const containerId = p.containerId ?? '';
@@ -411,16 +416,23 @@ export class Accountant {
     return slot;
   }
 
-  private newConnection(conn: ConnectionRef, ps: number, sec: number): number {
+  private newConnection(
+    key: string,
+    flow: AccountedFlow,
+    dir: Direction,
+    ps: number,
+    sec: number,
+  ): number {
     if (this.conns.isFull) {
       for (const victim of this.conns.leastRecentlyActive(evictCount(this.conns), never)) {
         this.dropConnection(victim);
         this.evicted.connections++;
       }
     }
-    const cs = this.conns.alloc(conn.key, sec);
-    this.connectionSlots.set(conn.key, cs);
-    this.connectionRef[cs] = conn;
+    const cs = this.conns.alloc(key, sec);
+    this.connectionSlots.set(key, cs);
+    this.connectionFlow[cs] = flow;
+    this.connectionDir[cs] = dir;
     this.connectionProcess[cs] = ps;
     this.connectionRemote[cs] = -1;
     // Push onto the process's intrusive list of connections.
@@ -441,9 +453,9 @@ export class Accountant {
     else this.processConnHead[ps] = next;
     if (next >= 0) this.connectionPrev[next] = prev;
     this.processConnCount[ps]!--;
-    const ref = this.connectionRef[cs];
-    if (ref !== undefined) this.connectionSlots.delete(ref.key);
-    this.connectionRef[cs] = undefined;
+    const key = this.conns.keys[cs];
+    if (key !== undefined) this.connectionSlots.delete(key);
+    this.connectionFlow[cs] = undefined;
     this.conns.free(cs);
   }
 
@@ -616,15 +628,16 @@ export class Accountant {
   }
 
   private connectionEntry(slot: number, sec: number, w: number): ConnectionEntry {
-    const ref = this.connectionRef[slot]!;
+    const flow = this.connectionFlow[slot]!;
+    const isSent = this.connectionDir[slot] === 0;
     return {
       ...this.trafficEntry(this.conns, slot, sec, w),
       kind: 'connection',
-      protocol: ref.protocol,
-      localAddress: ref.localAddress,
-      localPort: ref.localPort,
-      remoteAddress: ref.remoteAddress,
-      remotePort: ref.remotePort,
+      protocol: protocolName(flow.protocol) as ConnectionEntry['protocol'],
+      localAddress: isSent ? flow.srcAddress : flow.dstAddress,
+      localPort: isSent ? flow.srcPort : flow.dstPort,
+      remoteAddress: isSent ? flow.dstAddress : flow.srcAddress,
+      remotePort: isSent ? flow.dstPort : flow.srcPort,
       process: this.processInfo[this.connectionProcess[slot]!]!,
     };
   }
@@ -634,12 +647,17 @@ export class Accountant {
     const seen = new Map<number, Set<number>>();
     for (const cs of this.connectionSlots.values()) {
       const rs = this.connectionRemote[cs]!;
-      if (rs < 0 || this.remotes.keys[rs] !== this.connectionRef[cs]!.remoteAddress) continue;
+      if (rs < 0 || this.remotes.keys[rs] !== this.remoteAddressOf(cs)) continue;
       let set = seen.get(rs);
       if (set === undefined) seen.set(rs, (set = new Set()));
       set.add(this.connectionProcess[cs]!);
     }
     return new Map([...seen].map(([rs, set]) => [rs, set.size]));
+  }
+
+  private remoteAddressOf(cs: number): string {
+    const flow = this.connectionFlow[cs]!;
+    return this.connectionDir[cs] === 0 ? flow.dstAddress : flow.srcAddress;
   }
 
   /** Container id -> number of tracked (not yet folded) processes in it. */
@@ -651,6 +669,11 @@ export class Accountant {
     }
     return counts;
   }
+}
+
+/** Key of the connection at a flow's destination end: the flow's key with the ends swapped. */
+function receivedKeyOf(flow: AccountedFlow): string {
+  return flowKey(flow.protocol, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort);
 }
 
 function never(): boolean {

@@ -4,16 +4,17 @@
 // The output shapes are the public contract in monitor/types.ts; importing types only (erased at
 // compile time) keeps the runtime dependency pointing upstream.
 export type * from '../monitor/types.js';
+import type { FlowTuple } from '../attribute/types.js';
 
-/** One connection as the monitor identifies it; built once per flow by the caller, then reused. */
-export interface ConnectionRef {
-  /** Stable text key of the connection (protocol + local + remote endpoint), unique per flow. */
-  readonly key: string;
-  readonly protocol: 'tcp' | 'udp';
-  readonly localAddress: string;
-  readonly localPort: number;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
+/**
+ * A flow as the accountant takes it: the sender's connection is the flow's own tuple (local =
+ * source, key = `flow.key`); the receiver's is the same tuple the other way round, whose key the
+ * accountant builds on first use and keeps in `receivedKey` (so it is built once per flow).
+ * The monitor's flow-table entries are these; a flow and its reverse share their connections.
+ */
+export interface AccountedFlow extends FlowTuple {
+  /** Key of the receiver-side connection; undefined until the accountant needs it. */
+  receivedKey: string | undefined;
 }
 
 /** Options of {@link Accountant}. Every count is a positive integer. */

@@ -66,3 +66,53 @@ function formatIpv4(view: DataView, offset: number): string {
     view.getUint8(offset + 3),
   ].join('.');
 }
+
+/** Distinct address texts kept by one {@link AddressNames} before it starts over. */
+const ADDRESS_NAMES_LIMIT = 65_536;
+
+/**
+ * Interned address texts: every flow from or to one address shares one string instead of
+ * formatting its own (100,000 flows between a few hosts cost a few strings, not 200,000).
+ * Bounded: when `limit` texts are held the table starts over (counted in `resets`); a text
+ * built after a reset is equal, just not shared with the older flows.
+ */
+export class AddressNames {
+  /** Times the table was full and started over. */
+  resets = 0;
+  private readonly v4 = new Map<number, string>();
+  private readonly v6 = new Map<string, string>();
+
+  constructor(private readonly limit: number = ADDRESS_NAMES_LIMIT) {}
+
+  /** Texts held now. */
+  get size(): number {
+    return this.v4.size + this.v6.size;
+  }
+
+  /** The text of the address at `offset`, as {@link formatAddress} writes it. */
+  text(view: DataView, offset: number, ipVersion: number): string {
+    if (ipVersion === 4) {
+      const word = view.getUint32(offset);
+      let text = this.v4.get(word);
+      if (text === undefined) {
+        text = formatIpv4(view, offset);
+        this.makeRoom();
+        this.v4.set(word, text);
+      }
+      return text;
+    }
+    const built = formatAddress(view, offset, ipVersion);
+    const known = this.v6.get(built);
+    if (known !== undefined) return known;
+    this.makeRoom();
+    this.v6.set(built, built);
+    return built;
+  }
+
+  private makeRoom(): void {
+    if (this.v4.size + this.v6.size < this.limit) return;
+    this.v4.clear();
+    this.v6.clear();
+    this.resets++;
+  }
+}

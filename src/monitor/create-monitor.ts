@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { Accountant } from '../account/accountant.js';
 import { Attributor } from '../attribute/attributor.js';
+import { protocolName } from '../attribute/flow-key.js';
 import { NodeProcFs } from '../attribute/procfs.js';
 import type { ProcFs } from '../attribute/procfs.js';
 import type { Attribution, FlowCounters } from '../attribute/types.js';
@@ -63,64 +64,6 @@ export interface MonitorDependencies {
    * given, it is used with any source.
    */
   openSocketEvents?: (options: SocketEventsOptions) => SocketEventsHandle;
-}
-
-/** What the accountant needs to know about one end of a connection. */
-interface ConnectionRef {
-  key: string;
-  protocol: 'tcp' | 'udp';
-  localAddress: string;
-  localPort: number;
-  remoteAddress: string;
-  remotePort: number;
-}
-
-/** Per-flow references, built on first use only (most flows have one local end). */
-interface ConnectionRefs {
-  protocolName: 'tcp' | 'udp';
-  sent: ConnectionRef | undefined;
-  received: ConnectionRef | undefined;
-}
-
-function connectionRefs(flow: FlowState): ConnectionRefs {
-  if (flow.ext !== undefined) return flow.ext as ConnectionRefs;
-  const refs: ConnectionRefs = {
-    protocolName: flow.protocol === IPPROTO_TCP ? 'tcp' : 'udp',
-    sent: undefined,
-    received: undefined,
-  };
-  flow.ext = refs;
-  return refs;
-}
-
-/** The connection as seen by the process that sent the flow's packets (local = source). */
-function sentRef(flow: FlowState, refs: ConnectionRefs): ConnectionRef {
-  refs.sent ??= {
-    key: [refs.protocolName, flow.srcAddress, flow.srcPort, flow.dstAddress, flow.dstPort].join(
-      '|',
-    ),
-    protocol: refs.protocolName,
-    localAddress: flow.srcAddress,
-    localPort: flow.srcPort,
-    remoteAddress: flow.dstAddress,
-    remotePort: flow.dstPort,
-  };
-  return refs.sent;
-}
-
-/** The connection as seen by the process that received them (local = destination). */
-function receivedRef(flow: FlowState, refs: ConnectionRefs): ConnectionRef {
-  refs.received ??= {
-    key: [refs.protocolName, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort].join(
-      '|',
-    ),
-    protocol: refs.protocolName,
-    localAddress: flow.dstAddress,
-    localPort: flow.dstPort,
-    remoteAddress: flow.srcAddress,
-    remotePort: flow.srcPort,
-  };
-  return refs.received;
 }
 
 class PidflowMonitor extends EventEmitter implements Monitor {
@@ -329,13 +272,8 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     attribution: Attribution,
   ): void => {
     const { sender, receiver } = attribution;
-    const refs = connectionRefs(flow);
-    if (sender !== undefined) {
-      this.accountant.addSent(sender.process, sentRef(flow, refs), counters);
-    }
-    if (receiver !== undefined) {
-      this.accountant.addReceived(receiver.process, receivedRef(flow, refs), counters);
-    }
+    if (sender !== undefined) this.accountant.addSent(sender.process, flow, counters);
+    if (receiver !== undefined) this.accountant.addReceived(receiver.process, flow, counters);
     if (sender !== undefined || receiver !== undefined) {
       this.totals.attributedPackets += counters.packets;
       this.totals.attributedBytes += counters.bytes;
@@ -343,11 +281,12 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     }
     this.totals.unknownPackets += counters.packets;
     this.totals.unknownBytes += counters.bytes;
+    const protocol = protocolName(flow.protocol);
     if (attribution.srcIsLocal)
-      this.accountant.addUnknown(refs.protocolName, flow.srcPort, 'sent', counters);
+      this.accountant.addUnknown(protocol, flow.srcPort, 'sent', counters);
     else
       this.accountant.addUnknown(
-        refs.protocolName,
+        protocol,
         attribution.dstIsLocal ? flow.dstPort : 0,
         'received',
         counters,

@@ -48,7 +48,7 @@ test('sums each flow of a batch once, keyed by the directional 5-tuple', () => {
   ]);
   const { flows } = drainAll(table);
   assert.equal(flows.size, 3);
-  const fa = flows.get('6|198.18.0.1|1000|198.18.0.2|80');
+  const fa = flows.get('tcp|198.18.0.1|1000|198.18.0.2|80');
   assert.deepEqual(
     fa && {
       packets: fa.packets,
@@ -60,13 +60,13 @@ test('sums each flow of a batch once, keyed by the directional 5-tuple', () => {
     },
     { packets: 2, bytes: 300, payload: 220, first: 1000, last: 1002, flags: TCP_FIN },
   );
-  assert.equal(flows.get('6|198.18.0.2|80|198.18.0.1|1000')?.bytes, 40);
-  assert.equal(flows.get('17|fd42:6e66::1|5|fd42:6e66::2|53')?.bytes, 70);
+  assert.equal(flows.get('tcp|198.18.0.2|80|198.18.0.1|1000')?.bytes, 40);
+  assert.equal(flows.get('udp|fd42:6e66::1|5|fd42:6e66::2|53')?.bytes, 70);
   assert.equal(table.size, 3);
   // A second batch of the same flow reuses it: nothing new, sums start again.
   ingest(table, [{ ...a, ipLen: 10, tsMs: 2000 }]);
   const second = drainAll(table);
-  assert.equal(second.flows.get('6|198.18.0.1|1000|198.18.0.2|80')?.bytes, 10);
+  assert.equal(second.flows.get('tcp|198.18.0.1|1000|198.18.0.2|80')?.bytes, 10);
   assert.equal(table.size, 3);
 });
 
@@ -167,7 +167,7 @@ test('runs of one flow and interleaved flows sum the same', () => {
     order.map((p, i) => ({ ...p, ipLen: 10 + i })),
   );
   const { flows } = drainAll(table);
-  assert.equal(flows.get('17|198.18.0.1|1|198.18.0.2|2')?.bytes, 10 + 11 + 12 + 14 + 17);
-  assert.equal(flows.get('17|198.18.0.1|3|198.18.0.2|2')?.bytes, 13 + 15 + 16);
-  assert.equal(flows.get('17|198.18.0.1|1|198.18.0.2|2')?.packets, 5);
+  assert.equal(flows.get('udp|198.18.0.1|1|198.18.0.2|2')?.bytes, 10 + 11 + 12 + 14 + 17);
+  assert.equal(flows.get('udp|198.18.0.1|3|198.18.0.2|2')?.bytes, 13 + 15 + 16);
+  assert.equal(flows.get('udp|198.18.0.1|1|198.18.0.2|2')?.packets, 5);
 });
