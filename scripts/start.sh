@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >&2
-exec node bin/pidflow.js "$@"
+# The command line (node flags, allocator tuning) is bin/pidflow.js's first line.
+exec ./bin/pidflow.js "$@"

@@ -2,7 +2,9 @@
 // from /proc/<pid> and its cgroup limits never touch the parent. Driven by monitor-process.ts:
 // argv[2] holds the MonitorOptions as JSON; stdin takes `snapshot` and `stop` lines.
 
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { writeHeapSnapshot } from 'node:v8';
 import { createMonitor } from '../../src/index.js';
 import type { Monitor, MonitorOptions } from '../../src/index.js';
 import type { ChildMessage, ProcessTotals } from './monitor-protocol.js';
@@ -57,8 +59,31 @@ async function main(): Promise<void> {
   };
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {
-    if (line === 'snapshot') emit(snapshotMessage(monitor));
-    else if (line === 'stop') void stop();
+    if (line === 'snapshot') {
+      // PIDFLOW_BENCH_HEAPSNAPSHOT=<dir>: a V8 heap snapshot at each snapshot request, to see
+      // where the monitor's memory goes (docs/benchmarks.md).
+      const dir = process.env['PIDFLOW_BENCH_HEAPSNAPSHOT'];
+      if (dir !== undefined && dir !== '')
+        writeHeapSnapshot(`${dir}/monitor-${process.pid}-${Date.now()}.heapsnapshot`);
+      emit(snapshotMessage(monitor));
+      if (process.env['PIDFLOW_BENCH_MEMLOG'] === '1') {
+        const m = process.memoryUsage();
+        const maps = readFileSync('/proc/self/smaps', 'utf8').split('\n');
+        let name = '';
+        const big: string[] = [];
+        for (const l of maps) {
+          if (/^[0-9a-f]+-/.test(l)) name = l.split(/\s+/).slice(5).join(' ') || '[anon]';
+          const r = /^Rss:\s+(\d+)/.exec(l);
+          if (r && Number(r[1]) > 2048) big.push(`${r[1]}k ${name}`);
+        }
+        process.stderr.write(`smaps ${big.join(', ')}\n`);
+        process.stderr.write(
+          `memory ${JSON.stringify(m)} ${readFileSync('/proc/self/status', 'utf8')
+            .match(/VmHWM.*|RssAnon.*|RssFile.*/g)
+            ?.join(' ')}\n`,
+        );
+      }
+    } else if (line === 'stop') void stop();
   });
   lines.on('close', () => void stop());
   const end = await monitor.done;

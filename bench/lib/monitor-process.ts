@@ -3,7 +3,9 @@
 
 import type { MonitorOptions } from '../../src/index.js';
 import type { SpawnedChild, TestNet } from '../../test/helpers/netns.js';
-import { nodeScriptCommand } from '../../test/helpers/traffic.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { nodeScriptCommand, packageRoot } from '../../test/helpers/traffic.js';
 import type { ChildMessage } from './monitor-protocol.js';
 import { readProcUsage } from './proc-usage.js';
 import type { ProcUsage } from './proc-usage.js';
@@ -24,6 +26,25 @@ export interface MonitorProcess {
   stop(timeoutMs?: number): Promise<void>;
 }
 
+/**
+ * How the pidflow command runs node: the environment assignments and node flags of
+ * bin/pidflow.js's `#!/usr/bin/env -S [NAME=value...] node [flags...]` line.
+ */
+export function commandRuntime(): { env: Record<string, string>; nodeFlags: string[] } {
+  const first =
+    readFileSync(join(packageRoot(), 'bin', 'pidflow.js'), 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env(?: -S)? (.*)$/.exec(first);
+  const words = (m?.[1] ?? '').split(' ').filter((w) => w !== '');
+  const nodeAt = words.indexOf('node');
+  if (nodeAt < 0) throw new Error(`bin/pidflow.js: unexpected first line ${JSON.stringify(first)}`);
+  const env: Record<string, string> = {};
+  for (const w of words.slice(0, nodeAt)) {
+    const eq = w.indexOf('=');
+    if (eq > 0) env[w.slice(0, eq)] = w.slice(eq + 1);
+  }
+  return { env, nodeFlags: words.slice(nodeAt + 1) };
+}
+
 /** Start a monitor child (on the host) with `options`; resolves once it has started capturing. */
 export async function startMonitorProcess(
   net: TestNet,
@@ -31,7 +52,14 @@ export async function startMonitorProcess(
   startTimeoutMs = 10_000,
 ): Promise<MonitorProcess> {
   const { cmd, args } = nodeScriptCommand('bench/lib/monitor-child');
-  const child = net.spawnIn(undefined, cmd, [...args, JSON.stringify(options)]);
+  // The monitor runs as the pidflow command runs: same node flags and environment.
+  const runtime = commandRuntime();
+  const child = net.spawnIn(
+    undefined,
+    cmd,
+    [...runtime.nodeFlags, ...args, JSON.stringify(options)],
+    { env: { ...process.env, ...runtime.env } },
+  );
   const waiters: ((m: ChildMessage) => void)[] = [];
   let buffered = '';
   let lastError = '';
@@ -88,7 +116,7 @@ export async function startMonitorProcess(
     pid: child.pid,
     child,
     snapshot: async () => {
-      const reply = next('snapshot', 10_000);
+      const reply = next('snapshot', process.env['PIDFLOW_BENCH_HEAPSNAPSHOT'] ? 120_000 : 10_000);
       child.stdin?.write('snapshot\n');
       return (await reply) as SnapshotMessage;
     },
