@@ -160,8 +160,15 @@ interface ParkedFlow {
   waitedScans: number;
 }
 
+/**
+ * A remembered flow. It is its own Attribution (one object per flow, not two): handed to
+ * onResolved as is, and updated in place when a later scan completes it.
+ */
 interface CachedFlow {
-  attribution: Attribution;
+  sender: Owner | undefined;
+  receiver: Owner | undefined;
+  srcIsLocal: boolean;
+  dstIsLocal: boolean;
   /** Every local end has its owner: valid for the flow's life. Otherwise valid until the next scan. */
   isComplete: boolean;
   scanGen: number;
@@ -377,13 +384,17 @@ export class Attributor {
       if (!cached.isComplete && cached.scanGen !== this.scanGen) {
         // A flow that already had its retries: look again in the newer tables, never park again.
         const result = this.lookup(flow);
-        cached.attribution = result.isComplete
+        const found = result.isComplete
           ? result.attribution
           : this.infer(flow, counters, result.attribution);
+        cached.sender = found.sender;
+        cached.receiver = found.receiver;
+        cached.srcIsLocal = found.srcIsLocal;
+        cached.dstIsLocal = found.dstIsLocal;
         cached.isComplete = result.isComplete && result.isProvisional !== true;
         cached.scanGen = this.scanGen;
       }
-      this.onResolved(flow, counters, cached.attribution);
+      this.onResolved(flow, counters, cached);
       return;
     }
     const result = this.lookup(flow);
@@ -619,8 +630,12 @@ export class Attributor {
         this.evictedFlows++;
       }
     }
+    const { sender, receiver, srcIsLocal, dstIsLocal } = result.attribution;
     this.cache.set(key, {
-      attribution: result.attribution,
+      sender,
+      receiver,
+      srcIsLocal,
+      dstIsLocal,
       isComplete: result.isComplete && result.isProvisional !== true,
       scanGen: this.scanGen,
       lastSeenMs: now,
