@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import type { FlowCounters, ProcessInfo } from '../attribute/types.js';
+import type { FlowCounters, FlowTuple, ProcessInfo } from '../attribute/types.js';
 import { FakeClock } from '../clock.js';
 import { UsageError } from '../errors.js';
 import { flowKey } from '../attribute/flow-key.js';
 import { Accountant, EVICTED_PROCESS_KEY, EXITED_PROCESS_KEY } from './accountant.js';
-import type { AccountedFlow, ProcessEntry, TrafficCounters } from './types.js';
+import type { ProcessEntry, TrafficCounters } from './types.js';
 
 const T0 = 1_700_000_000_000; // a whole second
 
@@ -31,7 +31,7 @@ function proc(pid: number, containerId: string | null = null): ProcessInfo {
 }
 
 /** A flow this host's process sends on: local 198.18.0.1:localPort -> remote. */
-function conn(localPort: number, remoteAddress = '198.18.0.2', remotePort = 80): AccountedFlow {
+function conn(localPort: number, remoteAddress = '198.18.0.2', remotePort = 80): FlowTuple {
   return {
     key: flowKey(6, '198.18.0.1', localPort, remoteAddress, remotePort),
     ipVersion: 4,
@@ -40,12 +40,11 @@ function conn(localPort: number, remoteAddress = '198.18.0.2', remotePort = 80):
     srcPort: localPort,
     dstAddress: remoteAddress,
     dstPort: remotePort,
-    receivedKey: undefined,
   };
 }
 
 /** The same connection's other direction: remote -> local 198.18.0.1:localPort (received). */
-function inbound(localPort: number, remoteAddress = '198.18.0.2', remotePort = 80): AccountedFlow {
+function inbound(localPort: number, remoteAddress = '198.18.0.2', remotePort = 80): FlowTuple {
   return {
     key: flowKey(6, remoteAddress, remotePort, '198.18.0.1', localPort),
     ipVersion: 4,
@@ -54,7 +53,6 @@ function inbound(localPort: number, remoteAddress = '198.18.0.2', remotePort = 8
     srcPort: remotePort,
     dstAddress: '198.18.0.1',
     dstPort: localPort,
-    receivedKey: undefined,
   };
 }
 
@@ -537,6 +535,6 @@ test('rejects bad options with UsageError naming the option and the allowed valu
   assert.throws(() => new Accountant({} as never), /needs a clock option/);
 });
 
-function reverse(f: AccountedFlow): AccountedFlow {
+function reverse(f: FlowTuple): FlowTuple {
   return inbound(f.srcPort, f.dstAddress, f.dstPort);
 }

@@ -4,7 +4,7 @@
 
 import { flowKey, protocolName } from '../attribute/flow-key.js';
 import { placeholderProcess } from '../attribute/process-info.js';
-import type { FlowCounters, ProcessInfo } from '../attribute/types.js';
+import type { FlowCounters, FlowTuple, ProcessInfo } from '../attribute/types.js';
 import type { Clock } from '../clock.js';
 import { UsageError } from '../errors.js';
 import { checkInteger, checkOneOf, checkOptionKeys, checkPositive } from './check-options.js';
@@ -13,7 +13,6 @@ import type {
   AccountantOptions,
   AccountantStats,
   ConnectionEntry,
-  AccountedFlow,
   ContainerEntry,
   GroupBy,
   ProcessEntry,
@@ -100,14 +99,23 @@ export class Accountant {
   private evictedSlot = -1;
 
   private readonly conns: RingTable;
-  private readonly connectionSlots = new Map<string, number>();
-  /** The flow a connection was first seen on, and from which end (0: its source is local). */
-  private readonly connectionFlow: (AccountedFlow | undefined)[] = [];
-  private readonly connectionDir: Direction[] = [];
-  private readonly connectionProcess: number[] = [];
-  private readonly connectionRemote: number[] = [];
-  private readonly connectionNext: number[] = [];
-  private readonly connectionPrev: number[] = [];
+  /**
+   * Connections by the key of a flow they sent on (its source is their local end) and by the
+   * key of a flow they received on. A connection is filed under the flow it was first seen on
+   * and, once it shows up, under the reverse flow too: flow keys are the only strings, no
+   * connection builds one of its own.
+   */
+  private readonly connBySentFlow = new Map<string, number>();
+  private readonly connByReceivedFlow = new Map<string, number>();
+  /** Per connection: the flow it was first seen on, and from which end (0: its source is local). */
+  private readonly connectionFlow: (FlowTuple | undefined)[] = [];
+  /** Per connection: the flow of the other direction, once seen. */
+  private readonly connectionReverse: (FlowTuple | undefined)[] = [];
+  private connectionDir = new Uint8Array(0);
+  private connectionProcess = new Int32Array(0);
+  private connectionRemote = new Int32Array(0);
+  private connectionNext = new Int32Array(0);
+  private connectionPrev = new Int32Array(0);
 
   private readonly remotes: RingTable;
   private readonly remoteSlots = new Map<string, number>();
@@ -179,12 +187,12 @@ export class Accountant {
   }
 
   /** Count bytes `process` sent on `flow` (one flow, one batch): its connection is local = source. */
-  addSent(process: ProcessInfo, flow: AccountedFlow, counters: FlowCounters): void {
+  addSent(process: ProcessInfo, flow: FlowTuple, counters: FlowCounters): void {
     this.addFlow(process, flow, counters, 0);
   }
 
   /** Count bytes `process` received on `flow` (one flow, one batch): local = destination. */
-  addReceived(process: ProcessInfo, flow: AccountedFlow, counters: FlowCounters): void {
+  addReceived(process: ProcessInfo, flow: FlowTuple, counters: FlowCounters): void {
     this.addFlow(process, flow, counters, 1);
   }
 
@@ -324,10 +332,9 @@ export class Accountant {
     };
   }
 
-  private addFlow(p: ProcessInfo, flow: AccountedFlow, c: FlowCounters, dir: Direction): void {
+  private addFlow(p: ProcessInfo, flow: FlowTuple, c: FlowCounters, dir: Direction): void {
     const sec = this.currentSecond();
-    const key = dir === 0 ? flow.key : (flow.receivedKey ??= receivedKeyOf(flow));
-    let cs = this.connectionSlots.get(key);
+    let cs = this.findConnection(flow, dir);
     let ps = -1;
     if (cs !== undefined) {
       ps = this.connectionProcess[cs]!;
@@ -339,7 +346,7 @@ export class Accountant {
     }
     if (cs === undefined) {
       ps = this.processSlot(p, sec);
-      cs = this.newConnection(key, flow, dir, ps, sec);
+      cs = this.newConnection(flow, dir, ps, sec);
     }
     this.processInfo[ps] = p;
     const remoteAddress = dir === 0 ? flow.dstAddress : flow.srcAddress;
@@ -416,22 +423,40 @@ export class Accountant {
     return slot;
   }
 
-  private newConnection(
-    key: string,
-    flow: AccountedFlow,
-    dir: Direction,
-    ps: number,
-    sec: number,
-  ): number {
+  /**
+   * The connection `flow` belongs to from end `dir`: filed under the flow itself, or under its
+   * reverse (then filed under this flow too, so the next batch finds it at once).
+   */
+  private findConnection(flow: FlowTuple, dir: Direction): number | undefined {
+    const own = dir === 0 ? this.connBySentFlow : this.connByReceivedFlow;
+    const cs = own.get(flow.key);
+    if (cs !== undefined) return cs;
+    // Once per flow and end: the reverse flow's key, to look and let go.
+    const other = dir === 0 ? this.connByReceivedFlow : this.connBySentFlow;
+    const reverse = other.get(
+      flowKey(flow.protocol, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort),
+    );
+    if (reverse === undefined) return undefined;
+    const previous = this.connectionReverse[reverse];
+    if (previous !== undefined) own.delete(previous.key);
+    this.connectionReverse[reverse] = flow;
+    own.set(flow.key, reverse);
+    return reverse;
+  }
+
+  private newConnection(flow: FlowTuple, dir: Direction, ps: number, sec: number): number {
     if (this.conns.isFull) {
       for (const victim of this.conns.leastRecentlyActive(evictCount(this.conns), never)) {
         this.dropConnection(victim);
         this.evicted.connections++;
       }
     }
-    const cs = this.conns.alloc(key, sec);
-    this.connectionSlots.set(key, cs);
+    // The ring table's key is the flow's (its own string); entries show the canonical key.
+    const cs = this.conns.alloc(flow.key, sec);
+    if (this.connectionProcess.length < this.conns.capacity) this.growConnectionColumns();
+    (dir === 0 ? this.connBySentFlow : this.connByReceivedFlow).set(flow.key, cs);
     this.connectionFlow[cs] = flow;
+    this.connectionReverse[cs] = undefined;
     this.connectionDir[cs] = dir;
     this.connectionProcess[cs] = ps;
     this.connectionRemote[cs] = -1;
@@ -445,6 +470,20 @@ export class Accountant {
     return cs;
   }
 
+  /** The numeric per-connection columns follow the ring table's capacity. */
+  private growConnectionColumns(): void {
+    const n = this.conns.capacity;
+    const grow = <T extends Uint8Array | Int32Array>(old: T, fresh: T): T => {
+      fresh.set(old);
+      return fresh;
+    };
+    this.connectionDir = grow(this.connectionDir, new Uint8Array(n));
+    this.connectionProcess = grow(this.connectionProcess, new Int32Array(n));
+    this.connectionRemote = grow(this.connectionRemote, new Int32Array(n));
+    this.connectionNext = grow(this.connectionNext, new Int32Array(n));
+    this.connectionPrev = grow(this.connectionPrev, new Int32Array(n));
+  }
+
   private dropConnection(cs: number): void {
     const ps = this.connectionProcess[cs]!;
     const prev = this.connectionPrev[cs]!;
@@ -453,9 +492,16 @@ export class Accountant {
     else this.processConnHead[ps] = next;
     if (next >= 0) this.connectionPrev[next] = prev;
     this.processConnCount[ps]!--;
-    const key = this.conns.keys[cs];
-    if (key !== undefined) this.connectionSlots.delete(key);
+    const flow = this.connectionFlow[cs];
+    const isSent = this.connectionDir[cs] === 0;
+    if (flow !== undefined)
+      (isSent ? this.connBySentFlow : this.connByReceivedFlow).delete(flow.key);
+    const reverse = this.connectionReverse[cs];
+    if (reverse !== undefined) {
+      (isSent ? this.connByReceivedFlow : this.connBySentFlow).delete(reverse.key);
+    }
     this.connectionFlow[cs] = undefined;
+    this.connectionReverse[cs] = undefined;
     this.conns.free(cs);
   }
 
@@ -632,6 +678,9 @@ export class Accountant {
     const isSent = this.connectionDir[slot] === 0;
     return {
       ...this.trafficEntry(this.conns, slot, sec, w),
+      key: isSent
+        ? flow.key
+        : flowKey(flow.protocol, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort),
       kind: 'connection',
       protocol: protocolName(flow.protocol) as ConnectionEntry['protocol'],
       localAddress: isSent ? flow.srcAddress : flow.dstAddress,
@@ -645,7 +694,7 @@ export class Accountant {
   /** Remote slot -> number of distinct tracked processes with a tracked connection to it. */
   private processCountsByRemote(): Map<number, number> {
     const seen = new Map<number, Set<number>>();
-    for (const cs of this.connectionSlots.values()) {
+    for (const cs of liveSlots(this.conns)) {
       const rs = this.connectionRemote[cs]!;
       if (rs < 0 || this.remotes.keys[rs] !== this.remoteAddressOf(cs)) continue;
       let set = seen.get(rs);
@@ -669,11 +718,6 @@ export class Accountant {
     }
     return counts;
   }
-}
-
-/** Key of the connection at a flow's destination end: the flow's key with the ends swapped. */
-function receivedKeyOf(flow: AccountedFlow): string {
-  return flowKey(flow.protocol, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort);
 }
 
 function never(): boolean {

@@ -4,18 +4,6 @@
 // The output shapes are the public contract in monitor/types.ts; importing types only (erased at
 // compile time) keeps the runtime dependency pointing upstream.
 export type * from '../monitor/types.js';
-import type { FlowTuple } from '../attribute/types.js';
-
-/**
- * A flow as the accountant takes it: the sender's connection is the flow's own tuple (local =
- * source, key = `flow.key`); the receiver's is the same tuple the other way round, whose key the
- * accountant builds on first use and keeps in `receivedKey` (so it is built once per flow).
- * The monitor's flow-table entries are these; a flow and its reverse share their connections.
- */
-export interface AccountedFlow extends FlowTuple {
-  /** Key of the receiver-side connection; undefined until the accountant needs it. */
-  receivedKey: string | undefined;
-}
 
 /** Options of {@link Accountant}. Every count is a positive integer. */
 export interface AccountantOptions {
