@@ -487,6 +487,59 @@ test('a connection key reused by another process becomes a new connection', () =
   assert.equal(acc.stats().connections, 1);
 });
 
+test('both directions of a connection land on one entry, whichever is seen first', () => {
+  const clock = new FakeClock(T0);
+  const acc = new Accountant({ clock, ringSeconds: 15 });
+  const p = proc(1);
+  // Received first: the entry still shows the local end first and the canonical key.
+  acc.addReceived(p, inbound(7), flow(300));
+  acc.addSent(p, conn(7), flow(100));
+  acc.addSent(p, conn(7), flow(50));
+  acc.addReceived(p, inbound(7), flow(20));
+  // A second process on the other end of the same tuple (both ends local): its own entry.
+  const q = proc(2);
+  acc.addReceived(q, conn(7), flow(100));
+  acc.addSent(q, inbound(7), flow(300));
+  clock.advance(1000);
+  const conns = acc.rank({ groupBy: 'connection', windowSeconds: 0 });
+  assert.equal(conns.length, 2);
+  const mine = conns.find((c) => c.kind === 'connection' && c.process.pid === 1);
+  assert.ok(mine?.kind === 'connection');
+  assert.equal(mine.key, 'tcp|198.18.0.1|7|198.18.0.2|80');
+  assert.equal(mine.localPort, 7);
+  assert.equal(mine.remotePort, 80);
+  assert.equal(mine.total.sentBytes, 150);
+  assert.equal(mine.total.receivedBytes, 320);
+  const theirs = conns.find((c) => c.kind === 'connection' && c.process.pid === 2);
+  assert.ok(theirs?.kind === 'connection');
+  assert.equal(theirs.key, 'tcp|198.18.0.2|80|198.18.0.1|7');
+  assert.equal(theirs.localAddress, '198.18.0.2');
+  assert.equal(theirs.total.sentBytes, 300);
+  assert.equal(theirs.total.receivedBytes, 100);
+  assert.equal(acc.stats().connections, 2);
+});
+
+test('a dropped connection lets go of both directions: the next owner starts from zero', () => {
+  const clock = new FakeClock(T0);
+  const acc = new Accountant({ clock, ringSeconds: 15 });
+  acc.addSent(proc(1), conn(9), flow(100));
+  acc.addReceived(proc(1), inbound(9), flow(200));
+  // The port is reused by process 3: a new connection, found through either direction.
+  acc.addReceived(proc(3), inbound(9), flow(5));
+  acc.addSent(proc(3), conn(9), flow(7));
+  clock.advance(1000);
+  const conns = acc.rank({ groupBy: 'connection', windowSeconds: 0 });
+  assert.equal(conns.length, 1);
+  assert.ok(conns[0]?.kind === 'connection');
+  assert.equal(conns[0].process.pid, 3);
+  assert.equal(conns[0].total.sentBytes, 7);
+  assert.equal(conns[0].total.receivedBytes, 5);
+  // Process 1 keeps its bytes.
+  const p1 = acc.snapshotParts(0).processes.find((e) => e.process.pid === 1);
+  assert.equal(p1?.total.sentBytes, 100);
+  assert.equal(p1?.total.receivedBytes, 200);
+});
+
 test('rejects bad options with UsageError naming the option and the allowed values', () => {
   const clock = new FakeClock(T0);
   const acc = new Accountant({ clock, ringSeconds: 15 });
