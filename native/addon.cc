@@ -25,7 +25,7 @@ namespace {
 const char* kOpenUsage =
     "Usage: open({offline, devices, filter?, snaplen, bufferBytes, immediate, promiscuous, "
     "batchIntervalMs, batchRecords, queueLimit, waitWhenFull, pcapPath?, pcapSnaplen, "
-    "pcapRotateBytes}, onMessage)";
+    "pcapRotateBytes, pcapMaxFiles?}, onMessage)";
 
 [[noreturn]] void ThrowUsage(Napi::Env env, const char* usage) {
   throw Napi::TypeError::New(env, usage);
@@ -140,6 +140,12 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
       opt.pcap_path = pcap_path.As<Napi::String>().Utf8Value();
       opt.pcap_snaplen = static_cast<int>(NumberField(o, "pcapSnaplen", kOpenUsage));
       opt.pcap_rotate_bytes = static_cast<uint64_t>(NumberField(o, "pcapRotateBytes", kOpenUsage));
+      // Optional so callers that predate the file limit keep working (0 = keep every file).
+      if (!o.Get("pcapMaxFiles").IsUndefined()) {
+        double max_files = NumberField(o, "pcapMaxFiles", kOpenUsage);
+        if (!(max_files >= 0 && max_files <= 1000000)) ThrowUsage(env, kOpenUsage);
+        opt.pcap_max_files = static_cast<uint64_t>(max_files);
+      }
     } else if (!pcap_path.IsUndefined()) {
       ThrowUsage(env, kOpenUsage);
     }

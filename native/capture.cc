@@ -110,7 +110,7 @@ size_t CaptureSet::Open() {
                      std::string("capture on `any` to write all of them"));
     } else {
       savefile_.Open(options_.pcap_path, link_type, options_.pcap_snaplen,
-                     options_.pcap_rotate_bytes);
+                     options_.pcap_rotate_bytes, options_.pcap_max_files);
     }
   }
   return opened;
@@ -575,8 +575,13 @@ Napi::Value CaptureSet::Stats(Napi::Env env) {
     p.Set("writtenPackets", Napi::Number::New(env, static_cast<double>(savefile_.written_packets())));
     p.Set("writtenBytes", Napi::Number::New(env, static_cast<double>(savefile_.written_bytes())));
     p.Set("files", Napi::Number::New(env, static_cast<double>(savefile_.files())));
+    p.Set("removedFiles", Napi::Number::New(env, static_cast<double>(savefile_.removed_files())));
+    p.Set("removeFailures",
+          Napi::Number::New(env, static_cast<double>(savefile_.remove_failures())));
     std::string error = savefile_.Error();
     if (!error.empty()) p.Set("error", error);
+    std::string remove_error = savefile_.RemoveError();
+    if (!remove_error.empty()) p.Set("removeError", remove_error);
     result.Set("pcap", p);
   }
   return result;

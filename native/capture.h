@@ -38,6 +38,7 @@ struct CaptureOptions {
   std::string pcap_path;
   int pcap_snaplen = 0;
   uint64_t pcap_rotate_bytes = 0;
+  uint64_t pcap_max_files = 0;  // 0 = keep every rotated file
 };
 
 // Counters a capture thread owns; published to the atomics below at every flush.

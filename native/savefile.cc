@@ -1,5 +1,7 @@
 // pcap savefile writer with size rotation (see savefile.h). File names: the first file is
-// `path`, the next ones `path.1`, `path.2`, ... (like tcpdump -C, with a dot). Sizes are
+// `path`, the next ones `path.1`, `path.2`, ... (like tcpdump -C, with a dot). With a file
+// limit (like tcpdump -W), opening file k deletes file k - max_files; unlike tcpdump the
+// numbers keep growing instead of wrapping, so names never get reused. Sizes are
 // counted as libpcap writes them: a 24-byte file header plus 16 bytes + captured bytes per
 // packet. Errors come from errno after fwrite/fflush (man 3pcap pcap_dump_flush).
 #include "savefile.h"
@@ -7,6 +9,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+
+#include <unistd.h>
 
 namespace pidflow {
 
@@ -21,12 +25,14 @@ constexpr size_t kStdioBufferBytes = 1 << 20;
 
 SaveFile::~SaveFile() { Close(); }
 
-void SaveFile::Open(const std::string& path, int link_type, int snaplen, uint64_t rotate_bytes) {
+void SaveFile::Open(const std::string& path, int link_type, int snaplen, uint64_t rotate_bytes,
+                    uint64_t max_files) {
   std::lock_guard<std::mutex> lock(mutex_);
   enabled_ = true;
   path_ = path;
   snaplen_ = snaplen;
   rotate_bytes_ = rotate_bytes;
+  max_files_ = max_files;
   dead_ = pcap_open_dead(link_type, snaplen);
   if (dead_ == nullptr) {
     FailLocked("pcap_open_dead failed for link type " + std::to_string(link_type), 0);
@@ -41,9 +47,28 @@ void SaveFile::Fail(const std::string& message) {
   FailLocked(message, 0);
 }
 
+std::string SaveFile::FileNameLocked(uint64_t index) const {
+  return index == 0 ? path_ : path_ + "." + std::to_string(index);
+}
+
+// Delete an old file to keep at most max_files_. Already gone (moved or deleted by the user) is
+// fine; any other error is counted and kept as text, and writing goes on.
+void SaveFile::RemoveOldFileLocked(uint64_t index) {
+  std::string name = FileNameLocked(index);
+  if (unlink(name.c_str()) == 0) {
+    removed_files_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  int err = errno;
+  if (err == ENOENT) return;
+  remove_failures_.fetch_add(1, std::memory_order_relaxed);
+  remove_error_ = "cannot remove old pcap file " + name + ": " + std::strerror(err);
+}
+
 bool SaveFile::OpenFileLocked() {
   uint64_t index = files_.load(std::memory_order_relaxed);
-  std::string name = index == 0 ? path_ : path_ + "." + std::to_string(index);
+  if (max_files_ > 0 && index >= max_files_) RemoveOldFileLocked(index - max_files_);
+  std::string name = FileNameLocked(index);
   FILE* fp = std::fopen(name.c_str(), "wb");
   if (fp == nullptr) {
     FailLocked("cannot write " + name, errno);
@@ -134,6 +159,11 @@ void SaveFile::Close() {
 std::string SaveFile::Error() {
   std::lock_guard<std::mutex> lock(mutex_);
   return error_;
+}
+
+std::string SaveFile::RemoveError() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return remove_error_;
 }
 
 }  // namespace pidflow

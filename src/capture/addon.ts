@@ -45,6 +45,8 @@ export interface NativeOpenOptions {
   readonly pcapPath?: string;
   readonly pcapSnaplen: number;
   readonly pcapRotateBytes: number;
+  /** Keep at most this many rotated files, deleting the oldest; 0 or absent keeps all. */
+  readonly pcapMaxFiles?: number;
 }
 
 /** Why a device failed to open. */
@@ -103,7 +105,10 @@ export interface NativeStats {
     readonly writtenPackets: number;
     readonly writtenBytes: number;
     readonly files: number;
+    readonly removedFiles: number;
+    readonly removeFailures: number;
     readonly error?: string;
+    readonly removeError?: string;
   };
 }
 

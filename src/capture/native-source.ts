@@ -182,7 +182,10 @@ export function toCaptureStats(stats: NativeStats): CaptureStats {
             writtenPackets: p.writtenPackets,
             writtenBytes: p.writtenBytes,
             files: p.files,
+            removedFiles: p.removedFiles,
+            removeFailures: p.removeFailures,
             error: p.error,
+            removeError: p.removeError,
           },
   };
 }

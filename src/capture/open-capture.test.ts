@@ -31,6 +31,7 @@ test('fills in the documented defaults before calling the addon', () => {
       waitWhenFull: false,
       pcapSnaplen: 128,
       pcapRotateBytes: 0,
+      pcapMaxFiles: 0,
     },
   );
 });
@@ -55,6 +56,19 @@ test('passes pcap file options through', () => {
   assert.equal(o.pcapPath, '/tmp/x.pcap');
   assert.equal(o.pcapSnaplen, 96);
   assert.equal(o.pcapRotateBytes, 1 << 20);
+  assert.equal(o.pcapMaxFiles, 0);
+});
+
+test('passes the pcap file limit through', () => {
+  const addon = new FakeAddon();
+  openCapture({
+    devices: ['any'],
+    pcapFile: { path: '/tmp/x.pcap', rotateBytes: 65536, maxFiles: 3 },
+    addon,
+  });
+  const o = addon.lastHandle.options;
+  assert.equal(o.pcapRotateBytes, 65536);
+  assert.equal(o.pcapMaxFiles, 3);
 });
 
 test('rejects every bad option with a UsageError naming it', () => {
@@ -81,6 +95,22 @@ test('rejects every bad option with a UsageError naming it', () => {
     [{ devices: ['lo'], pcapFile: 'x' }, 'pcapFile must be an object'],
     [{ devices: ['lo'], pcapFile: { path: '' } }, 'pcapFile.path must be a file path'],
     [{ devices: ['lo'], pcapFile: { path: 'x', rotate: 1 } }, 'unknown pcapFile option "rotate"'],
+    [
+      { devices: ['lo'], pcapFile: { path: 'x', maxFiles: 3 } },
+      'pcapFile.maxFiles (3) needs rotation: set pcapFile.rotateBytes to the size of one file',
+    ],
+    [
+      { devices: ['lo'], pcapFile: { path: 'x', rotateBytes: 65536, maxFiles: -1 } },
+      'pcapFile.maxFiles must be an integer from 0 to 1000000, got -1',
+    ],
+    [
+      { devices: ['lo'], pcapFile: { path: 'x', rotateBytes: 65536, maxFiles: 1.5 } },
+      'pcapFile.maxFiles must be an integer from 0 to 1000000, got 1.5',
+    ],
+    [
+      { devices: ['lo'], pcapFile: { path: 'x', rotateBytes: 65536, maxFiles: 1_000_001 } },
+      'pcapFile.maxFiles must be an integer from 0 to 1000000, got 1000001',
+    ],
     [
       { devices: ['lo'], snapLen: 64 },
       'unknown openCapture option "snapLen": did you mean "snaplen"?',

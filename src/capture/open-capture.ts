@@ -17,6 +17,11 @@ export interface PcapFileOptions {
   readonly snaplen?: number;
   /** Start a new file once one would exceed this many bytes; 0 never rotates. @default 0 */
   readonly rotateBytes?: number;
+  /**
+   * Keep at most this many files: opening file number k deletes file number k - maxFiles
+   * (like tcpdump -W, but numbers keep growing). Needs rotateBytes > 0; 0 keeps all. @default 0
+   */
+  readonly maxFiles?: number;
 }
 
 /** Options of openCapture(). */
@@ -52,6 +57,8 @@ export const DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_BATCH_INTERVAL_MS = 100;
 export const DEFAULT_BATCH_RECORDS = 4096;
 export const DEFAULT_QUEUE_LIMIT_RECORDS = 1_000_000;
+/** Largest pcapFile.maxFiles. */
+export const MAX_PCAP_FILES = 1_000_000;
 
 /** queueLimit and batchRecords of an open*() call, checked together. */
 export function checkBatchLimits(options: { queueLimit?: unknown; batchRecords?: unknown }): {
@@ -153,6 +160,7 @@ export function openCapture(options: CaptureOptions): NativeSource {
       ...(pcap !== undefined ? { pcapPath: pcap.path } : {}),
       pcapSnaplen: pcap?.snaplen ?? snaplen,
       pcapRotateBytes: pcap?.rotateBytes ?? 0,
+      pcapMaxFiles: pcap?.maxFiles ?? 0,
     },
     source.onMessage,
   );
@@ -193,21 +201,37 @@ function checkDevices(devices: unknown): string[] {
 function checkPcapFile(
   value: unknown,
   snaplen: number,
-): { path: string; snaplen: number; rotateBytes: number } | undefined {
+): { path: string; snaplen: number; rotateBytes: number; maxFiles: number } | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null) {
     throw new UsageError(
-      `pcapFile must be an object {path, snaplen?, rotateBytes?}, got ${describe(value)}`,
+      `pcapFile must be an object {path, snaplen?, rotateBytes?, maxFiles?}, got ${describe(value)}`,
     );
   }
-  checkKnownKeys('pcapFile', value, ['path', 'snaplen', 'rotateBytes']);
+  checkKnownKeys('pcapFile', value, ['path', 'snaplen', 'rotateBytes', 'maxFiles']);
   const v = value as PcapFileOptions;
   if (typeof v.path !== 'string' || v.path.length === 0 || v.path.includes('\0')) {
     throw new UsageError(`pcapFile.path must be a file path, got ${describe(v.path)}`);
   }
+  const pcapSnaplen = intOption('pcapFile.snaplen', v.snaplen, snaplen, 68, 262144);
+  const rotateBytes = intOption(
+    'pcapFile.rotateBytes',
+    v.rotateBytes,
+    0,
+    0,
+    Number.MAX_SAFE_INTEGER,
+  );
+  const maxFiles = intOption('pcapFile.maxFiles', v.maxFiles, 0, 0, MAX_PCAP_FILES);
+  if (maxFiles > 0 && rotateBytes === 0) {
+    throw new UsageError(
+      `pcapFile.maxFiles (${maxFiles}) needs rotation: set pcapFile.rotateBytes to the size of ` +
+        'one file in bytes, or leave maxFiles out to write one file',
+    );
+  }
   return {
     path: v.path,
-    snaplen: intOption('pcapFile.snaplen', v.snaplen, snaplen, 68, 262144),
-    rotateBytes: intOption('pcapFile.rotateBytes', v.rotateBytes, 0, 0, Number.MAX_SAFE_INTEGER),
+    snaplen: pcapSnaplen,
+    rotateBytes,
+    maxFiles,
   };
 }

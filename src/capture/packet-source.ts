@@ -45,8 +45,14 @@ export interface PcapWriterStats {
   readonly writtenBytes: number;
   /** Number of files written so far (rotation by size creates more). */
   readonly files: number;
+  /** Old files deleted to keep at most `maxFiles` (a file already gone is not counted). */
+  readonly removedFiles: number;
+  /** Old files that could not be deleted; `removeError` says why for the last one. */
+  readonly removeFailures: number;
   /** Set when writing stopped because of an error; the capture goes on. */
   readonly error: string | undefined;
+  /** Why the last old file could not be deleted; writing goes on. */
+  readonly removeError: string | undefined;
 }
 
 /** Totals over all devices of one source. */

@@ -477,6 +477,25 @@ test('every command-line option reaches createMonitor in library units', () => {
   });
 });
 
+test('--pcap-rotate and --pcap-files reach createMonitor as pcapFile rotateBytes and maxFiles', () => {
+  const toOptions = (argv: string[]) => {
+    const parsed = parseCliArgs(argv, '1.0.0');
+    assert.equal(parsed.kind, 'run');
+    if (parsed.kind !== 'run') throw new Error('parse failed');
+    return toMonitorOptions(parsed.options, undefined).pcapFile;
+  };
+  assert.equal(toOptions(['--pcap', '/tmp/p.pcap']), '/tmp/p.pcap');
+  assert.deepEqual(toOptions(['--pcap', '/tmp/p.pcap', '--pcap-rotate', '1M']), {
+    path: '/tmp/p.pcap',
+    rotateBytes: 1_048_576,
+  });
+  assert.deepEqual(
+    toOptions(['--pcap', '/tmp/p.pcap', '--pcap-rotate', '64K', '--pcap-files', '3']),
+    { path: '/tmp/p.pcap', rotateBytes: 65_536, maxFiles: 3 },
+  );
+  assert.equal(toOptions([]), undefined);
+});
+
 test('colours follow --no-color, NO_COLOR (non-empty) and TERM=dumb', () => {
   const parsed = parseCliArgs([], '1.0.0');
   const noColor = parseCliArgs(['--no-color'], '1.0.0');

@@ -98,7 +98,16 @@ export function toMonitorOptions(
   if (cli.filter !== undefined) options.filter = cli.filter;
   if (cli.protocols !== undefined) options.protocols = cli.protocols;
   if (cli.syncIntervalMs !== undefined) options.syncIntervalMs = cli.syncIntervalMs;
-  if (cli.pcapFile !== undefined) options.pcapFile = cli.pcapFile;
+  if (cli.pcapFile !== undefined) {
+    options.pcapFile =
+      cli.pcapRotateBytes === undefined
+        ? cli.pcapFile
+        : {
+            path: cli.pcapFile,
+            rotateBytes: cli.pcapRotateBytes,
+            ...(cli.pcapMaxFiles === undefined ? {} : { maxFiles: cli.pcapMaxFiles }),
+          };
+  }
   if (cli.cpuCores !== undefined || cli.memoryMB !== undefined) {
     options.limits = {
       ...(cli.cpuCores !== undefined ? { cpuCores: cli.cpuCores } : {}),

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import {
   DEFAULT_INTERVAL_MS,
   DEFAULT_TIMEOUT_MS,
+  parseByteSize,
   parseCliArgs,
   parseDuration,
   type CliOptions,
@@ -91,6 +92,25 @@ test('devices are positional; options map to their units', () => {
   assert.equal(o.debug, true);
 });
 
+test('--pcap-rotate takes bytes or K/M/G (1024-based); --pcap-files needs it', () => {
+  const plain = run(['--pcap', 'p.pcap']);
+  assert.equal(plain.pcapFile, 'p.pcap');
+  assert.equal(plain.pcapRotateBytes, undefined);
+  assert.equal(plain.pcapMaxFiles, undefined);
+  const o = run(['--pcap', 'p.pcap', '--pcap-rotate', '100M', '--pcap-files', '10']);
+  assert.equal(o.pcapFile, 'p.pcap');
+  assert.equal(o.pcapRotateBytes, 100 * 1024 * 1024);
+  assert.equal(o.pcapMaxFiles, 10);
+  assert.equal(run(['--pcap', 'p', '--pcap-rotate', '65536']).pcapRotateBytes, 65_536);
+  assert.equal(run(['--pcap', 'p', '--pcap-rotate', '64K']).pcapRotateBytes, 65_536);
+  assert.equal(run(['--pcap', 'p', '--pcap-rotate', '64k']).pcapRotateBytes, 65_536);
+  assert.equal(run(['--pcap', 'p', '--pcap-rotate', '2G']).pcapRotateBytes, 2 * 1024 ** 3);
+  assert.equal(run(['--pcap', 'p', '--pcap-rotate', '1.5M']).pcapRotateBytes, 1_572_864);
+  assert.equal(run(['--pcap', 'p', '--pcap-rotate', '10MiB']).pcapRotateBytes, 10_485_760);
+  assert.equal(run(['--pcap', 'p', '--pcap-rotate', '10MB']).pcapRotateBytes, 10_485_760);
+  assert.equal(parseByteSize(' 1G '), 1024 ** 3);
+});
+
 test('--tcp with --udp means both; --udp alone means UDP', () => {
   assert.equal(run(['--tcp', '--udp']).protocols, undefined);
   assert.deepEqual(run(['--udp']).protocols, ['udp']);
@@ -131,6 +151,8 @@ test('--help prints usage with examples and exits 0; --version prints the versio
     '--window',
     '--timeout',
     '--pcap',
+    '--pcap-rotate',
+    '--pcap-files',
     '--read',
     '--cpu-limit',
     '--mem-limit',
@@ -190,6 +212,28 @@ const USAGE_ERRORS: [string[], RegExp][] = [
   [['--mem-limit', '4M'], /must be at least 16M/],
   [['--read', ''], /expected a file name/],
   [['--pcap', ''], /expected a file name/],
+  [
+    ['--pcap', 'p.pcap', '--pcap-rotate', 'big'],
+    /option '--pcap-rotate <size>' argument 'big' is invalid\. expected a file size in bytes, or with a K, M or G suffix \(1024-based\), such as 100M or 1G\./,
+  ],
+  [['--pcap', 'p.pcap', '--pcap-rotate', '10M5'], /expected a file size in bytes/],
+  [['--pcap', 'p.pcap', '--pcap-rotate', '-1M'], /expected a file size in bytes/],
+  [['--pcap', 'p.pcap', '--pcap-rotate', '1T'], /expected a file size in bytes/],
+  [['--pcap', 'p.pcap', '--pcap-rotate', '1000'], /must be at least 64K \(65536 bytes\)/],
+  [['--pcap-rotate', '100M'], /--pcap-rotate rotates the file of --pcap: add --pcap <file>/],
+  [
+    ['--pcap', 'p.pcap', '--pcap-files', '3'],
+    /--pcap-files limits the files that --pcap writes when --pcap-rotate starts new ones: add --pcap <file> --pcap-rotate <size>/,
+  ],
+  [['--pcap-rotate', '1M', '--pcap-files', '3'], /add --pcap <file>/],
+  [
+    ['--pcap', 'p.pcap', '--pcap-rotate', '1M', '--pcap-files', '0'],
+    /expected a number of files, a whole number from 1 to 1000000/,
+  ],
+  [
+    ['--pcap', 'p.pcap', '--pcap-rotate', '1M', '--pcap-files', 'all'],
+    /expected a number of files/,
+  ],
   [['--json', '--text'], /--json and --text exclude each other/],
   [['--once', '--count', '3'], /--once prints one ranking; drop --count/],
   [

@@ -19,6 +19,10 @@ export interface CliOptions {
   /** Capture timeout in ms; 0 disables it. */
   timeoutMs: number;
   pcapFile: string | undefined;
+  /** --pcap-rotate: start a new pcap file when one would exceed this many bytes. */
+  pcapRotateBytes: number | undefined;
+  /** --pcap-files: keep at most this many pcap files, deleting the oldest. */
+  pcapMaxFiles: number | undefined;
   readFile: string | undefined;
   cpuCores: number | undefined;
   memoryMB: number | undefined;
@@ -133,6 +137,30 @@ function memArg(value: string): number {
   return mb;
 }
 
+/** Smallest --pcap-rotate: the library's smallest pcapFile.rotateBytes. */
+const MIN_PCAP_ROTATE_BYTES = 65_536;
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/**
+ * Parses a file size for --pcap-rotate: bytes, or K/M/G (1024-based, optional `iB`/`B`).
+ * @throws InvalidArgumentError with the accepted form.
+ */
+export function parseByteSize(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(?:([KMG])(?:i?B)?)?$/i.exec(value.trim());
+  const bytes = match
+    ? Math.floor(Number(match[1]) * SIZE_UNITS[(match[2] ?? '').toUpperCase()]!)
+    : NaN;
+  if (!Number.isSafeInteger(bytes)) {
+    throw new InvalidArgumentError(
+      'expected a file size in bytes, or with a K, M or G suffix (1024-based), such as 100M or 1G.',
+    );
+  }
+  if (bytes < MIN_PCAP_ROTATE_BYTES) {
+    throw new InvalidArgumentError(`must be at least 64K (${MIN_PCAP_ROTATE_BYTES} bytes).`);
+  }
+  return bytes;
+}
+
 function nonEmpty(what: string) {
   return (value: string): string => {
     if (value.trim() === '') throw new InvalidArgumentError(`expected ${what}, got nothing.`);
@@ -152,6 +180,8 @@ Examples:
   sudo pidflow --read capture.pcap --json    replay a pcap file
   sudo pidflow serve                    HTTP agent on 127.0.0.1:9465 (JSON API, /metrics)
   sudo pidflow --listen [::1]:9465 --history 600
+  sudo pidflow serve --pcap /var/tmp/p.pcap --pcap-rotate 100M --pcap-files 10
+                                        also keep the newest ~1G of packets on disk
 
 Output: the terminal UI when stdout is a terminal, a text table otherwise (--text, --json
 force a choice; --count and --once imply text unless --json is given). In the UI press ?
@@ -199,6 +229,16 @@ function buildProgram(version: string): Command {
       '--pcap <file>',
       'also write the captured packets to this pcap file',
       nonEmpty('a file name'),
+    )
+    .option(
+      '--pcap-rotate <size>',
+      'with --pcap: start <file>.1, <file>.2, ... when a file would exceed size (bytes, or 100M, 1G; at least 64K)',
+      parseByteSize,
+    )
+    .option(
+      '--pcap-files <n>',
+      'with --pcap-rotate: keep only the n newest pcap files, deleting older ones (bounds disk use)',
+      positiveIntArg('a number of files', 1_000_000),
     )
     .addOption(
       new Option('--interval <duration>', 'refresh interval: 500ms, 2s (bare number: ms)')
@@ -263,6 +303,8 @@ interface RawOptions {
   includeLoopback?: boolean;
   read?: string;
   pcap?: string;
+  pcapRotate?: number;
+  pcapFiles?: number;
   interval: number;
   window?: number;
   timeout: number;
@@ -325,6 +367,15 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
       '--listen runs the HTTP agent: drop --json, --text, --once and --count (the agent serves JSON at /api/v1).',
     );
   }
+  if (raw.pcapRotate !== undefined && raw.pcap === undefined) {
+    return usage('--pcap-rotate rotates the file of --pcap: add --pcap <file>.');
+  }
+  if (raw.pcapFiles !== undefined && (raw.pcap === undefined || raw.pcapRotate === undefined)) {
+    return usage(
+      '--pcap-files limits the files that --pcap writes when --pcap-rotate starts new ones: ' +
+        'add --pcap <file> --pcap-rotate <size> (e.g. --pcap-rotate 100M --pcap-files 10 keeps about 1G).',
+    );
+  }
   if (raw.history !== undefined && raw.listen === undefined) {
     return usage('--history goes with --listen: add --listen 127.0.0.1:9465.');
   }
@@ -371,6 +422,8 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
       windowSeconds,
       timeoutMs,
       pcapFile: raw.pcap,
+      pcapRotateBytes: raw.pcapRotate,
+      pcapMaxFiles: raw.pcapFiles,
       readFile: raw.read,
       cpuCores: raw.cpuLimit,
       memoryMB: raw.memLimit,

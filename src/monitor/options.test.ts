@@ -31,6 +31,7 @@ test('pcapFile accepts a path or an object', () => {
     path: '/tmp/x.pcap',
     snaplen: 262_144,
     rotateBytes: 0,
+    maxFiles: 0,
   });
   assert.deepEqual(
     resolveOptions({ pcapFile: { path: 'a', snaplen: 96, rotateBytes: 1 << 20 } }).pcapFile,
@@ -38,7 +39,12 @@ test('pcapFile accepts a path or an object', () => {
       path: 'a',
       snaplen: 96,
       rotateBytes: 1 << 20,
+      maxFiles: 0,
     },
+  );
+  assert.deepEqual(
+    resolveOptions({ pcapFile: { path: 'a', rotateBytes: 65_536, maxFiles: 3 } }).pcapFile,
+    { path: 'a', snaplen: 262_144, rotateBytes: 65_536, maxFiles: 3 },
   );
 });
 
@@ -87,6 +93,21 @@ const bad: [string, unknown, RegExp][] = [
     /unknown pcapFile option 'rotate': did you mean 'rotateBytes'\?/,
   ],
   ['small rotation', { pcapFile: { path: 'a', rotateBytes: 100 } }, /at least 65536 bytes/],
+  [
+    'file limit without rotation',
+    { pcapFile: { path: 'a', maxFiles: 3 } },
+    /option pcapFile.maxFiles \(3\) needs rotation: set pcapFile.rotateBytes to the size of one file/,
+  ],
+  [
+    'negative file limit',
+    { pcapFile: { path: 'a', rotateBytes: 65_536, maxFiles: -1 } },
+    /option pcapFile.maxFiles must be a whole number from 0 to 1000000 files \(0 = keep all\), got -1/,
+  ],
+  [
+    'huge file limit',
+    { pcapFile: { path: 'a', rotateBytes: 65_536, maxFiles: 1_000_001 } },
+    /option pcapFile.maxFiles must be a whole number from 0 to 1000000/,
+  ],
   ['limits not an object', { limits: 1 }, /option limits must be an object/],
   ['limits misspelled', { limits: { cpuCore: 1 } }, /did you mean 'cpuCores'\?/],
   ['zero cpu', { limits: { cpuCores: 0 } }, /limits.cpuCores must be a number of cores above 0/],

@@ -6,6 +6,7 @@ import {
   DEFAULT_BUFFER_BYTES,
   DEFAULT_QUEUE_LIMIT_RECORDS,
   DEFAULT_SNAPLEN_BYTES,
+  MAX_PCAP_FILES,
 } from '../capture/open-capture.js';
 import { closestName } from '../closest-name.js';
 import { UsageError } from '../errors.js';
@@ -28,6 +29,7 @@ export const DEFAULTS = {
   retryBufferFlows: 4096,
   pcapSnaplen: 262_144,
   pcapRotateBytes: 0,
+  pcapMaxFiles: 0,
 } as const;
 
 /** Bytes of per-second ring per tracked connection and second (sent, received, packets). */
@@ -189,10 +191,10 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
     const spec = typeof o.pcapFile === 'string' ? { path: o.pcapFile } : o.pcapFile;
     if (typeof spec !== 'object' || spec === null) {
       throw new UsageError(
-        `option pcapFile must be a path or { path, snaplen?, rotateBytes? }, got ${JSON.stringify(o.pcapFile)}`,
+        `option pcapFile must be a path or { path, snaplen?, rotateBytes?, maxFiles? }, got ${JSON.stringify(o.pcapFile)}`,
       );
     }
-    rejectUnknownKeys(spec, ['path', 'snaplen', 'rotateBytes'], 'pcapFile option');
+    rejectUnknownKeys(spec, ['path', 'snaplen', 'rotateBytes', 'maxFiles'], 'pcapFile option');
     const path = optionalString('pcapFile.path', spec.path);
     if (path === undefined) throw new UsageError('option pcapFile.path is required');
     pcapFile = {
@@ -211,10 +213,23 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
         Number.MAX_SAFE_INTEGER,
         ' bytes (0 = no rotation)',
       ),
+      maxFiles: integer(
+        'pcapFile.maxFiles',
+        spec.maxFiles ?? DEFAULTS.pcapMaxFiles,
+        0,
+        MAX_PCAP_FILES,
+        ' files (0 = keep all)',
+      ),
     };
     if (pcapFile.rotateBytes > 0 && pcapFile.rotateBytes < 65_536) {
       throw new UsageError(
         `option pcapFile.rotateBytes must be 0 (no rotation) or at least 65536 bytes, got ${pcapFile.rotateBytes}`,
+      );
+    }
+    if (pcapFile.maxFiles > 0 && pcapFile.rotateBytes === 0) {
+      throw new UsageError(
+        `option pcapFile.maxFiles (${pcapFile.maxFiles}) needs rotation: set pcapFile.rotateBytes ` +
+          'to the size of one file (at least 65536 bytes), or leave maxFiles out to write one file',
       );
     }
   }

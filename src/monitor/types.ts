@@ -201,7 +201,13 @@ export interface MonitorStats {
         writtenPackets: number;
         writtenBytes: number;
         files: number;
+        /** Old files deleted to keep at most `pcapFile.maxFiles` (already gone: not counted). */
+        removedFiles: number;
+        /** Old files that could not be deleted; writing goes on. */
+        removeFailures: number;
         error: string | undefined;
+        /** Why the last old file could not be deleted. */
+        removeError: string | undefined;
       }
     | undefined;
 }
@@ -289,8 +295,12 @@ export interface MonitorOptions {
   snaplen?: number;
   /** Kernel capture buffer per device, bytes. @default 16 MiB */
   bufferBytes?: number;
-  /** Write captured packets to this pcap file. */
-  pcapFile?: string | { path: string; snaplen?: number; rotateBytes?: number };
+  /**
+   * Write captured packets to this pcap file. `rotateBytes` > 0 starts `path.1`, `path.2`, ...
+   * when a file would exceed it; `maxFiles` > 0 (needs `rotateBytes`) keeps only that many
+   * newest files, deleting the oldest (like tcpdump -C/-W). @default no rotation, keep all
+   */
+  pcapFile?: string | { path: string; snaplen?: number; rotateBytes?: number; maxFiles?: number };
   /** Keep exited processes this long before folding them into the `exited` entry, ms. @default 60000 */
   exitedRetentionMs?: number;
   /** Bounds of the tables (entries); evictions are counted in stats().evicted. */
@@ -341,7 +351,7 @@ export interface ResolvedMonitorOptions {
   captureTimeoutMs: number;
   snaplen: number;
   bufferBytes: number;
-  pcapFile: { path: string; snaplen: number; rotateBytes: number } | undefined;
+  pcapFile: { path: string; snaplen: number; rotateBytes: number; maxFiles: number } | undefined;
   exitedRetentionMs: number;
   maxProcesses: number;
   maxConnections: number;

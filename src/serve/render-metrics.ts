@@ -358,6 +358,16 @@ function renderStats(
       'pcap files written (rotation included).',
       stats.pcap.files,
     );
+    counter(
+      'pidflow_pcap_removed_files_total',
+      'Old pcap files deleted to keep at most --pcap-files of them.',
+      stats.pcap.removedFiles,
+    );
+    counter(
+      'pidflow_pcap_remove_failures_total',
+      'Old pcap files that could not be deleted (writing goes on).',
+      stats.pcap.removeFailures,
+    );
     w.single(
       'pidflow_pcap_error',
       'gauge',
