@@ -60,6 +60,11 @@ const bad: [string, unknown, RegExp][] = [
   ['device name with a slash', { devices: ['a/b'] }, /option devices/],
   ['device twice', { devices: ['lo', 'lo'] }, /names a device twice/],
   ['devices and readFile', { devices: ['lo'], readFile: 'x.pcap' }, /exclude each other/],
+  [
+    'readFile and pcapFile',
+    { readFile: 'x.pcap', pcapFile: 'y.pcap' },
+    /readFile and pcapFile exclude each other/,
+  ],
   ['empty filter', { filter: '' }, /option filter must be a non-empty string/],
   [
     'bad protocol',

@@ -187,6 +187,11 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
   }
 
   let pcapFile: ResolvedMonitorOptions['pcapFile'];
+  if (o.pcapFile !== undefined && readFile !== undefined) {
+    throw new UsageError(
+      'options readFile and pcapFile exclude each other: a replay writes no pcap file (copy the file instead)',
+    );
+  }
   if (o.pcapFile !== undefined) {
     const spec = typeof o.pcapFile === 'string' ? { path: o.pcapFile } : o.pcapFile;
     if (typeof spec !== 'object' || spec === null) {
