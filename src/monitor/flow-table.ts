@@ -7,6 +7,7 @@ import {
   RECORD_SIZE,
   REC_OFF_DST_ADDR,
   REC_OFF_DST_PORT,
+  REC_OFF_FLOW_HASH,
   REC_OFF_IP_LEN,
   REC_OFF_IP_VERSION,
   REC_OFF_PAYLOAD_LEN,
@@ -44,6 +45,7 @@ const W_IP_LEN = REC_OFF_IP_LEN / 4;
 const W_PAYLOAD_LEN = REC_OFF_PAYLOAD_LEN / 4;
 const W_SRC_ADDR = REC_OFF_SRC_ADDR / 4;
 const W_DST_ADDR = REC_OFF_DST_ADDR / 4;
+const W_FLOW_HASH = REC_OFF_FLOW_HASH / 4;
 /** Typed arrays read in host byte order; the records are little-endian (native/record.h). */
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -126,6 +128,9 @@ export class FlowTable {
    * (before the next batch) to hand the per-flow sums on.
    */
   ingest(view: DataView, count: number): void {
+    // The typed-array views below would read past a view too short for `count` (into the rest
+    // of its buffer) where DataView getters threw: read only the records the view holds.
+    count = Math.min(count, Math.floor(view.byteLength / RECORD_SIZE));
     // Grow before the batch so slots never move while the batch's flows are being touched.
     while (this.slots < this.maxSlots && (this.live + count) * 2 > this.slots) {
       this.resize(this.slots * 2);
@@ -167,22 +172,28 @@ export class FlowTable {
         c.otherProtocolBytes += ipLen;
         continue;
       }
-      key[0] = (bytes[b + REC_OFF_IP_VERSION]! << 8) | protocol;
-      // Both ports as one word: the key is only compared and hashed, never decoded.
-      key[1] = words[w + W_PORTS]!;
-      key[2] = words[w + W_SRC_ADDR]!;
-      key[3] = words[w + W_SRC_ADDR + 1]!;
-      key[4] = words[w + W_SRC_ADDR + 2]!;
-      key[5] = words[w + W_SRC_ADDR + 3]!;
-      key[6] = words[w + W_DST_ADDR]!;
-      key[7] = words[w + W_DST_ADDR + 1]!;
-      key[8] = words[w + W_DST_ADDR + 2]!;
-      key[9] = words[w + W_DST_ADDR + 3]!;
+      const meta = (bytes[b + REC_OFF_IP_VERSION]! << 8) | protocol;
       const tsMs = words[w + W_TS_SEC]! * 1000 + words[w + W_TS_USEC]! / 1000;
       const payload = words[w + W_PAYLOAD_LEN]!;
       const wire = words[w + W_WIRE_LEN]!;
-      const slot =
-        lastSlot >= 0 && this.sameKey(lastSlot, key) ? lastSlot : this.findOrInsert(key, view, b);
+      let slot = lastSlot;
+      if (slot < 0 || !this.recordHasKey(slot, meta, words, w)) {
+        key[0] = meta;
+        // Both ports as one word: the key is only compared and hashed, never decoded.
+        key[1] = words[w + W_PORTS]!;
+        key[2] = words[w + W_SRC_ADDR]!;
+        key[3] = words[w + W_SRC_ADDR + 1]!;
+        key[4] = words[w + W_SRC_ADDR + 2]!;
+        key[5] = words[w + W_SRC_ADDR + 3]!;
+        key[6] = words[w + W_DST_ADDR]!;
+        key[7] = words[w + W_DST_ADDR + 1]!;
+        key[8] = words[w + W_DST_ADDR + 2]!;
+        key[9] = words[w + W_DST_ADDR + 3]!;
+        // The addon's flow hash (FNV-1a of protocol, addresses and ports, record.h) is a
+        // function of the key's fields, so one flow always probes from one home slot; hashing
+        // the key again here cost a third of the lookup time with many interleaved flows.
+        slot = this.findOrInsert(key, words[w + W_FLOW_HASH]!, view, b);
+      }
       lastSlot = slot;
       if (slot < 0) {
         c.overflowPackets++;
@@ -251,6 +262,7 @@ export class FlowTable {
       words[w + W_WIRE_LEN] = view.getUint32(b + REC_OFF_WIRE_LEN, true);
       words[w + W_IP_LEN] = view.getUint32(b + REC_OFF_IP_LEN, true);
       words[w + W_PAYLOAD_LEN] = view.getUint32(b + REC_OFF_PAYLOAD_LEN, true);
+      words[w + W_FLOW_HASH] = view.getUint32(b + REC_OFF_FLOW_HASH, true);
     }
     return words;
   }
@@ -337,8 +349,7 @@ export class FlowTable {
     };
   }
 
-  private findOrInsert(key: Uint32Array, view: DataView, base: number): number {
-    const hash = hashKey(key);
+  private findOrInsert(key: Uint32Array, hash: number, view: DataView, base: number): number {
     let slot = hash & this.mask;
     for (;;) {
       if (this.state[slot] === EMPTY) break;
@@ -354,6 +365,27 @@ export class FlowTable {
     this.flows[slot] = makeFlowState(view, base, this.addressNames);
     this.live++;
     return slot;
+  }
+
+  /**
+   * Whether record `w` (word index) belongs to the flow in `slot`: the runs check, straight from
+   * the record's words (no copy into the scratch key first).
+   */
+  private recordHasKey(slot: number, meta: number, words: Uint32Array, w: number): boolean {
+    const keys = this.keys;
+    const k = slot * KEY_WORDS;
+    return (
+      keys[k] === meta &&
+      keys[k + 1] === words[w + W_PORTS] &&
+      keys[k + 2] === words[w + W_SRC_ADDR] &&
+      keys[k + 3] === words[w + W_SRC_ADDR + 1] &&
+      keys[k + 4] === words[w + W_SRC_ADDR + 2] &&
+      keys[k + 5] === words[w + W_SRC_ADDR + 3] &&
+      keys[k + 6] === words[w + W_DST_ADDR] &&
+      keys[k + 7] === words[w + W_DST_ADDR + 1] &&
+      keys[k + 8] === words[w + W_DST_ADDR + 2] &&
+      keys[k + 9] === words[w + W_DST_ADDR + 3]
+    );
   }
 
   private sameKey(slot: number, key: Uint32Array): boolean {
@@ -430,24 +462,6 @@ function nextPowerOfTwo(n: number): number {
   let p = 1;
   while (p < n) p *= 2;
   return p;
-}
-
-/** 32-bit mix of the key words (murmur3-style); any good spread will do. */
-function hashKey(key: Uint32Array): number {
-  let h = 0x9747b28c;
-  for (let w = 0; w < KEY_WORDS; w++) {
-    let k = key[w]!;
-    k = Math.imul(k, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, 0x1b873593);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h >>> 0;
 }
 
 /** Builds the text tuple of a new flow: once per flow, off the per-packet path. */
