@@ -47,6 +47,11 @@ export interface UdpServerSpec extends WorkerCommon {
   replyBytes: number;
   /** Stop once this many datagrams arrived (0: run for durationMs). */
   datagrams: number;
+  /**
+   * connect() every socket to this peer (so the kernel delivers only its datagrams and the
+   * socket shows the peer in /proc/net/udp, as nethogs needs). @default undefined: unconnected
+   */
+  connectTo?: { address: string; port: number };
 }
 
 /** Sends `datagrams` UDP datagrams of `payloadBytes`, round robin over sockets, then ports. */
@@ -56,6 +61,8 @@ export interface UdpClientSpec extends WorkerCommon {
   ports: number[];
   /** Local address to bind (use the test host's own address so the report names it). */
   bindAddress?: string;
+  /** Local port to bind (only with `sockets: 1`). @default 0: an ephemeral port */
+  bindPort?: number;
   /** connect() the sockets (only with a single port), else sendto() each datagram. */
   connected: boolean;
   sockets: number;

@@ -224,17 +224,20 @@ async function udpServer(
   spec: Extract<WorkerSpec, { role: 'udp-server' }>,
 ): Promise<SocketReport[]> {
   checkAddress(spec.address);
+  if (spec.connectTo !== undefined) checkAddress(spec.connectTo.address);
   const states: UdpState[] = [];
   const reply = Buffer.alloc(spec.replyBytes, 0x62);
   for (let i = 0; i < spec.ports; i++) {
-    const state = await openUdp(family(spec.address), spec.address, 0, undefined, 4 << 20);
+    const state = await openUdp(family(spec.address), spec.address, 0, spec.connectTo, 4 << 20);
     state.socket.on('message', (msg, rinfo) => {
       state.report.receivedPayloadBytes += msg.length;
       state.report.receivedDatagrams++;
       if (spec.replyBytes > 0 && isTestAddress(rinfo.address)) {
         state.report.sentDatagrams++;
         state.report.sentPayloadBytes += reply.length;
-        state.socket.send(reply, rinfo.port, rinfo.address);
+        // A connected socket may only send to its peer, and without naming it (dgram throws).
+        if (spec.connectTo === undefined) state.socket.send(reply, rinfo.port, rinfo.address);
+        else state.socket.send(reply);
       }
     });
     states.push(state);
@@ -264,7 +267,8 @@ async function udpClient(
       spec.connected && spec.ports.length === 1
         ? { address: spec.address, port: spec.ports[0] ?? 0 }
         : undefined;
-    const state = await openUdp(family(spec.address), bindAddress, 0, connectTo, 1 << 20);
+    const bindPort = socketCount === 1 ? (spec.bindPort ?? 0) : 0;
+    const state = await openUdp(family(spec.address), bindAddress, bindPort, connectTo, 1 << 20);
     state.socket.on('message', (msg) => {
       state.report.receivedPayloadBytes += msg.length;
       state.report.receivedDatagrams++;

@@ -76,6 +76,9 @@ export function nodeScriptCommand(relativePath: string): { cmd: string; args: st
 function specAddresses(spec: WorkerSpec): string[] {
   const list = [spec.address];
   if (spec.role === 'udp-client' && spec.bindAddress !== undefined) list.push(spec.bindAddress);
+  if (spec.role === 'udp-server' && spec.connectTo !== undefined) {
+    list.push(spec.connectTo.address);
+  }
   return list;
 }
 
