@@ -328,3 +328,41 @@ test('a view shorter than its count is read only as far as it goes', () => {
     [[2, 30]],
   );
 });
+
+test('flows that expire free their place: a churning table keeps its size and its sums', () => {
+  // maxFlows 600 with 500 new flows a round for 20 rounds: only reuse of freed places fits them.
+  const table = new FlowTable({ maxFlows: 600, protocols: [IPPROTO_TCP, IPPROTO_UDP] });
+  const keeper = { src: '198.18.0.1', sport: 7, dst: '198.18.0.2', dport: 53 } as const;
+  for (let round = 0; round < 20; round++) {
+    const t0 = round * 1000;
+    const packets: PacketDescription[] = [
+      { ...keeper, protocol: IPPROTO_UDP, ipLen: 60, tsMs: t0 },
+    ];
+    for (let i = 0; i < 500; i++) {
+      packets.push({
+        src: '198.18.0.1',
+        sport: 1024 + round * 1000 + i,
+        dst: '198.18.0.2',
+        dport: 53,
+        protocol: IPPROTO_UDP,
+        ipLen: 100 + i,
+        tsMs: t0,
+      });
+    }
+    ingest(table, packets);
+    const { flows, overflow } = drainAll(table);
+    assert.equal(overflow.length, 0, `round ${round}: no overflow`);
+    assert.equal(flows.size, 501);
+    assert.equal(flows.get('udp|198.18.0.1|7|198.18.0.2|53')?.bytes, 60);
+    for (let i = 0; i < 500; i += 7) {
+      const key = `udp|198.18.0.1|${1024 + round * 1000 + i}|198.18.0.2|53`;
+      assert.equal(flows.get(key)?.bytes, 100 + i, key);
+    }
+    // The keeper is seen again later; then everything idle for 400 ms goes.
+    ingest(table, [{ ...keeper, protocol: IPPROTO_UDP, ipLen: 40, tsMs: t0 + 600 }]);
+    assert.equal(drainAll(table).flows.get('udp|198.18.0.1|7|198.18.0.2|53')?.bytes, 40);
+    assert.equal(table.sweep(t0 + 900, 400, 400), 500);
+    assert.equal(table.size, 1, `round ${round}: only the keeper is left`);
+  }
+  assert.equal(table.stats().expiredFlows, 20 * 500);
+});

@@ -32,8 +32,8 @@ export type FlowState = FlowTuple;
 
 const KEY_WORDS = 10; // meta, ports, 4 words of source address, 4 of destination
 const ACC_FIELDS = 6; // packets, bytes, payloadBytes, wireBytes, firstMs, lastMs
-const EMPTY = 0;
-const USED = 1;
+/** Flow columns start this big and double as flows come, up to maxFlows. */
+const MIN_FLOW_CAPACITY = 256;
 
 // Word indexes (32-bit) of the record fields ingest() reads; record.ts offsets are 4-aligned.
 const RECORD_WORDS = RECORD_SIZE / 4;
@@ -71,24 +71,40 @@ export interface FlowTableStats {
   otherProtocolBytes: number;
 }
 
-/** Aggregates record batches per directional 5-tuple. */
+/**
+ * Aggregates record batches per directional 5-tuple.
+ *
+ * Layout: an open-addressing index of `slots` (a power of two, at most half full) holds, per
+ * slot, 1 + the flow's number and the flow's hash (8 bytes a slot). Everything else is a column
+ * indexed by flow number, dense and only as long as the flows need (doubling up to maxFlows):
+ * numbers of removed flows are reused, and never move while the flow lives.
+ */
 export class FlowTable {
   private readonly maxFlows: number;
   private readonly maxSlots: number;
   private readonly protocolAllowed = new Uint8Array(256);
   private slots = 0;
   private mask = 0;
-  private keys = new Uint32Array(0);
-  private state = new Uint8Array(0);
+  /** Per slot: 1 + the number of the flow in it, 0 when empty. */
+  private slotFlow = new Int32Array(0);
+  /** Per slot: the hash of the flow in it. */
   private hashes = new Uint32Array(0);
-  /** Sums of the flows touched in the current batch, by position in `touched` (not by slot). */
+  /** Sums of the flows touched in the current batch, by position in `touched` (not by flow). */
   private acc = new Float64Array(0);
   private tcpFlags = new Uint8Array(0);
+  // Columns by flow number.
+  private capacity = 0;
+  private keys = new Uint32Array(0);
+  private flowHash = new Uint32Array(0);
   private lastSeenMs = new Float64Array(0);
   private closedFlags = new Uint8Array(0);
-  /** Per slot: 1 + position in `touched` while the flow is touched in this batch, else 0. */
+  /** Per flow: 1 + position in `touched` while the flow is touched in this batch, else 0. */
   private touchedAt = new Int32Array(0);
   private flows: (FlowState | undefined)[] = [];
+  /** Numbers of removed flows, to reuse; `highWater` numbers were ever handed out. */
+  private freeFlows = new Int32Array(0);
+  private freeCount = 0;
+  private highWater = 0;
   private touched = new Int32Array(0);
   private touchedCount = 0;
   private live = 0;
@@ -131,10 +147,13 @@ export class FlowTable {
     // The typed-array views below would read past a view too short for `count` (into the rest
     // of its buffer) where DataView getters threw: read only the records the view holds.
     count = Math.min(count, Math.floor(view.byteLength / RECORD_SIZE));
-    // Grow before the batch so slots never move while the batch's flows are being touched.
+    // Grow before the batch: every record may start a flow, and the columns the loop below
+    // holds in locals must not be replaced under it.
     while (this.slots < this.maxSlots && (this.live + count) * 2 > this.slots) {
       this.resize(this.slots * 2);
     }
+    const needed = Math.min(this.maxFlows, this.live + count);
+    if (needed > this.capacity) this.growFlows(needed);
     if (this.touched.length < count + this.touchedCount) {
       const size = Math.max(count + this.touchedCount, this.touched.length * 2, 1024);
       const touched = new Int32Array(size);
@@ -160,8 +179,8 @@ export class FlowTable {
     const closedFlags = this.closedFlags;
     const protocolAllowed = this.protocolAllowed;
     // Packets of one flow tend to come in runs (bulk transfers, floods): try the previous
-    // record's flow before hashing. Slots do not move during a batch.
-    let lastSlot = -1;
+    // record's flow before hashing. Flow numbers do not change while a flow lives.
+    let lastFlow = -1;
     for (let i = 0; i < count; i++) {
       const b = i * RECORD_SIZE;
       const w = i * RECORD_WORDS;
@@ -176,8 +195,8 @@ export class FlowTable {
       const tsMs = words[w + W_TS_SEC]! * 1000 + words[w + W_TS_USEC]! / 1000;
       const payload = words[w + W_PAYLOAD_LEN]!;
       const wire = words[w + W_WIRE_LEN]!;
-      let slot = lastSlot;
-      if (slot < 0 || !this.recordHasKey(slot, meta, words, w)) {
+      let flow = lastFlow;
+      if (flow < 0 || !this.recordHasKey(flow, meta, words, w)) {
         key[0] = meta;
         // Both ports as one word: the key is only compared and hashed, never decoded.
         key[1] = words[w + W_PORTS]!;
@@ -192,10 +211,10 @@ export class FlowTable {
         // The addon's flow hash (FNV-1a of protocol, addresses and ports, record.h) is a
         // function of the key's fields, so one flow always probes from one home slot; hashing
         // the key again here cost a third of the lookup time with many interleaved flows.
-        slot = this.findOrInsert(key, words[w + W_FLOW_HASH]!, view, b);
+        flow = this.findOrInsert(key, words[w + W_FLOW_HASH]!, view, b);
       }
-      lastSlot = slot;
-      if (slot < 0) {
+      lastFlow = flow;
+      if (flow < 0) {
         c.overflowPackets++;
         c.overflowBytes += ipLen;
         if (c.overflowPending === 0) c.overflowFirstMs = tsMs;
@@ -206,11 +225,11 @@ export class FlowTable {
         c.overflowLastMs = tsMs;
         continue;
       }
-      let t = touchedAt[slot]! - 1;
+      let t = touchedAt[flow]! - 1;
       if (t < 0) {
         t = this.touchedCount++;
-        touchedAt[slot] = t + 1;
-        touched[t] = slot;
+        touchedAt[flow] = t + 1;
+        touched[t] = flow;
         const z = t * ACC_FIELDS;
         acc[z] = 0;
         acc[z + 1] = 0;
@@ -227,7 +246,7 @@ export class FlowTable {
       acc[a + 5] = tsMs;
       const flags = bytes[b + REC_OFF_TCP_FLAGS]!;
       tcpFlags[t]! |= flags;
-      if ((flags & (TCP_FIN | TCP_RST)) !== 0) closedFlags[slot] = 1;
+      if ((flags & (TCP_FIN | TCP_RST)) !== 0) closedFlags[flow] = 1;
     }
   }
 
@@ -276,12 +295,12 @@ export class FlowTable {
     emitOverflow: (counters: FlowCounters) => void,
   ): void {
     for (let t = 0; t < this.touchedCount; t++) {
-      const slot = this.touched[t]!;
-      this.touchedAt[slot] = 0;
+      const flow = this.touched[t]!;
+      this.touchedAt[flow] = 0;
       const a = t * ACC_FIELDS;
       const lastMs = this.acc[a + 5]!;
-      this.lastSeenMs[slot] = lastMs;
-      emit(this.flows[slot]!, {
+      this.lastSeenMs[flow] = lastMs;
+      emit(this.flows[flow]!, {
         packets: this.acc[a]!,
         bytes: this.acc[a + 1]!,
         payloadBytes: this.acc[a + 2]!,
@@ -319,18 +338,13 @@ export class FlowTable {
     let removed = 0;
     const idleBefore = nowMs - idleMs;
     const closedBefore = nowMs - closedIdleMs;
-    let i = 0;
-    while (i < this.slots) {
-      if (
-        this.state[i] === USED &&
-        (this.lastSeenMs[i]! < idleBefore ||
-          (this.closedFlags[i] === 1 && this.lastSeenMs[i]! < closedBefore))
-      ) {
-        this.remove(i);
+    for (let flow = 0; flow < this.highWater; flow++) {
+      if (this.flows[flow] === undefined) continue;
+      const lastSeen = this.lastSeenMs[flow]!;
+      if (lastSeen < idleBefore || (this.closedFlags[flow] === 1 && lastSeen < closedBefore)) {
+        this.remove(flow);
         removed++;
-        continue; // remove() may have shifted another flow into slot i
       }
-      i++;
     }
     this.counters.expiredFlows += removed;
     return removed;
@@ -352,28 +366,29 @@ export class FlowTable {
   private findOrInsert(key: Uint32Array, hash: number, view: DataView, base: number): number {
     let slot = hash & this.mask;
     for (;;) {
-      if (this.state[slot] === EMPTY) break;
-      if (this.hashes[slot] === hash && this.sameKey(slot, key)) return slot;
+      const inSlot = this.slotFlow[slot]!;
+      if (inSlot === 0) break;
+      if (this.hashes[slot] === hash && this.sameKey(inSlot - 1, key)) return inSlot - 1;
       slot = (slot + 1) & this.mask;
     }
     if (this.live >= this.maxFlows || (this.live + 1) * 4 > this.slots * 3) return -1;
-    this.state[slot] = USED;
+    // ingest() made the columns long enough for every record of the batch to be a new flow.
+    const flow = this.freeCount > 0 ? this.freeFlows[--this.freeCount]! : this.highWater++;
+    this.slotFlow[slot] = flow + 1;
     this.hashes[slot] = hash;
-    this.keys.set(key, slot * KEY_WORDS);
-    this.closedFlags[slot] = 0;
-    this.lastSeenMs[slot] = 0;
-    this.flows[slot] = makeFlowState(view, base, this.addressNames);
+    this.flowHash[flow] = hash;
+    this.keys.set(key, flow * KEY_WORDS);
+    this.closedFlags[flow] = 0;
+    this.lastSeenMs[flow] = 0;
+    this.touchedAt[flow] = 0;
+    this.flows[flow] = makeFlowState(view, base, this.addressNames);
     this.live++;
-    return slot;
+    return flow;
   }
 
-  /**
-   * Whether record `w` (word index) belongs to the flow in `slot`: the runs check, straight from
-   * the record's words (no copy into the scratch key first).
-   */
-  private recordHasKey(slot: number, meta: number, words: Uint32Array, w: number): boolean {
+  private recordHasKey(flow: number, meta: number, words: Uint32Array, w: number): boolean {
     const keys = this.keys;
-    const k = slot * KEY_WORDS;
+    const k = flow * KEY_WORDS;
     return (
       keys[k] === meta &&
       keys[k + 1] === words[w + W_PORTS] &&
@@ -388,73 +403,70 @@ export class FlowTable {
     );
   }
 
-  private sameKey(slot: number, key: Uint32Array): boolean {
-    const k = slot * KEY_WORDS;
+  private sameKey(flow: number, key: Uint32Array): boolean {
+    const k = flow * KEY_WORDS;
     for (let w = 0; w < KEY_WORDS; w++) if (this.keys[k + w] !== key[w]) return false;
     return true;
   }
 
-  /** Linear-probing deletion with backward shift, so lookups never need tombstones. */
-  private remove(slot: number): void {
-    let hole = slot;
-    let next = (slot + 1) & this.mask;
-    while (this.state[next] === USED) {
+  /** Forget a flow: its slot by linear-probing deletion with backward shift (no tombstones). */
+  private remove(flow: number): void {
+    let hole = this.flowHash[flow]! & this.mask;
+    while (this.slotFlow[hole] !== flow + 1) hole = (hole + 1) & this.mask;
+    let next = (hole + 1) & this.mask;
+    while (this.slotFlow[next] !== 0) {
       const home = this.hashes[next]! & this.mask;
       // Move `next` into the hole unless its home lies cyclically in (hole, next].
       const inRange = hole <= next ? home > hole && home <= next : home > hole || home <= next;
       if (!inRange) {
-        this.moveSlot(next, hole);
+        this.slotFlow[hole] = this.slotFlow[next]!;
+        this.hashes[hole] = this.hashes[next]!;
         hole = next;
       }
       next = (next + 1) & this.mask;
     }
-    this.state[hole] = EMPTY;
-    this.flows[hole] = undefined;
+    this.slotFlow[hole] = 0;
+    this.flows[flow] = undefined;
+    this.freeFlows[this.freeCount++] = flow;
     this.live--;
   }
 
-  private moveSlot(from: number, to: number): void {
-    this.state[to] = USED;
-    this.hashes[to] = this.hashes[from]!;
-    this.keys.copyWithin(to * KEY_WORDS, from * KEY_WORDS, (from + 1) * KEY_WORDS);
-    this.lastSeenMs[to] = this.lastSeenMs[from]!;
-    this.closedFlags[to] = this.closedFlags[from]!;
-    this.touchedAt[to] = this.touchedAt[from]!;
-    this.flows[to] = this.flows[from];
-  }
-
+  /** Rebuild the index with `slots` slots (between batches; flow numbers do not change). */
   private resize(slots: number): void {
-    const old = {
-      slots: this.slots,
-      keys: this.keys,
-      state: this.state,
-      hashes: this.hashes,
-      lastSeenMs: this.lastSeenMs,
-      closedFlags: this.closedFlags,
-      flows: this.flows,
-    };
     this.slots = slots;
     this.mask = slots - 1;
-    this.keys = new Uint32Array(slots * KEY_WORDS);
-    this.state = new Uint8Array(slots);
+    this.slotFlow = new Int32Array(slots);
     this.hashes = new Uint32Array(slots);
-    this.lastSeenMs = new Float64Array(slots);
-    this.closedFlags = new Uint8Array(slots);
-    this.touchedAt = new Int32Array(slots);
-    this.flows = new Array<FlowState | undefined>(slots);
-    // Called only between batches (nothing touched): the batch sums are not by slot anyway.
-    for (let i = 0; i < old.slots; i++) {
-      if (old.state[i] !== USED) continue;
-      const hash = old.hashes[i]!;
+    for (let flow = 0; flow < this.highWater; flow++) {
+      if (this.flows[flow] === undefined) continue;
+      const hash = this.flowHash[flow]!;
       let slot = hash & this.mask;
-      while (this.state[slot] === USED) slot = (slot + 1) & this.mask;
-      this.state[slot] = USED;
+      while (this.slotFlow[slot] !== 0) slot = (slot + 1) & this.mask;
+      this.slotFlow[slot] = flow + 1;
       this.hashes[slot] = hash;
-      this.keys.set(old.keys.subarray(i * KEY_WORDS, (i + 1) * KEY_WORDS), slot * KEY_WORDS);
-      this.lastSeenMs[slot] = old.lastSeenMs[i]!;
-      this.closedFlags[slot] = old.closedFlags[i]!;
-      this.flows[slot] = old.flows[i];
     }
+  }
+
+  /** Make the flow columns at least `needed` long (doubling, at most maxFlows). */
+  private growFlows(needed: number): void {
+    const capacity = Math.min(
+      this.maxFlows,
+      Math.max(needed, this.capacity * 2, MIN_FLOW_CAPACITY),
+    );
+    const grow = <T extends Uint32Array | Float64Array | Uint8Array | Int32Array>(
+      old: T,
+      fresh: T,
+    ): T => {
+      fresh.set(old);
+      return fresh;
+    };
+    this.keys = grow(this.keys, new Uint32Array(capacity * KEY_WORDS));
+    this.flowHash = grow(this.flowHash, new Uint32Array(capacity));
+    this.lastSeenMs = grow(this.lastSeenMs, new Float64Array(capacity));
+    this.closedFlags = grow(this.closedFlags, new Uint8Array(capacity));
+    this.touchedAt = grow(this.touchedAt, new Int32Array(capacity));
+    this.freeFlows = grow(this.freeFlows, new Int32Array(capacity));
+    this.capacity = capacity;
   }
 }
 
