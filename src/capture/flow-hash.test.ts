@@ -9,16 +9,8 @@ import { test } from 'node:test';
 import { findPackageRoot } from './addon.js';
 import { openPcapFile } from './open-pcap-file.js';
 import type { RecordBatch } from './packet-source.js';
-import {
-  RECORD_SIZE,
-  REC_OFF_DST_ADDR,
-  REC_OFF_DST_PORT,
-  REC_OFF_FLOW_HASH,
-  REC_OFF_IP_VERSION,
-  REC_OFF_PROTOCOL,
-  REC_OFF_SRC_ADDR,
-  REC_OFF_SRC_PORT,
-} from '../decode/record.js';
+import { RECORD_SIZE, REC_OFF_FLOW_HASH, REC_OFF_IP_VERSION } from '../decode/record.js';
+import { flowHash } from '../../test/helpers/record-builder.js';
 
 const FIXTURES = join(findPackageRoot(), 'test', 'fixtures', 'pcap');
 const FILES = [
@@ -35,23 +27,6 @@ const FILES = [
   'vlan',
 ];
 
-/** FNV-1a, 32 bits, byte by byte over the record's fields, exactly as record.h defines it. */
-function definedFlowHash(bytes: Uint8Array, o: number): number {
-  let h = 2166136261;
-  const mix = (from: number, n: number): void => {
-    for (let i = 0; i < n; i++) {
-      h ^= bytes[o + from + i] ?? 0;
-      h = Math.imul(h, 16777619) >>> 0;
-    }
-  };
-  mix(REC_OFF_PROTOCOL, 1);
-  mix(REC_OFF_SRC_ADDR, 16);
-  mix(REC_OFF_SRC_PORT, 2);
-  mix(REC_OFF_DST_ADDR, 16);
-  mix(REC_OFF_DST_PORT, 2);
-  return h >>> 0;
-}
-
 test('every record carries the FNV-1a flow hash record.h defines, IPv4 and IPv6', async () => {
   const checked = { 4: 0, 6: 0 };
   for (const name of FILES) {
@@ -64,7 +39,7 @@ test('every record carries the FNV-1a flow hash record.h defines, IPv4 and IPv6'
         const version = bytes[o + REC_OFF_IP_VERSION];
         if (version === 4 || version === 6) checked[version]++;
         const got = view.getUint32(o + REC_OFF_FLOW_HASH, true);
-        const want = definedFlowHash(bytes, o);
+        const want = flowHash(view, o);
         if (got !== want) mismatches.push(`record ${i}: ${got} != ${want}`);
       }
     });

@@ -135,8 +135,11 @@ function writeAddress(view: DataView, offset: number, address: string, ipVersion
   bytes.forEach((b, i) => view.setUint8(offset + i, b));
 }
 
-/** FNV-1a over protocol, src addr, src port (LE), dst addr, dst port (LE), as decode.cc does. */
-function flowHash(view: DataView, o: number): number {
+/**
+ * The flow hash record.h defines: FNV-1a, 32 bits, byte by byte over protocol, source address,
+ * source port (LE), destination address, destination port (LE) of the record at `o`.
+ */
+export function flowHash(view: DataView, o: number): number {
   let h = 2166136261;
   const mix = (from: number, n: number): void => {
     for (let i = 0; i < n; i++) {
