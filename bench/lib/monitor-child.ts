@@ -40,6 +40,25 @@ function snapshotMessage(monitor: Monitor): ChildMessage {
   };
 }
 
+/**
+ * PIDFLOW_BENCH_MEMLOG=1: where the resident memory is at each snapshot request: node's own
+ * counters, the /proc status lines, and every mapping with more than 2 MB resident.
+ */
+function memoryReport(): string {
+  const big: string[] = [];
+  let name = '';
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-/.test(line)) name = line.split(/\s+/).slice(5).join(' ') || '[anon]';
+    const rss = /^Rss:\s+(\d+)/.exec(line);
+    if (rss !== null && Number(rss[1]) > 2048) big.push(`${rss[1]} kB ${name}`);
+  }
+  const status = readFileSync('/proc/self/status', 'utf8').match(/^(VmHWM|RssAnon|RssFile).*$/gm);
+  return (
+    `memory ${JSON.stringify(process.memoryUsage())} ${(status ?? []).join(' ')}\n` +
+    `mappings ${big.join(', ')}\n`
+  );
+}
+
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '{}') as MonitorOptions;
   const life = setTimeout(() => process.exit(3), MAX_LIFE_MS);
@@ -66,23 +85,7 @@ async function main(): Promise<void> {
       if (dir !== undefined && dir !== '')
         writeHeapSnapshot(`${dir}/monitor-${process.pid}-${Date.now()}.heapsnapshot`);
       emit(snapshotMessage(monitor));
-      if (process.env['PIDFLOW_BENCH_MEMLOG'] === '1') {
-        const m = process.memoryUsage();
-        const maps = readFileSync('/proc/self/smaps', 'utf8').split('\n');
-        let name = '';
-        const big: string[] = [];
-        for (const l of maps) {
-          if (/^[0-9a-f]+-/.test(l)) name = l.split(/\s+/).slice(5).join(' ') || '[anon]';
-          const r = /^Rss:\s+(\d+)/.exec(l);
-          if (r && Number(r[1]) > 2048) big.push(`${r[1]}k ${name}`);
-        }
-        process.stderr.write(`smaps ${big.join(', ')}\n`);
-        process.stderr.write(
-          `memory ${JSON.stringify(m)} ${readFileSync('/proc/self/status', 'utf8')
-            .match(/VmHWM.*|RssAnon.*|RssFile.*/g)
-            ?.join(' ')}\n`,
-        );
-      }
+      if (process.env['PIDFLOW_BENCH_MEMLOG'] === '1') process.stderr.write(memoryReport());
     } else if (line === 'stop') void stop();
   });
   lines.on('close', () => void stop());
