@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 
 namespace pidflow {
 
@@ -68,6 +69,13 @@ static bool CheckLinkType(Device* d) {
 }
 
 CaptureSet::CaptureSet(CaptureOptions options) : options_(std::move(options)) {
+  // A live capture hashes flows with a secret basis, so that nobody who can send packets past
+  // it can choose flows that pile up in one chain of the JS flow table (hash flooding); a
+  // replay keeps the standard basis, so its records are the same on every run.
+  if (!options_.offline) {
+    std::random_device random;
+    flow_hash_basis_ = static_cast<uint32_t>(random());
+  }
   for (size_t i = 0; i < options_.devices.size(); i++) {
     auto d = std::make_unique<Device>();
     d->name = options_.devices[i];
@@ -386,6 +394,7 @@ void CaptureSet::Run(Device* d) {
   ctx.link_type = d->link_type;
   ctx.ifindex = d->ifindex;
   ctx.device = d->index;
+  ctx.flow_hash_basis = flow_hash_basis_;
   uint8_t scratch[PIDFLOW_RECORD_SIZE];
   const uint32_t batch_records = options_.batch_records;
   const uint64_t queue_limit = options_.queue_limit;

@@ -126,6 +126,7 @@ class CaptureSet {
   napi_env env_ = nullptr;
   int wake_fd_ = -1;
   uint32_t max_buffers_ = 0;
+  uint32_t flow_hash_basis_ = kStandardFlowHashBasis;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> end_sent_{false};
   std::atomic<int> running_{0};

@@ -360,7 +360,7 @@ DecodeResult DecodePacket(const DecodeContext& ctx, const uint8_t* data, uint32_
   rec[REC_OFF_DIRECTION] = direction;
   Le32(rec + REC_OFF_WIRE_LEN, wirelen);
   const bool is_ipv4 = rec[REC_OFF_IP_VERSION] == 4;
-  uint32_t h = 2166136261u;
+  uint32_t h = ctx.flow_hash_basis;
   h = Fnv1a(h, rec + REC_OFF_PROTOCOL, 1);
   h = Fnv1aAddress(h, rec + REC_OFF_SRC_ADDR, is_ipv4);
   h = Fnv1a(h, rec + REC_OFF_SRC_PORT, 2);

@@ -35,10 +35,16 @@ enum DecodeResult : uint8_t {
 };
 
 // Per-capture context the link header cannot tell.
+// FNV-1a's standard 32-bit offset basis.
+constexpr uint32_t kStandardFlowHashBasis = 2166136261u;
+
 struct DecodeContext {
   int link_type = 0;      // DLT_* as returned by pcap_datalink()
   uint32_t ifindex = 0;   // interface index of the capture device (0: unknown / file)
   uint16_t device = 0;    // index of the device in its capture set
+  // FNV-1a offset basis of the record's flow hash: the standard one for file replays (records
+  // are reproducible), a random one per live capture set (see record.h).
+  uint32_t flow_hash_basis = kStandardFlowHashBasis;
 };
 
 // True if DecodePacket understands this DLT_* value.

@@ -41,6 +41,7 @@ enum PidflowRecordFlags : uint8_t {
 #define REC_OFF_WIRE_LEN 24     // u32 original length on the wire (pcap len, link header included)
 #define REC_OFF_IP_LEN 28       // u32 IP length: IPv4 total length, IPv6 40 + payload length
 #define REC_OFF_PAYLOAD_LEN 32  // u32 transport payload bytes (IP length minus IP and L4 headers)
-#define REC_OFF_FLOW_HASH 36    // u32 FNV-1a of (protocol, src addr, src port, dst addr, dst port)
+#define REC_OFF_FLOW_HASH 36    // u32 FNV-1a of (protocol, src addr, src port, dst addr, dst port);
+                                // offset basis: standard for file replays, random per live capture set
 #define REC_OFF_SRC_ADDR 40     // 16 bytes
 #define REC_OFF_DST_ADDR 56     // 16 bytes

@@ -20,6 +20,11 @@ export const REC_OFF_DST_PORT = 22;
 export const REC_OFF_WIRE_LEN = 24;
 export const REC_OFF_IP_LEN = 28;
 export const REC_OFF_PAYLOAD_LEN = 32;
+/**
+ * u32 FNV-1a of (protocol, src addr, src port, dst addr, dst port). The offset basis is FNV's
+ * standard one in file replays and a random one per live capture (no chosen-collision floods of
+ * the flow table): compare hashes only within one capture.
+ */
 export const REC_OFF_FLOW_HASH = 36;
 export const REC_OFF_SRC_ADDR = 40;
 export const REC_OFF_DST_ADDR = 56;
