@@ -1,5 +1,6 @@
-// Loader and reader of the connect-tracking BPF program: opens the embedded object with
-// libbpf (bpf_object__open_mem, load, attach to raw tracepoint inet_sock_set_state), polls
+// Loader and reader of the socket-tracking BPF programs: opens the embedded object with
+// libbpf (bpf_object__open_mem, load, attach to raw tracepoint inet_sock_set_state for TCP and,
+// when the kernel has it, to raw tracepoint sock_send_length for UDP), polls
 // its ring buffer on a std::thread (ring_buffer__poll with a 100 ms timeout, so stop() is
 // prompt) and hands batches of 64-byte records to JS through a TypedThreadSafeFunction.
 // Bounded like native/capture.cc: at most queue_limit records in flight to JS, the rest are
@@ -32,7 +33,7 @@ namespace pidflow {
 
 namespace {
 const char* kOpenSocketEventsUsage =
-    "Usage: openSocketEvents({batchRecords, batchIntervalMs, queueLimit}, onBatch)";
+    "Usage: openSocketEvents({batchRecords, batchIntervalMs, queueLimit, udp?}, onBatch)";
 }
 
 #ifndef PIDFLOW_HAVE_LIBBPF
@@ -91,21 +92,39 @@ class SocketEvents {
     Close();
   }
 
-  // Load and attach; on failure returns the reason (and leaves nothing open).
-  std::string Load() {
+  // Load and attach; on failure returns the reason (and leaves nothing open). The TCP program
+  // is required; the UDP program is optional (its tracepoint sock_send_length exists since
+  // Linux 6.3 only): when it fails to load or attach, TCP keeps working, udp_active() is false
+  // and udp_warning() says why.
+  // `with_udp` false: the caller asked for TCP connects only (no program on every send).
+  std::string Load(bool with_udp) {
     libbpf_set_print(CaptureLibbpfPrint);
     g_libbpf_last.clear();
-    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "pidflow_sock_events");
-    obj_ = bpf_object__open_mem(kSockEventsBpf, kSockEventsBpfLen, &opts);
-    if (obj_ == nullptr) return Fail("bpf_object__open_mem", errno);
-    int err = bpf_object__load(obj_);
-    if (err != 0) return Fail("loading the BPF program (bpf_object__load)", -err);
+    if (!with_udp) {
+      std::string reason = OpenAndLoad(false);
+      if (!reason.empty()) return reason;
+      return AttachTcpAndRing(false);
+    }
+    std::string reason = OpenAndLoad(true);
+    if (!reason.empty()) {
+      // The whole object fails to load when any program does: try again without UDP.
+      udp_warning_ = "UDP send tracking did not load (" + reason + ")";
+      g_libbpf_last.clear();
+      reason = OpenAndLoad(false);
+      if (!reason.empty()) return reason;
+    }
+    return AttachTcpAndRing(udp_warning_.empty());
+  }
+
+  // Attach the TCP program (and the UDP one when `attach_udp`), open the ring buffer.
+  std::string AttachTcpAndRing(bool attach_udp) {
     bpf_program* prog = bpf_object__find_program_by_name(obj_, "on_inet_sock_set_state");
     if (prog == nullptr) return Fail("finding program on_inet_sock_set_state", ENOENT);
     link_ = bpf_program__attach(prog);
     if (link_ == nullptr) {
       return Fail("attaching to raw tracepoint inet_sock_set_state", errno);
     }
+    if (attach_udp) AttachUdp();
     dropped_fd_ = bpf_object__find_map_fd_by_name(obj_, "dropped");
     int events_fd = bpf_object__find_map_fd_by_name(obj_, "events");
     if (events_fd < 0 || dropped_fd_ < 0) return Fail("finding the BPF maps", ENOENT);
@@ -115,6 +134,9 @@ class SocketEvents {
     if (ncpus_ < 1) ncpus_ = 1;
     return "";
   }
+
+  bool udp_active() const { return udp_link_ != nullptr; }
+  const std::string& udp_warning() const { return udp_warning_; }
 
   void Start(Napi::Env env, Napi::Function on_batch, std::shared_ptr<SocketEvents> self) {
     env_ = env;
@@ -161,6 +183,38 @@ class SocketEvents {
   void Recycled(uint32_t count) { in_flight_.fetch_sub(count); }
 
  private:
+  // Open the embedded object and load it, with or without the UDP programs.
+  std::string OpenAndLoad(bool with_udp) {
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "pidflow_sock_events");
+    obj_ = bpf_object__open_mem(kSockEventsBpf, kSockEventsBpfLen, &opts);
+    if (obj_ == nullptr) return Fail("bpf_object__open_mem", errno);
+    if (!with_udp) {
+      bpf_program* prog = bpf_object__find_program_by_name(obj_, kUdpProgram);
+      if (prog != nullptr) bpf_program__set_autoload(prog, false);
+    }
+    int err = bpf_object__load(obj_);
+    if (err != 0) return Fail("loading the BPF program (bpf_object__load)", -err);
+    return "";
+  }
+
+  // Attach the UDP program; a failure only turns UDP tracking off.
+  void AttachUdp() {
+    g_libbpf_last.clear();
+    bpf_program* prog = bpf_object__find_program_by_name(obj_, kUdpProgram);
+    if (prog != nullptr) udp_link_ = bpf_program__attach(prog);
+    if (udp_link_ == nullptr) {
+      int err = prog == nullptr ? ENOENT : errno;
+      udp_warning_ = std::string("attaching ") + kUdpProgram +
+                     " to raw tracepoint sock_send_length failed: " + std::strerror(err) +
+                     (g_libbpf_last.empty() ? "" : " (libbpf: " + g_libbpf_last + ")");
+    }
+  }
+
+  void DetachUdp() {
+    if (udp_link_ != nullptr) bpf_link__destroy(udp_link_);
+    udp_link_ = nullptr;
+  }
+
   std::string Fail(const std::string& what, int err) {
     std::string reason = what + " failed: " + std::strerror(err);
     if (!g_libbpf_last.empty()) reason += " (libbpf: " + g_libbpf_last + ")";
@@ -174,6 +228,7 @@ class SocketEvents {
     rb_ = nullptr;
     if (link_ != nullptr) bpf_link__destroy(link_);
     link_ = nullptr;
+    DetachUdp();
     if (obj_ != nullptr) {
       // Read the kernel drop counter once more so stats() after stop() still has it.
       final_kernel_dropped_ = KernelDropped();
@@ -250,6 +305,9 @@ class SocketEvents {
   const uint64_t queue_limit_;
   bpf_object* obj_ = nullptr;
   bpf_link* link_ = nullptr;
+  bpf_link* udp_link_ = nullptr;
+  std::string udp_warning_;  // why UDP tracking is off, empty when on
+  static constexpr const char* kUdpProgram = "on_sock_send_length";
   ring_buffer* rb_ = nullptr;
   int dropped_fd_ = -1;
   int ncpus_ = 1;
@@ -304,7 +362,10 @@ Napi::Value OpenSocketEvents(const Napi::CallbackInfo& info) {
   auto events = std::make_shared<SocketEvents>(static_cast<uint32_t>(batch_records),
                                                static_cast<int>(batch_interval_ms),
                                                static_cast<uint64_t>(queue_limit));
-  std::string reason = events->Load();
+  // Optional: track UDP sends too (default). false loads the TCP connect program only.
+  Napi::Value udp = o.Get("udp");
+  if (!udp.IsUndefined() && !udp.IsBoolean()) throw Napi::TypeError::New(env, kOpenSocketEventsUsage);
+  std::string reason = events->Load(udp.IsUndefined() || udp.As<Napi::Boolean>().Value());
   if (!reason.empty()) {
     Napi::Error error = Napi::Error::New(env, "socket events: " + reason);
     error.Set("code", Napi::String::New(env, "ELOAD"));
@@ -317,6 +378,10 @@ Napi::Value OpenSocketEvents(const Napi::CallbackInfo& info) {
                events->Stop();
                return i.Env().Undefined();
              }));
+  // Which parts run: TCP always (else the open failed); UDP unless its programs did not load
+  // or attach on this kernel, then udpWarning says why.
+  handle.Set("udp", Napi::Boolean::New(env, events->udp_active()));
+  handle.Set("udpWarning", Napi::String::New(env, events->udp_warning()));
   handle.Set("stats", Napi::Function::New(env, [events](const Napi::CallbackInfo& i) {
                return events->Stats(i.Env());
              }));

@@ -21,6 +21,26 @@
 // softirq context, or to CLOSE on a failed connect), when the 4-tuple is complete. A socket
 // bound to a port before connect() has its port already and is sent at once.
 //
+// UDP (on_sock_send_length): a DNS client or any short-lived UDP sender opens a socket,
+// sends one datagram and exits within milliseconds, between two /proc scans, and UDP has no
+// state changes to hook. So this program sits on the send path: the raw tracepoint
+// sock_send_length (TP_PROTO(struct sock *sk, int ret, int flags), include/trace/events/
+// sock.h, Linux 6.3+), which sock_sendmsg_nosec() (net/socket.c) fires after every
+// sendmsg/sendto/sendmmsg datagram returns, in the sender's context (so
+// bpf_get_current_pid_tgid() is the owner) and after inet_autobind() has chosen the local port
+// of an unbound socket. Why not fexit/udp_sendmsg and udpv6_sendmsg: the kernel this project
+// runs on (and CI) refuses to load fentry/fexit programs (EPERM: no BPF trampolines), and
+// has no kprobe PMU (/sys/bus/event_source/devices/kprobe) nor tracefs for kprobe events; a
+// raw tracepoint needs neither. One program covers IPv4 and IPv6 (it is above the address
+// families). The price: it runs for every send of every socket (TCP, Unix...) and filters on
+// the first fields it reads; and sendmsg's destination is not an argument, so the remote end
+// is known only for a connect()ed socket (zero otherwise): the attributor needs only the
+// local end. The event says "tgid sent from UDP local port X" with the socket's bound local
+// address (0 = wildcard: an unbound socket picks its source address per route).
+// Why a per-socket LRU (udp_reported): a flood sends millions of datagrams from one socket;
+// one event per socket, port and process is enough for the owner, so a send already reported
+// costs one hash lookup and no ring buffer write.
+//
 // Build: clang -O2 -g -target bpf (native/bpf/build_bpf.py). See bpf-helpers(7).
 #include <linux/bpf.h>
 #include <bpf/bpf_core_read.h>
@@ -31,6 +51,9 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define IPPROTO_UDPLITE 136
+#define SOCK_DGRAM 2
 #define TCP_SYN_SENT 2
 
 // Only the fields read below; names as in include/net/sock.h and include/uapi/linux/in6.h.
@@ -55,6 +78,7 @@ struct sock_common {
 struct sock {
   struct sock_common __sk_common;
   unsigned short sk_protocol;
+  unsigned short sk_type;
 } __attribute__((preserve_access_index));
 
 struct owner {
@@ -77,6 +101,23 @@ struct {
   __type(value, struct owner);
 } connecting SEC(".maps");
 
+// UDP sockets already reported -> what was reported. Keyed by the socket's address, which
+// the slab reuses for a later socket: the value (port and process) decides whether this send
+// is news, so a reused address with a new port or a new process is reported again. LRU:
+// bounded, the oldest sockets are forgotten (at worst reported once more).
+struct udp_seen {
+  unsigned int tgid;
+  unsigned short sport;
+  unsigned short pad;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, unsigned long long);
+  __type(value, struct udp_seen);
+} udp_reported SEC(".maps");
+
 // [0]: events lost because the ring buffer was full.
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -85,13 +126,17 @@ struct {
   __type(value, unsigned long long);
 } dropped SEC(".maps");
 
+static __always_inline void count_dropped(void) {
+  unsigned int zero = 0;
+  unsigned long long *count = bpf_map_lookup_elem(&dropped, &zero);
+  if (count) __sync_fetch_and_add(count, 1);
+}
+
 static __always_inline void emit(const struct sock *sk, unsigned short family,
                                  unsigned short sport, const struct owner *who) {
   struct pidflow_sock_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
   if (!e) {
-    unsigned int zero = 0;
-    unsigned long long *count = bpf_map_lookup_elem(&dropped, &zero);
-    if (count) __sync_fetch_and_add(count, 1);
+    count_dropped();
     return;
   }
   e->tgid = who->tgid;
@@ -141,6 +186,56 @@ int on_inet_sock_set_state(struct bpf_raw_tracepoint_args *ctx) {
   if (!who) return 0;
   if (sport != 0) emit(sk, family, sport, who);
   bpf_map_delete_elem(&connecting, &key);
+  return 0;
+}
+
+// Each sendmsg() that returned `ret` on socket sk; only datagrams sent on UDP and UDP-Lite
+// sockets are reported.
+SEC("raw_tp/sock_send_length")
+int on_sock_send_length(struct bpf_raw_tracepoint_args *ctx) {
+  const struct sock *sk = (const struct sock *)ctx->args[0];
+  int ret = (int)ctx->args[1];
+  if (ret < 0 || sk == 0) return 0;  // nothing sent: no traffic to attribute
+  unsigned short protocol = BPF_CORE_READ(sk, sk_protocol);
+  if (protocol != IPPROTO_UDP && protocol != IPPROTO_UDPLITE) return 0;
+  // A raw socket of protocol 17 has sk_protocol 17 too, and its "port" is the protocol.
+  if (BPF_CORE_READ(sk, sk_type) != SOCK_DGRAM) return 0;
+  unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  if (family != AF_INET && family != AF_INET6) return 0;
+  unsigned short sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+  if (sport == 0) return 0;
+  unsigned int tgid = (unsigned int)(bpf_get_current_pid_tgid() >> 32);
+  unsigned long long key = (unsigned long long)sk;
+  struct udp_seen *seen = bpf_map_lookup_elem(&udp_reported, &key);
+  if (seen && seen->sport == sport && seen->tgid == tgid) return 0;  // the flood case
+  struct pidflow_sock_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    // Not remembered as reported: the next send of this socket tries again.
+    count_dropped();
+    return 0;
+  }
+  struct udp_seen now = {.tgid = tgid, .sport = sport, .pad = 0};
+  bpf_map_update_elem(&udp_reported, &key, &now, BPF_ANY);
+  e->tgid = tgid;
+  e->family = family;
+  e->sport = sport;
+  // Connected: the peer; else 0 (sendto()'s destination is not a tracepoint argument).
+  e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  e->protocol = protocol;
+  e->reserved = 0;
+  __builtin_memset(e->saddr, 0, sizeof(e->saddr));
+  __builtin_memset(e->daddr, 0, sizeof(e->daddr));
+  if (family == AF_INET) {
+    unsigned int saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+    unsigned int daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+    __builtin_memcpy(e->saddr, &saddr, 4);
+    __builtin_memcpy(e->daddr, &daddr, 4);
+  } else {
+    BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+    BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+  }
+  bpf_get_current_comm(e->comm, sizeof(e->comm));
+  bpf_ringbuf_submit(e, 0);
   return 0;
 }
 

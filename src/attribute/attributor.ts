@@ -5,10 +5,12 @@ import { systemClock } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { TCP_FIN, TCP_RST, TCP_SYN } from '../decode/record.js';
 import { StateError, UsageError } from '../errors.js';
-import { PROTOCOL_TCP, PROTOCOL_UDP, PROTOCOL_UDPLITE } from './net-table.js';
+import { PROTOCOL_TCP, PROTOCOL_UDP, PROTOCOL_UDPLITE, isWildcardAddress } from './net-table.js';
 import { NodeProcFs } from './procfs.js';
 import { RecentConnects } from './recent-connects.js';
 import type { ConnectEvent } from './recent-connects.js';
+import { RecentUdpSends } from './recent-udp-sends.js';
+import type { RecentUdpSend } from './recent-udp-sends.js';
 import { placeholderProcess, processKey } from './process-info.js';
 import type { ProcFs } from './procfs.js';
 import { SocketIndex, SocketScanner } from './socket-scanner.js';
@@ -72,11 +74,12 @@ export interface AttributorOptions {
   /** Inode of the capture's network namespace; default: /proc/self/ns/net. */
   hostNetns?: number | undefined;
   /**
-   * Recent kernel connect events remembered at most (see {@link Attributor.recordConnects}).
+   * Recent kernel connect events remembered at most (see {@link Attributor.recordConnects});
+   * the same limit again for UDP send events.
    * @default 65536
    */
   connectEventsLimit?: number | undefined;
-  /** How long a connect event can name the owner of its connection. @default 120000 */
+  /** How long a connect (or UDP send) event can name the owner of its connection. @default 120000 */
   connectEventsTtlMs?: number | undefined;
   /** How a scan gives the event loop a turn. @default setImmediate */
   yieldToEventLoop?: (() => Promise<void>) | undefined;
@@ -149,6 +152,16 @@ export interface AttributorStats {
     readonly evicted: number;
     /** Processes gone before their connect was used: reported from the event's pid and comm. */
     readonly exitedOwners: number;
+    /** UDP send events among `received` (one per socket and local port, not per datagram). */
+    readonly udpReceived: number;
+    /** Lookups of a UDP local end the socket tables did not know, answered from a send event (in `used` too). */
+    readonly udpUsed: number;
+    /** UDP send events remembered now (the limit is `limit` again). */
+    readonly udpIndexed: number;
+    /** UDP send events pushed out by the limit before their TTL. */
+    readonly udpEvicted: number;
+    /** UDP send events dropped because a later scan showed another process on their local end. */
+    readonly udpContradicted: number;
   };
 }
 
@@ -175,6 +188,11 @@ interface CachedFlow {
   lastSeenMs: number;
   /** Monotonic ms of the first FIN/RST, or -1. */
   closedAtMs: number;
+  /**
+   * An end came from a UDP send event: the RecentUdpSends generation then, else -1. When the
+   * generation moves on (port reuse by another process), the flow is looked up again.
+   */
+  udpGen: number;
 }
 
 interface PeerOwner {
@@ -193,6 +211,8 @@ interface Lookup {
    * now, but remembered only until the next scan.
    */
   readonly isProvisional?: boolean | undefined;
+  /** An end came from a UDP send event. */
+  readonly usedUdpEvent?: boolean | undefined;
 }
 
 const DURATION_SAMPLES = 64;
@@ -271,6 +291,9 @@ export class Attributor {
   private connectEventsReceived = 0;
   private connectEventsUsed = 0;
   private connectExitedOwners = 0;
+  private readonly udpSends: RecentUdpSends;
+  private udpEventsReceived = 0;
+  private udpEventsUsed = 0;
 
   private pendingPackets = 0;
   private pendingBytes = 0;
@@ -316,6 +339,10 @@ export class Attributor {
     }
     this.index = SocketIndex.empty(this.localAddresses);
     this.connects = new RecentConnects({
+      limit: positive('connectEventsLimit', options.connectEventsLimit, 65_536, 0),
+      ttlMs: positive('connectEventsTtlMs', options.connectEventsTtlMs, 120_000),
+    });
+    this.udpSends = new RecentUdpSends({
       limit: positive('connectEventsLimit', options.connectEventsLimit, 65_536, 0),
       ttlMs: positive('connectEventsTtlMs', options.connectEventsTtlMs, 120_000),
     });
@@ -383,8 +410,12 @@ export class Attributor {
     if (cached !== undefined) {
       cached.lastSeenMs = now;
       if (isClosing && cached.closedAtMs < 0) cached.closedAtMs = now;
-      if (!cached.isComplete && cached.scanGen !== this.scanGen) {
-        // A flow that already had its retries: look again in the newer tables, never park again.
+      if (
+        (!cached.isComplete && cached.scanGen !== this.scanGen) ||
+        (cached.udpGen >= 0 && cached.udpGen !== this.udpSends.generation)
+      ) {
+        // A flow that already had its retries, or whose UDP owner came from an event since
+        // replaced (port reuse): look again in the newer tables, never park again.
         const result = this.lookup(flow);
         const found = result.isComplete
           ? result.attribution
@@ -395,6 +426,7 @@ export class Attributor {
         cached.dstIsLocal = found.dstIsLocal;
         cached.isComplete = result.isComplete && result.isProvisional !== true;
         cached.scanGen = this.scanGen;
+        cached.udpGen = result.usedUdpEvent === true ? this.udpSends.generation : -1;
       }
       this.onResolved(flow, counters, cached);
       return;
@@ -469,10 +501,12 @@ export class Attributor {
   }
 
   /**
-   * Remember who connected which TCP connection, as the kernel reported it (a BPF tracepoint,
-   * src/capture/socket-events.ts). A flow whose local end is in no socket table (a client
-   * socket that opened and closed between two scans) is then attributed to that process at
-   * its first lookup, before any retry and before peer inference.
+   * Remember who connected which TCP connection and who sent from which UDP local end, as the
+   * kernel reported it (BPF programs, src/capture/socket-events.ts). A flow whose local end is
+   * in no socket table (a client socket that opened and closed between two scans) is then
+   * attributed to that process at its first lookup, before any retry and before peer
+   * inference. For UDP the newest event of a local end wins (port reuse), and a scan that
+   * shows another process on it drops older events.
    */
   recordConnects(events: readonly ConnectEvent[]): void {
     const now = this.clock.monotonicMs();
@@ -481,7 +515,13 @@ export class Attributor {
       // Resolve the process now: events arrive within tens of ms of the connect, while the
       // process almost always still runs; by the first packet lookup a churning client may
       // have exited already.
-      this.connects.add(event, now).owner = { process: this.eventProcess(event), socketInode: 0 };
+      const owner = { process: this.eventProcess(event), socketInode: 0 };
+      if (event.protocol === PROTOCOL_UDP || event.protocol === PROTOCOL_UDPLITE) {
+        this.udpEventsReceived++;
+        this.udpSends.add(event, now).owner = owner;
+      } else {
+        this.connects.add(event, now).owner = owner;
+      }
     }
   }
 
@@ -494,6 +534,7 @@ export class Attributor {
     const median = this.medianDurationMs();
     const last = this.lastScan;
     const connects = this.connects.stats();
+    const udpSends = this.udpSends.stats();
     return {
       retry: {
         pendingFlows: this.retry.size,
@@ -540,6 +581,11 @@ export class Attributor {
         limit: connects.limit,
         evicted: connects.evicted,
         exitedOwners: this.connectExitedOwners,
+        udpReceived: this.udpEventsReceived,
+        udpUsed: this.udpEventsUsed,
+        udpIndexed: udpSends.size,
+        udpEvicted: udpSends.evicted,
+        udpContradicted: udpSends.contradicted,
       },
     };
   }
@@ -565,6 +611,17 @@ export class Attributor {
       receiver = this.connectOwner(p, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort);
       usedEvent ||= receiver !== undefined;
     }
+    // A UDP local end no table knows: the kernel may have told us who sent from it.
+    let usedUdpEvent = false;
+    if (sender === undefined && (p === PROTOCOL_UDP || p === PROTOCOL_UDPLITE)) {
+      sender = this.udpOwner(p, flow.srcAddress, flow.srcPort);
+      usedUdpEvent = sender !== undefined;
+    }
+    if (receiver === undefined && (p === PROTOCOL_UDP || p === PROTOCOL_UDPLITE)) {
+      receiver = this.udpOwner(p, flow.dstAddress, flow.dstPort);
+      usedUdpEvent ||= receiver !== undefined;
+    }
+    usedEvent ||= usedUdpEvent;
     const srcIsLocal = sender !== undefined || index.isLocal(flow.srcAddress);
     const dstIsLocal = receiver !== undefined || index.isLocal(flow.dstAddress);
     // Without ports there is no socket to find: waiting would not help.
@@ -572,7 +629,12 @@ export class Attributor {
       !hasPorts ||
       ((sender !== undefined || !srcIsLocal) && (receiver !== undefined || !dstIsLocal));
     const isProvisional = usedEvent && (sender === undefined || receiver === undefined);
-    return { attribution: { sender, receiver, srcIsLocal, dstIsLocal }, isComplete, isProvisional };
+    return {
+      attribution: { sender, receiver, srcIsLocal, dstIsLocal },
+      isComplete,
+      isProvisional,
+      usedUdpEvent,
+    };
   }
 
   /**
@@ -622,6 +684,42 @@ export class Attributor {
     return entry.owner;
   }
 
+  /**
+   * Owner of a UDP local end from the newest send event (resolved by recordConnects) bound to
+   * this address or to none, if remembered. Only asked when no socket table knows the end.
+   */
+  private udpOwner(protocol: number, localAddress: string, localPort: number): Owner | undefined {
+    const entry = this.udpSends.find(protocol, localAddress, localPort, this.clock.monotonicMs());
+    if (entry?.owner === undefined) return undefined;
+    this.connectEventsUsed++;
+    this.udpEventsUsed++;
+    return entry.owner;
+  }
+
+  /**
+   * After a scan that started at `scanStartMs`: forget UDP send events older than it whose
+   * local end the new tables give to other processes only (the event's socket is gone and
+   * another took the port), so the old event cannot name the owner of the new socket's
+   * traffic once that socket is gone too.
+   */
+  private dropContradictedUdpSends(scanStartMs: number): void {
+    if (this.udpSends.stats().size === 0) return;
+    const index = this.index;
+    this.udpSends.dropContradicted(scanStartMs, (entry: RecentUdpSend) => {
+      let other = false;
+      for (const socket of index.udpPortOwners(entry.protocol, entry.localPort)) {
+        const overlaps =
+          entry.localAddress === '*' ||
+          isWildcardAddress(socket.address) ||
+          socket.address === entry.localAddress;
+        if (!overlaps) continue;
+        if (socket.pid === entry.pid) return false;
+        other = true;
+      }
+      return other;
+    });
+  }
+
   private remember(key: string, result: Lookup, now: number, isClosing: boolean): void {
     if (this.flowCacheLimit === 0) return;
     if (this.cache.size >= this.flowCacheLimit) {
@@ -642,6 +740,7 @@ export class Attributor {
       scanGen: this.scanGen,
       lastSeenMs: now,
       closedAtMs: isClosing ? now : -1,
+      udpGen: result.usedUdpEvent === true ? this.udpSends.generation : -1,
     });
   }
 
@@ -821,6 +920,7 @@ export class Attributor {
       this.maxBlockMs = Math.max(this.maxBlockMs, result.maxBlockMs);
       this.index = result.index;
       this.scanGen++;
+      this.dropContradictedUdpSends(startMs);
       this.callSafely(() => this.onScan?.(result.alive));
     }
     // A failed scan still counts against retryScans, so parked flows cannot wait forever.
@@ -854,7 +954,12 @@ export class Attributor {
         : this.infer(parked.flow, parked.counters, result.attribution);
       this.remember(
         key,
-        { attribution, isComplete: result.isComplete, isProvisional: result.isProvisional },
+        {
+          attribution,
+          isComplete: result.isComplete,
+          isProvisional: result.isProvisional,
+          usedUdpEvent: result.usedUdpEvent,
+        },
         now,
         isClosing,
       );

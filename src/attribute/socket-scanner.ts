@@ -68,6 +68,8 @@ export class SocketIndex {
   private readonly wildcard = new Map<string, Candidates>();
   /** Addresses local to some namespace on this host. */
   private readonly anyNamespace = new Set<string>();
+  /** `${protocol}|${port}` -> owned sockets, for UDP only; built on first use. */
+  private udpPorts: Map<string, { address: string; pid: number }[]> | undefined;
 
   constructor(
     /** Namespace of the capture (our own): the only one whose loopback we can see. 0: unknown. */
@@ -138,6 +140,34 @@ export class SocketIndex {
       this.pick(this.bound.get(`${protocol}|${address}|${port}`), address, false) !== undefined ||
       this.pick(this.wildcard.get(`${protocol}|${port}`), address, true) !== undefined
     );
+  }
+
+  /**
+   * Owned UDP/UDP-Lite sockets on local `port` (any address, any namespace) with their local
+   * address and owner pid. Built once per index at the first call (only when UDP send events
+   * are in use), so a scan without them pays nothing.
+   */
+  udpPortOwners(protocol: number, port: number): readonly { address: string; pid: number }[] {
+    if (this.udpPorts === undefined) {
+      const ports = new Map<string, { address: string; pid: number }[]>();
+      for (const map of [this.exact, this.bound, this.wildcard]) {
+        for (const candidates of map.values()) {
+          for (const socket of Array.isArray(candidates) ? candidates : [candidates]) {
+            const e = socket.entry;
+            if (e.protocol === 6) break; // one key holds one protocol
+            const owner = this.owners.get(e.inode);
+            if (owner === undefined) continue;
+            const key = `${e.protocol}|${e.localPort}`;
+            const list = ports.get(key);
+            const item = { address: e.localAddress, pid: owner.process.pid };
+            if (list === undefined) ports.set(key, [item]);
+            else list.push(item);
+          }
+        }
+      }
+      this.udpPorts = ports;
+    }
+    return this.udpPorts.get(`${protocol}|${port}`) ?? [];
   }
 
   /** True when `address` belongs to this host: the host's addresses, loopback, or any namespace's. */

@@ -128,6 +128,8 @@ export interface NativeSocketEventsOptions {
   readonly batchIntervalMs: number;
   /** Events in flight to JS at most; further batches are dropped and counted. */
   readonly queueLimit: number;
+  /** Load the UDP send program too (absent: true). */
+  readonly udp?: boolean;
 }
 
 /**
@@ -150,6 +152,10 @@ export interface NativeSocketEventsStats {
 
 /** An attached connect tracker; stop() is synchronous and idempotent. */
 export interface NativeSocketEventsHandle {
+  /** UDP send tracking is attached too (absent in older builds: false). */
+  readonly udp?: boolean;
+  /** Why UDP send tracking is off; empty when it is on. */
+  readonly udpWarning?: string;
   stop(): void;
   stats(): NativeSocketEventsStats;
 }

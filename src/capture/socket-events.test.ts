@@ -17,6 +17,8 @@ interface RecordSpec {
   saddr: number[];
   daddr: number[];
   comm: string;
+  /** IP protocol; 6 (TCP) when absent. */
+  protocol?: number;
 }
 
 function records(specs: RecordSpec[]): Uint8Array {
@@ -27,7 +29,7 @@ function records(specs: RecordSpec[]): Uint8Array {
     buf.writeUInt16LE(r.family, o + 4);
     buf.writeUInt16LE(r.sport, o + 6);
     buf.writeUInt16LE(r.dport, o + 8);
-    buf.writeUInt16LE(6, o + 10);
+    buf.writeUInt16LE(r.protocol ?? 6, o + 10);
     Buffer.from(r.saddr).copy(buf, o + 16);
     Buffer.from(r.daddr).copy(buf, o + 32);
     buf.write(r.comm, o + 48, 'latin1');
@@ -155,7 +157,12 @@ test('delivers decoded batches and sums kernel, queue and malformed drops', () =
   let onBatch: NativeSocketEventsHandler | undefined;
   let stopped = 0;
   const addon = addonWith((options, handler) => {
-    assert.deepEqual(options, { batchRecords: 1024, batchIntervalMs: 20, queueLimit: 65536 });
+    assert.deepEqual(options, {
+      batchRecords: 1024,
+      batchIntervalMs: 20,
+      queueLimit: 65536,
+      udp: true,
+    });
     onBatch = handler;
     return {
       stop: () => void stopped++,
@@ -180,9 +187,133 @@ test('delivers decoded batches and sums kernel, queue and malformed drops', () =
     2,
   );
   assert.equal(got.length, 1);
-  assert.deepEqual(handle.stats(), { events: 1, dropped: 4 });
+  assert.deepEqual(handle.stats(), { events: 1, dropped: 4, udpEvents: 0 });
   handle.stop();
   assert.equal(stopped, 1);
+});
+
+test('decodes UDP records: bound, wildcard IPv4 and IPv6, IPv4-mapped destination', () => {
+  const zero16 = new Array<number>(16).fill(0);
+  const buf = records([
+    {
+      pid: 501,
+      family: 2,
+      sport: 53001,
+      dport: 53,
+      saddr: [0, 0, 0, 0],
+      daddr: [127, 0, 0, 53],
+      comm: 'dig',
+      protocol: 17,
+    },
+    {
+      pid: 502,
+      family: 2,
+      sport: 40000,
+      dport: 9999,
+      saddr: [198, 18, 0, 1],
+      daddr: [198, 18, 0, 2],
+      comm: 'bound',
+      protocol: 17,
+    },
+    {
+      pid: 503,
+      family: 10,
+      sport: 41000,
+      dport: 53,
+      saddr: zero16,
+      daddr: mapped(198, 18, 0, 2),
+      comm: 'python3',
+      protocol: 17,
+    },
+    {
+      pid: 504,
+      family: 10,
+      sport: 42000,
+      dport: 5353,
+      saddr: [0xfd, 0x42, 0x6e, 0x66, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+      daddr: [0xfd, 0x42, 0x6e, 0x66, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+      comm: 'lite',
+      protocol: 136,
+    },
+  ]);
+  const { events, malformed } = decodeSocketEvents(buf, 4);
+  assert.equal(malformed, 0);
+  assert.deepEqual(events, [
+    {
+      pid: 501,
+      comm: 'dig',
+      protocol: 17,
+      localAddress: '0.0.0.0',
+      localPort: 53001,
+      remoteAddress: '127.0.0.53',
+      remotePort: 53,
+    },
+    {
+      pid: 502,
+      comm: 'bound',
+      protocol: 17,
+      localAddress: '198.18.0.1',
+      localPort: 40000,
+      remoteAddress: '198.18.0.2',
+      remotePort: 9999,
+    },
+    {
+      pid: 503,
+      comm: 'python3',
+      protocol: 17,
+      localAddress: '::',
+      localPort: 41000,
+      remoteAddress: '198.18.0.2',
+      remotePort: 53,
+    },
+    {
+      pid: 504,
+      comm: 'lite',
+      protocol: 136,
+      localAddress: 'fd42:6e66::1',
+      localPort: 42000,
+      remoteAddress: 'fd42:6e66::2',
+      remotePort: 5353,
+    },
+  ]);
+});
+
+test('counts UDP events and reports whether UDP tracking is attached', () => {
+  let onBatch: NativeSocketEventsHandler | undefined;
+  const on = openSocketEvents(
+    { onEvents: () => {} },
+    addonWith((_options, handler) => {
+      onBatch = handler;
+      return {
+        udp: true,
+        udpWarning: '',
+        stop: () => {},
+        stats: () => ({ events: 2, delivered: 2, droppedQueue: 0, droppedKernel: 0 }),
+      };
+    }),
+  );
+  const udp = { pid: 1, family: 2, sport: 4, dport: 5, saddr: [0, 0, 0, 0], comm: 'u' };
+  onBatch?.(
+    records([
+      { ...udp, daddr: [127, 0, 0, 1], protocol: 17 },
+      { ...udp, daddr: [127, 0, 0, 1], protocol: 6 },
+    ]),
+    2,
+  );
+  assert.equal(on.udp, true);
+  assert.equal(on.udpWarning, undefined);
+  assert.deepEqual(on.stats(), { events: 2, dropped: 0, udpEvents: 1 });
+  const off = openSocketEvents(
+    { onEvents: () => {} },
+    addonWith(() => ({
+      udp: false,
+      udpWarning: 'attaching on_sock_send_length failed: Operation not supported',
+      stop: () => {},
+      stats: () => ({ events: 0, delivered: 0, droppedQueue: 0, droppedKernel: 0 }),
+    })),
+  );
+  assert.equal(off.udp, false);
+  assert.match(off.udpWarning ?? '', /^attaching on_sock_send_length failed: .*sock_send_length/);
 });
 
 test('an addon built without libbpf is a CaptureError that says how to get the feature', () => {

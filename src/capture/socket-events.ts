@@ -1,6 +1,7 @@
-// Owners of TCP connects as the kernel reports them (a BPF program on the raw tracepoint
-// inet_sock_set_state, native/sock_events.cc): catches client sockets that live for
-// milliseconds, between two /proc scans. Optional: callers turn an open failure into a warning.
+// Owners of TCP connects and UDP sends as the kernel reports them (BPF programs on the raw
+// tracepoints inet_sock_set_state and sock_send_length,
+// native/sock_events.cc): catches client sockets that live for milliseconds, between two /proc
+// scans (connection churn, DNS clients). Optional: callers turn an open failure into a warning.
 import { formatAddress } from '../decode/address.js';
 import { CaptureError, PermissionError, UsageError } from '../errors.js';
 import { loadAddon } from './addon.js';
@@ -21,16 +22,23 @@ const OFF_COMM = 48;
 const COMM_BYTES = 16;
 const AF_INET = 2;
 const AF_INET6 = 10;
+const PROTOCOL_TCP = 6;
 
-/** One TCP connect: the process that called connect() and the connection's endpoints. */
+/**
+ * One TCP connect (the process that called connect() and the connection's endpoints), or the
+ * first UDP send of a socket (the process that sent, its local end, and the first destination).
+ */
 export interface SocketEvent {
-  /** Process id (thread group id) of the caller of connect(). */
+  /** Process id (thread group id) of the caller of connect() or sendmsg(). */
   readonly pid: number;
-  /** comm of the connecting thread (up to 15 bytes). */
+  /** comm of the connecting or sending thread (up to 15 bytes). */
   readonly comm: string;
-  /** IP protocol number (6, TCP). */
+  /** IP protocol number: 6 (TCP), 17 (UDP) or 136 (UDP-Lite). */
   readonly protocol: number;
-  /** Local address, formatted like the rest of pidflow (IPv4-mapped IPv6 shown as IPv4). */
+  /**
+   * Local address, formatted like the rest of pidflow (IPv4-mapped IPv6 shown as IPv4).
+   * `0.0.0.0` or `::` for a UDP socket bound to no address (the source is chosen per route).
+   */
   readonly localAddress: string;
   readonly localPort: number;
   readonly remoteAddress: string;
@@ -45,6 +53,11 @@ export interface SocketEventsOptions {
   batchIntervalMs?: number;
   /** Events in flight to JS at most; more are dropped and counted. @default 65536 */
   queueLimit?: number;
+  /**
+   * Track UDP sends too (a raw tracepoint on every send of every socket, docs/attribution.md);
+   * false: TCP connects only. @default true
+   */
+  udp?: boolean;
 }
 
 /** Counters of {@link SocketEventsHandle.stats}. */
@@ -53,10 +66,19 @@ export interface SocketEventsStats {
   readonly events: number;
   /** Events lost: ring buffer full in the kernel, JS queue full, or malformed records. */
   readonly dropped: number;
+  /** Events of UDP (and UDP-Lite) sends among `events` (absent: 0). */
+  readonly udpEvents?: number;
 }
 
 /** An attached connect tracker. */
 export interface SocketEventsHandle {
+  /**
+   * UDP sends are tracked too (false when the kernel refused those programs: see udpWarning).
+   * Optional so that injected fakes need not say; absent means false.
+   */
+  readonly udp?: boolean;
+  /** Why UDP send tracking is off, with the fix; undefined when it is on. */
+  readonly udpWarning?: string | undefined;
   /** Detach the BPF program and stop the reader thread. Synchronous, idempotent. */
   stop(): void;
   stats(): SocketEventsStats;
@@ -147,15 +169,17 @@ export function openSocketEvents(
     );
   }
   let events = 0;
+  let udpEvents = 0;
   let malformed = 0;
   let native: NativeSocketEventsHandle;
   try {
     native = addon.openSocketEvents(
-      { batchRecords: 1024, batchIntervalMs, queueLimit },
+      { batchRecords: 1024, batchIntervalMs, queueLimit, udp: options.udp !== false },
       (buffer, count) => {
         const decoded = decodeSocketEvents(buffer, count);
         malformed += decoded.malformed;
         events += decoded.events.length;
+        for (const e of decoded.events) if (e.protocol !== PROTOCOL_TCP) udpEvents++;
         if (decoded.events.length > 0) options.onEvents(decoded.events);
       },
     );
@@ -174,11 +198,20 @@ export function openSocketEvents(
       { cause: error, code: 'ERR_SOCKET_EVENTS' },
     );
   }
+  const udp = native.udp === true;
   return {
+    udp,
+    // Not asked for: nothing to warn about.
+    udpWarning:
+      udp || options.udp === false
+        ? undefined
+        : `${native.udpWarning || 'the native addon predates UDP send tracking'}: short-lived UDP ` +
+          'senders (DNS clients) may stay unattributed; UDP tracking needs the raw tracepoint ' +
+          'sock_send_length (Linux 6.3+), or rebuild the addon with `npm run build:native`',
     stop: () => native.stop(),
     stats: () => {
       const s = native.stats();
-      return { events, dropped: s.droppedKernel + s.droppedQueue + malformed };
+      return { events, dropped: s.droppedKernel + s.droppedQueue + malformed, udpEvents };
     },
   };
 }

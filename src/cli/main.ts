@@ -88,6 +88,7 @@ export function toMonitorOptions(
 ): MonitorOptions {
   const options: MonitorOptions = {
     includeLoopback: cli.includeLoopback,
+    ...(cli.udpSendEvents ? {} : { udpSendEvents: false }),
     tickIntervalMs: cli.intervalMs,
     captureTimeoutMs: cli.timeoutMs,
     // The library keeps 15 s of history by default; a longer window needs a longer ring.

@@ -243,6 +243,9 @@ class PidflowMonitor extends EventEmitter implements Monitor {
               received: attribution.events.received,
               dropped: this.socketEvents.stats().dropped,
               used: attribution.events.used,
+              udp: this.socketEvents.udp === true,
+              udpReceived: attribution.events.udpReceived,
+              udpUsed: attribution.events.udpUsed,
             },
           }),
       evicted: { ...accounting.evicted, flows: attribution.flows.evicted },
@@ -448,7 +451,7 @@ export async function createMonitor(
       resolved.socketEvents !== false &&
       (isOwnLiveCapture || deps.openSocketEvents !== undefined)
     ) {
-      socketEvents = startSocketEvents(attributor, deps, addon, logger);
+      socketEvents = startSocketEvents(attributor, deps, addon, logger, resolved.udpSendEvents);
     }
     const monitor = new PidflowMonitor(
       final,
@@ -482,13 +485,22 @@ function startSocketEvents(
   deps: MonitorDependencies,
   addon: NativeAddon | undefined,
   logger: Logger,
+  udpSendEvents: boolean | undefined,
 ): SocketEventsHandle | undefined {
   const options: SocketEventsOptions = {
     onEvents: (batch) => attributor.recordConnects(batch),
+    udp: udpSendEvents !== false,
   };
   try {
-    if (deps.openSocketEvents !== undefined) return deps.openSocketEvents(options);
-    return openSocketEvents(options, addon ?? loadAddon());
+    const handle =
+      deps.openSocketEvents !== undefined
+        ? deps.openSocketEvents(options)
+        : openSocketEvents(options, addon ?? loadAddon());
+    // TCP connects are tracked; UDP sends only when the kernel accepted those programs.
+    if (udpSendEvents !== false && handle.udp !== true && handle.udpWarning !== undefined) {
+      logger.warn?.(`socket events track TCP only (${handle.udpWarning})`);
+    }
+    return handle;
   } catch (error) {
     logger.warn?.(
       `socket events are off (${error instanceof Error ? error.message : String(error)}); ` +

@@ -41,6 +41,7 @@ const KNOWN_OPTIONS = [
   'devices',
   'includeLoopback',
   'socketEvents',
+  'udpSendEvents',
   'readFile',
   'filter',
   'protocols',
@@ -159,6 +160,11 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
       `option includeLoopback must be true or false, got ${JSON.stringify(o.includeLoopback)}`,
     );
   }
+  if (o.udpSendEvents !== undefined && typeof o.udpSendEvents !== 'boolean') {
+    throw new UsageError(
+      `option udpSendEvents must be true or false, got ${JSON.stringify(o.udpSendEvents)}`,
+    );
+  }
   if (o.socketEvents !== undefined && typeof o.socketEvents !== 'boolean') {
     throw new UsageError(
       `option socketEvents must be true or false, got ${JSON.stringify(o.socketEvents)}`,
@@ -274,6 +280,7 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
     devices,
     includeLoopback: o.includeLoopback ?? false,
     socketEvents: o.socketEvents ?? true,
+    udpSendEvents: o.udpSendEvents ?? true,
     readFile,
     filter,
     protocols,

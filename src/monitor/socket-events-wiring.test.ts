@@ -78,7 +78,14 @@ test('connect events attribute a socket no /proc scan saw, and stop() stops them
   const entry = monitor.snapshot().processes.find((p) => p.process.pid === 100);
   assert.equal(entry?.total.sentBytes, 400);
   assert.equal(entry?.process.comm, 'churner');
-  assert.deepEqual(monitor.stats().socketEvents, { received: 1, dropped: 3, used: 1 });
+  assert.deepEqual(monitor.stats().socketEvents, {
+    received: 1,
+    dropped: 3,
+    used: 1,
+    udp: false,
+    udpReceived: 0,
+    udpUsed: 0,
+  });
   assert.equal(monitor.stats().retry.pendingFlows, 0);
   await monitor.stop();
   assert.equal(fake.stopped, 1);
@@ -104,5 +111,24 @@ test('socketEvents must be a boolean', async () => {
     createMonitor({ socketEvents: 'yes' as never }, { source: new FakePacketSource(['eth0']) }),
     (e: unknown) =>
       e instanceof UsageError && /option socketEvents must be true or false/.test(e.message),
+  );
+});
+
+test('udpSendEvents: false asks for TCP connects only, and says nothing about UDP', async () => {
+  const { monitor, fake, warnings } = await setup('ok', { udpSendEvents: false });
+  assert.equal(fake.options?.udp, false);
+  assert.deepEqual(warnings, []);
+  assert.equal(monitor.stats().socketEvents?.udp, false);
+  await monitor.stop();
+});
+
+test('UDP sends are asked for by default, and udpSendEvents must be a boolean', async () => {
+  const { monitor, fake } = await setup('ok');
+  assert.equal(fake.options?.udp, true);
+  await monitor.stop();
+  await assert.rejects(
+    createMonitor({ udpSendEvents: 1 as never }, { source: new FakePacketSource(['eth0']) }),
+    (e: unknown) =>
+      e instanceof UsageError && /option udpSendEvents must be true or false/.test(e.message),
   );
 });
