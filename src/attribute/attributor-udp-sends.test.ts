@@ -227,3 +227,21 @@ test('a scan that shows the event owner itself on the port keeps the event', asy
   assert.equal(attributor.stats().events.udpContradicted, 0);
   attributor.stop();
 });
+
+test('traffic this host forwards is never claimed by a send event of the same port', async () => {
+  const procFs = hostFs();
+  procFs.addProcess({ pid: 42, comm: 'dig' });
+  const { attributor, resolved } = setup(procFs);
+  await attributor.start();
+  // dig sent from *:53001; a forwarded datagram between two other hosts uses port 53001 too.
+  attributor.recordConnects([sendEvent(42, 'dig', 53001)]);
+  attributor.ingest(flow('203.0.113.7', 53001, '203.0.113.9', 53), counters());
+  attributor.ingest(flow('203.0.113.9', 53, '203.0.113.7', 53001), counters());
+  assert.equal(resolved.length, 2);
+  for (const r of resolved) {
+    assert.equal(r.attribution.sender, undefined);
+    assert.equal(r.attribution.receiver, undefined);
+  }
+  assert.equal(attributor.stats().events.udpUsed, 0);
+  attributor.stop();
+});

@@ -611,13 +611,16 @@ export class Attributor {
       receiver = this.connectOwner(p, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort);
       usedEvent ||= receiver !== undefined;
     }
-    // A UDP local end no table knows: the kernel may have told us who sent from it.
+    // A UDP local end no table knows: the kernel may have told us who sent from it. Only a
+    // local address can be such an end: an event of a socket bound to no address would
+    // otherwise claim forwarded traffic that merely uses the same port number.
     let usedUdpEvent = false;
-    if (sender === undefined && (p === PROTOCOL_UDP || p === PROTOCOL_UDPLITE)) {
+    const isUdp = p === PROTOCOL_UDP || p === PROTOCOL_UDPLITE;
+    if (sender === undefined && isUdp && index.isLocal(flow.srcAddress)) {
       sender = this.udpOwner(p, flow.srcAddress, flow.srcPort);
       usedUdpEvent = sender !== undefined;
     }
-    if (receiver === undefined && (p === PROTOCOL_UDP || p === PROTOCOL_UDPLITE)) {
+    if (receiver === undefined && isUdp && index.isLocal(flow.dstAddress)) {
       receiver = this.udpOwner(p, flow.dstAddress, flow.dstPort);
       usedUdpEvent ||= receiver !== undefined;
     }
