@@ -22,7 +22,7 @@ test('fills in the documented defaults before calling the addon', () => {
       offline: false,
       devices: ['eth0'],
       snaplen: 128,
-      bufferBytes: 16 * 1024 * 1024,
+      bufferBytes: 8 * 1024 * 1024,
       immediate: false,
       promiscuous: false,
       batchIntervalMs: 100,

@@ -32,7 +32,7 @@ export interface CaptureOptions {
   readonly filter?: string;
   /** Bytes captured per packet: enough for the headers. @default 128 */
   readonly snaplen?: number;
-  /** Kernel ring buffer per device, bytes. @default 16777216 (16 MiB) */
+  /** Kernel ring buffer per device, bytes. @default 8388608 (8 MiB) */
   readonly bufferBytes?: number;
   /** Deliver each packet as it arrives instead of in kernel blocks. @default false */
   readonly immediate?: boolean;
@@ -53,7 +53,7 @@ export interface CaptureOptions {
 }
 
 export const DEFAULT_SNAPLEN_BYTES = 128;
-export const DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_BUFFER_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_BATCH_INTERVAL_MS = 100;
 export const DEFAULT_BATCH_RECORDS = 4096;
 export const DEFAULT_QUEUE_LIMIT_RECORDS = 1_000_000;

@@ -306,7 +306,7 @@ export interface MonitorOptions {
   captureTimeoutMs?: number;
   /** Bytes captured per packet. @default 128 */
   snaplen?: number;
-  /** Kernel capture buffer per device, bytes. @default 16 MiB */
+  /** Kernel capture buffer per device, bytes. @default 8 MiB */
   bufferBytes?: number;
   /**
    * Write captured packets to this pcap file. `rotateBytes` > 0 starts `path.1`, `path.2`, ...
