@@ -132,18 +132,16 @@ static __always_inline void count_dropped(void) {
   if (count) __sync_fetch_and_add(count, 1);
 }
 
-static __always_inline void emit(const struct sock *sk, unsigned short family,
-                                 unsigned short sport, const struct owner *who) {
-  struct pidflow_sock_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-  if (!e) {
-    count_dropped();
-    return;
-  }
-  e->tgid = who->tgid;
+// The fields every event takes from the socket: its ends (the remote one is zero for an
+// unconnected UDP socket) and who reported it.
+static __always_inline void fill_event(struct pidflow_sock_event *e, const struct sock *sk,
+                                       unsigned short family, unsigned short sport,
+                                       unsigned short protocol, unsigned int tgid) {
+  e->tgid = tgid;
   e->family = family;
   e->sport = sport;
   e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-  e->protocol = IPPROTO_TCP;
+  e->protocol = protocol;
   e->reserved = 0;
   __builtin_memset(e->saddr, 0, sizeof(e->saddr));
   __builtin_memset(e->daddr, 0, sizeof(e->daddr));
@@ -156,6 +154,16 @@ static __always_inline void emit(const struct sock *sk, unsigned short family,
     BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
     BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
   }
+}
+
+static __always_inline void emit(const struct sock *sk, unsigned short family,
+                                 unsigned short sport, const struct owner *who) {
+  struct pidflow_sock_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    count_dropped();
+    return;
+  }
+  fill_event(e, sk, family, sport, IPPROTO_TCP, who->tgid);
   __builtin_memcpy(e->comm, who->comm, sizeof(e->comm));
   bpf_ringbuf_submit(e, 0);
 }
@@ -216,24 +224,8 @@ int on_sock_send_length(struct bpf_raw_tracepoint_args *ctx) {
   }
   struct udp_seen now = {.tgid = tgid, .sport = sport, .pad = 0};
   bpf_map_update_elem(&udp_reported, &key, &now, BPF_ANY);
-  e->tgid = tgid;
-  e->family = family;
-  e->sport = sport;
   // Connected: the peer; else 0 (sendto()'s destination is not a tracepoint argument).
-  e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-  e->protocol = protocol;
-  e->reserved = 0;
-  __builtin_memset(e->saddr, 0, sizeof(e->saddr));
-  __builtin_memset(e->daddr, 0, sizeof(e->daddr));
-  if (family == AF_INET) {
-    unsigned int saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-    unsigned int daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-    __builtin_memcpy(e->saddr, &saddr, 4);
-    __builtin_memcpy(e->daddr, &daddr, 4);
-  } else {
-    BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-    BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-  }
+  fill_event(e, sk, family, sport, protocol, tgid);
   bpf_get_current_comm(e->comm, sizeof(e->comm));
   bpf_ringbuf_submit(e, 0);
   return 0;
