@@ -2,6 +2,8 @@
 // the process that called connect(). Lets the attributor name the owner of a client socket
 // that opened and closed between two /proc scans (connection churn).
 import type { SocketEvent } from '../capture/socket-events.js';
+import { RecentEvents } from './recent-events.js';
+import type { RecentEventsOptions, RecentEventsStats } from './recent-events.js';
 import type { Owner } from './types.js';
 
 /** One connect as the capture stage decodes it. */
@@ -18,22 +20,10 @@ export interface RecentConnect {
 }
 
 /** Options of {@link RecentConnects}. */
-export interface RecentConnectsOptions {
-  /** An entry is used at most this long after its connect. @default 120000 */
-  ttlMs?: number;
-  /** Entries kept at most; the oldest go first. @default 65536 */
-  limit?: number;
-}
+export type RecentConnectsOptions = RecentEventsOptions;
 
 /** Counters of {@link RecentConnects.stats}. */
-export interface RecentConnectsStats {
-  readonly size: number;
-  readonly limit: number;
-  /** Entries pushed out by the limit before their TTL. */
-  readonly evicted: number;
-  /** Entries forgotten after the TTL. */
-  readonly expired: number;
-}
+export type RecentConnectsStats = RecentEventsStats;
 
 /** Text key of one connection seen from its local end. */
 export function connectKey(
@@ -55,15 +45,10 @@ export function connectKey(
  * connects.find(6, '198.18.0.1', 40000, '198.18.0.2', 80, clock.monotonicMs());
  */
 export class RecentConnects {
-  private readonly entries = new Map<string, RecentConnect>();
-  private readonly ttlMs: number;
-  private readonly limit: number;
-  private evicted = 0;
-  private expired = 0;
+  private readonly recent: RecentEvents<RecentConnect>;
 
   constructor(options: RecentConnectsOptions = {}) {
-    this.ttlMs = options.ttlMs ?? 120_000;
-    this.limit = options.limit ?? 65_536;
+    this.recent = new RecentEvents(options);
   }
 
   /** Remember a connect; returns its entry (not kept when the limit is 0). */
@@ -74,24 +59,18 @@ export class RecentConnects {
       seenMs: nowMs,
       owner: undefined,
     };
-    if (this.limit === 0) return entry;
-    const key = connectKey(
-      event.protocol,
-      event.localAddress,
-      event.localPort,
-      event.remoteAddress,
-      event.remotePort,
-    );
     // A reused 4-tuple is a new connection: its entry moves to the end of the queue.
-    this.entries.delete(key);
-    this.sweep(nowMs);
-    while (this.entries.size >= this.limit) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done) break;
-      this.entries.delete(oldest.value);
-      this.evicted++;
-    }
-    this.entries.set(key, entry);
+    this.recent.put(
+      connectKey(
+        event.protocol,
+        event.localAddress,
+        event.localPort,
+        event.remoteAddress,
+        event.remotePort,
+      ),
+      entry,
+      nowMs,
+    );
     return entry;
   }
 
@@ -104,29 +83,14 @@ export class RecentConnects {
     remotePort: number,
     nowMs: number,
   ): RecentConnect | undefined {
-    if (this.entries.size === 0) return undefined;
-    const entry = this.entries.get(
+    if (this.recent.size === 0) return undefined;
+    return this.recent.get(
       connectKey(protocol, localAddress, localPort, remoteAddress, remotePort),
+      nowMs,
     );
-    if (entry === undefined || nowMs - entry.seenMs > this.ttlMs) return undefined;
-    return entry;
   }
 
   stats(): RecentConnectsStats {
-    return {
-      size: this.entries.size,
-      limit: this.limit,
-      evicted: this.evicted,
-      expired: this.expired,
-    };
-  }
-
-  /** Drop expired entries from the front (oldest first); stops at the first live one. */
-  private sweep(nowMs: number): void {
-    for (const [key, entry] of this.entries) {
-      if (nowMs - entry.seenMs <= this.ttlMs) return;
-      this.entries.delete(key);
-      this.expired++;
-    }
+    return this.recent.stats();
   }
 }

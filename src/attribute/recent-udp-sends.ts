@@ -9,6 +9,8 @@
 // address, as the kernel's own UDP lookup does.
 import type { SocketEvent } from '../capture/socket-events.js';
 import { isWildcardAddress } from './net-table.js';
+import { RecentEvents } from './recent-events.js';
+import type { RecentEventsOptions, RecentEventsStats } from './recent-events.js';
 import type { Owner } from './types.js';
 
 /** What is known about the owner of one UDP local end. */
@@ -26,21 +28,10 @@ export interface RecentUdpSend {
 }
 
 /** Options of {@link RecentUdpSends}. */
-export interface RecentUdpSendsOptions {
-  /** An entry is used at most this long after its event. @default 120000 */
-  ttlMs?: number;
-  /** Entries kept at most; the oldest go first. @default 65536 */
-  limit?: number;
-}
+export type RecentUdpSendsOptions = RecentEventsOptions;
 
 /** Counters of {@link RecentUdpSends.stats}. */
-export interface RecentUdpSendsStats {
-  readonly size: number;
-  readonly limit: number;
-  /** Entries pushed out by the limit before their TTL. */
-  readonly evicted: number;
-  /** Entries forgotten after the TTL. */
-  readonly expired: number;
+export interface RecentUdpSendsStats extends RecentEventsStats {
   /** Entries dropped because a later socket table showed another owner on their local end. */
   readonly contradicted: number;
 }
@@ -63,17 +54,12 @@ function udpKey(protocol: number, localAddress: string, localPort: number): stri
  * sends.find(17, '198.18.0.1', 40000, clock.monotonicMs());
  */
 export class RecentUdpSends {
-  private readonly entries = new Map<string, RecentUdpSend>();
-  private readonly ttlMs: number;
-  private readonly limit: number;
-  private evicted = 0;
-  private expired = 0;
+  private readonly recent: RecentEvents<RecentUdpSend>;
   private contradicted = 0;
   private gen = 0;
 
   constructor(options: RecentUdpSendsOptions = {}) {
-    this.ttlMs = options.ttlMs ?? 120_000;
-    this.limit = options.limit ?? 65_536;
+    this.recent = new RecentEvents(options);
   }
 
   /**
@@ -96,30 +82,22 @@ export class RecentUdpSends {
       seenMs: nowMs,
       owner: undefined,
     };
-    if (this.limit === 0) return entry;
+    if (this.recent.limit === 0) return entry;
     const key = udpKey(event.protocol, localAddress, event.localPort);
-    const previous = this.entries.get(key);
+    const previous = this.recent.peek(key);
     // Port reuse: another process on this local end (or on the port, for a wildcard entry
     // that a bound lookup also sees) makes earlier answers stale.
     const wildcard =
       localAddress === WILDCARD
         ? undefined
-        : this.entries.get(udpKey(event.protocol, WILDCARD, event.localPort));
+        : this.recent.peek(udpKey(event.protocol, WILDCARD, event.localPort));
     if (
       (previous !== undefined && previous.pid !== event.pid) ||
       (wildcard !== undefined && wildcard.pid !== event.pid)
     ) {
       this.gen++;
     }
-    this.entries.delete(key);
-    this.sweep(nowMs);
-    while (this.entries.size >= this.limit) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done) break;
-      this.entries.delete(oldest.value);
-      this.evicted++;
-    }
-    this.entries.set(key, entry);
+    this.recent.put(key, entry, nowMs);
     return entry;
   }
 
@@ -133,9 +111,9 @@ export class RecentUdpSends {
     localPort: number,
     nowMs: number,
   ): RecentUdpSend | undefined {
-    if (this.entries.size === 0) return undefined;
-    const bound = this.live(this.entries.get(udpKey(protocol, localAddress, localPort)), nowMs);
-    const wildcard = this.live(this.entries.get(udpKey(protocol, WILDCARD, localPort)), nowMs);
+    if (this.recent.size === 0) return undefined;
+    const bound = this.recent.get(udpKey(protocol, localAddress, localPort), nowMs);
+    const wildcard = this.recent.get(udpKey(protocol, WILDCARD, localPort), nowMs);
     if (bound === undefined) return wildcard;
     if (wildcard === undefined) return bound;
     return wildcard.seenMs > bound.seenMs ? wildcard : bound;
@@ -147,12 +125,9 @@ export class RecentUdpSends {
    * Returns how many were dropped.
    */
   dropContradicted(beforeMs: number, otherOwner: (entry: RecentUdpSend) => boolean): number {
-    let dropped = 0;
-    for (const [key, entry] of this.entries) {
-      if (entry.seenMs >= beforeMs || !otherOwner(entry)) continue;
-      this.entries.delete(key);
-      dropped++;
-    }
+    const dropped = this.recent.removeWhere(
+      (entry) => entry.seenMs < beforeMs && otherOwner(entry),
+    );
     if (dropped > 0) {
       this.contradicted += dropped;
       this.gen++;
@@ -161,25 +136,6 @@ export class RecentUdpSends {
   }
 
   stats(): RecentUdpSendsStats {
-    return {
-      size: this.entries.size,
-      limit: this.limit,
-      evicted: this.evicted,
-      expired: this.expired,
-      contradicted: this.contradicted,
-    };
-  }
-
-  private live(entry: RecentUdpSend | undefined, nowMs: number): RecentUdpSend | undefined {
-    return entry === undefined || nowMs - entry.seenMs > this.ttlMs ? undefined : entry;
-  }
-
-  /** Drop expired entries from the front (oldest first); stops at the first live one. */
-  private sweep(nowMs: number): void {
-    for (const [key, entry] of this.entries) {
-      if (nowMs - entry.seenMs <= this.ttlMs) return;
-      this.entries.delete(key);
-      this.expired++;
-    }
+    return { ...this.recent.stats(), contradicted: this.contradicted };
   }
 }
