@@ -3,13 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FakeClock } from '../clock.js';
+import { attributorHarness, flowTuple } from '../../test/helpers/attributor-harness.js';
 import { FakeProcFs, ipv4TableLine as line } from '../../test/helpers/fake-procfs.js';
-import { Attributor } from './attributor.js';
 import type { AttributorOptions } from './attributor.js';
 import { TcpState } from './net-table.js';
 import type { ConnectEvent } from './recent-connects.js';
-import type { Attribution, FlowCounters, FlowTuple } from './types.js';
+import type { FlowCounters, FlowTuple } from './types.js';
 
 const HOST_NS = 4026531840;
 const TCP = 6;
@@ -18,15 +17,7 @@ const CLIENT = '198.18.0.1';
 const SERVER = '198.18.0.2';
 
 function flow(srcAddress: string, srcPort: number, dstAddress: string, dstPort: number): FlowTuple {
-  return {
-    key: `${TCP}|${srcAddress}:${srcPort}|${dstAddress}:${dstPort}`,
-    ipVersion: 4,
-    protocol: TCP,
-    srcAddress,
-    srcPort,
-    dstAddress,
-    dstPort,
-  };
+  return flowTuple(TCP, srcAddress, srcPort, dstAddress, dstPort);
 }
 
 function counters(bytes = 100): FlowCounters {
@@ -65,16 +56,7 @@ function hostFs(): FakeProcFs {
 }
 
 function setup(procFs: FakeProcFs, options: Partial<AttributorOptions> = {}) {
-  const clock = new FakeClock();
-  const resolved: { flow: FlowTuple; attribution: Attribution }[] = [];
-  const attributor = new Attributor({
-    procFs,
-    clock,
-    localAddresses: new Set([CLIENT]),
-    onResolved: (f, _c, attribution) => resolved.push({ flow: f, attribution }),
-    ...options,
-  });
-  return { attributor, clock, resolved };
+  return attributorHarness(procFs, [CLIENT], options);
 }
 
 test('a churned client socket is attributed at first lookup from its connect event', async () => {

@@ -4,12 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FakeClock } from '../clock.js';
+import type { FakeClock } from '../clock.js';
+import { attributorHarness, flowTuple } from '../../test/helpers/attributor-harness.js';
 import { FakeProcFs, ipv4TableLine as line } from '../../test/helpers/fake-procfs.js';
-import { Attributor } from './attributor.js';
+import type { Attributor } from './attributor.js';
 import type { AttributorOptions } from './attributor.js';
 import type { ConnectEvent } from './recent-connects.js';
-import type { Attribution, FlowCounters, FlowTuple } from './types.js';
+import type { FlowCounters, FlowTuple } from './types.js';
 
 const HOST_NS = 4026531840;
 const UDP = 17;
@@ -20,15 +21,7 @@ const RESOLVER = '198.18.0.2';
 const FIB = `     |-- ${CLIENT}\n        /32 host LOCAL\n`;
 
 function flow(srcAddress: string, srcPort: number, dstAddress: string, dstPort: number): FlowTuple {
-  return {
-    key: `${UDP}|${srcAddress}:${srcPort}|${dstAddress}:${dstPort}`,
-    ipVersion: 4,
-    protocol: UDP,
-    srcAddress,
-    srcPort,
-    dstAddress,
-    dstPort,
-  };
+  return flowTuple(UDP, srcAddress, srcPort, dstAddress, dstPort);
 }
 
 function counters(bytes = 60): FlowCounters {
@@ -70,16 +63,7 @@ function hostFs(udp = ''): FakeProcFs {
 }
 
 function setup(procFs: FakeProcFs, options: Partial<AttributorOptions> = {}) {
-  const clock = new FakeClock();
-  const resolved: { flow: FlowTuple; attribution: Attribution }[] = [];
-  const attributor = new Attributor({
-    procFs,
-    clock,
-    localAddresses: new Set([CLIENT]),
-    onResolved: (f, _c, attribution) => resolved.push({ flow: f, attribution }),
-    ...options,
-  });
-  return { attributor, clock, resolved };
+  return attributorHarness(procFs, [CLIENT], options);
 }
 
 /** Advance the fake clock until `count` scans have completed (bounded). */
