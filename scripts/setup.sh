@@ -1,23 +1,12 @@
 #!/usr/bin/env bash
-# One-step setup on Debian 12 as root: system packages (libpcap and libbpf headers, tmux, iproute2,
-# tcpdump, clang for the fuzz harness), npm dependencies, the native addon and the TypeScript build.
+# One-step setup on Debian 12 as root of what running pidflow needs: libpcap and libbpf headers,
+# clang for the eBPF programs, npm dependencies, the native addon and the TypeScript build.
+# Tools only the tests use are installed by scripts/setup-test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/apt-need.sh
 
-need=()
-for pkg in libpcap-dev libbpf-dev pkg-config iproute2 tmux tcpdump clang libclang-rt-14-dev python3 make g++ nethogs netsniff-ng iperf3 util-linux; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "setup: missing system packages: ${need[*]}" >&2
-    echo "setup: run as root, or install them first: sudo apt-get install -y ${need[*]}" >&2
-    exit 1
-  fi
-  echo "setup: installing ${need[*]}" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+apt_need libpcap-dev libbpf-dev pkg-config clang python3 make g++ iproute2
 
 stamp=node_modules/.pidflow-setup
 if [ -f "$stamp" ] && [ "$stamp" -nt package-lock.json ] && [ -f build/Release/pidflow.node ] && [ -z "${CI:-}" ]; then
