@@ -169,6 +169,21 @@ export function displayLines(untrusted: string): DisplayText {
     .join('\n') as DisplayText;
 }
 
+// Not typeable into a prompt: controls, format and invisible characters, surrogates, unassigned,
+// private use, separators other than the space, and combining marks on their own.
+const UNTYPEABLE = /[\p{C}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\p{Mn}\p{Me}]/u;
+
+/**
+ * True when `key` is one printable character that a prompt may take as typed text (a pasted
+ * control character, escape sequence or bidi override is not).
+ */
+export function isTypeableCharacter(key: string): boolean {
+  if (key.length === 0 || key.length > 2) return false;
+  const cp = key.codePointAt(0)!;
+  if (String.fromCodePoint(cp) !== key) return false;
+  return !UNTYPEABLE.test(key);
+}
+
 /** A value that may go into a {@link display} template as is. */
 export type DisplayPart = DisplayText | number | bigint | boolean;
 
