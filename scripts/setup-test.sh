@@ -14,6 +14,8 @@ test_packages=(
   netsniff-ng
   iperf3
   util-linux
+  prometheus
+  python3
 )
 apt_need "${test_packages[@]}"
 bash scripts/setup.sh
