@@ -31,7 +31,9 @@ const V4_A = Buffer.from([198, 18, 0, 1]);
 const V4_B = Buffer.from([198, 18, 0, 2]);
 const V6_A = Buffer.from('fd426e66000000000000000000000001', 'hex');
 const V6_B = Buffer.from('fd426e66000000000000000000010002', 'hex');
-const NOT_ROOT = canCreateTestNets() ? false : 'needs root to create network namespaces';
+const NOT_ROOT = canCreateTestNets()
+  ? false
+  : '[needs-root] needs root to create network namespaces';
 
 test('pcap truth sums IP bytes per directional 5-tuple from a file written here', () => {
   const tcp = buildPacket({
