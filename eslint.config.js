@@ -44,6 +44,10 @@ export default tseslint.config(
   { files: ['src/account/**/*.ts'], rules: upstreamOnly(['monitor', 'cli', 'tui', 'serve']) },
   { files: ['src/monitor/**/*.ts'], rules: upstreamOnly(['cli', 'tui', 'serve']) },
   {
+    files: ['src/history/**/*.ts'],
+    rules: upstreamOnly(['capture', 'decode', 'attribute', 'account', 'cli', 'tui', 'serve']),
+  },
+  {
     files: ['src/cli/**/*.ts', 'src/tui/**/*.ts', 'src/serve/**/*.ts'],
     rules: upstreamOnly(['capture', 'decode', 'attribute', 'account']),
   },
