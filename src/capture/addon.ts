@@ -128,7 +128,7 @@ export interface NativeSocketEventsOptions {
   readonly batchIntervalMs: number;
   /** Events in flight to JS at most; further batches are dropped and counted. */
   readonly queueLimit: number;
-  /** Load the UDP send program too (absent: true). */
+  /** Load the send (UDP sends, TCP writes) and receive (TCP reads) programs too (absent: true). */
   readonly udp?: boolean;
 }
 
@@ -156,6 +156,8 @@ export interface NativeSocketEventsHandle {
   readonly udp?: boolean;
   /** Why UDP send tracking is off; empty when it is on. */
   readonly udpWarning?: string;
+  /** TCP reads and writes are tracked (the send and receive programs are attached). */
+  readonly io?: boolean;
   stop(): void;
   stats(): NativeSocketEventsStats;
 }
