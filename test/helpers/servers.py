@@ -6,10 +6,11 @@ Usage:
                                                      activation, threads
   servers.py client ADDRESS PORT SHORT_PER_S SECONDS LONG_COUNT
 
-Every process that serves a connection appends one line "pid received sent tid" to RESULTS (one
-write with O_APPEND, atomic) when the connection ends: the ground truth of who moved which
-payload bytes (and the thread id). A server prints "READY <port> <pid>..." (the pids of the processes that never
-serve: master, acceptor, activator) once it accepts connections, and runs until SIGTERM.
+Every process that serves a connection appends one line to RESULTS when the connection ends
+(one write with O_APPEND, atomic): "pid received sent tid local-address local-port
+remote-address remote-port", the ground truth of who moved which payload bytes on which
+connection (and the thread that served it). A server prints "READY <port> <pid>..." (the pids
+of the processes that never serve: master, acceptor, activator) once it accepts connections, and runs until SIGTERM.
 
 Protocol: the client sends 4 bytes (big-endian size of the reply it wants), then its request
 until it shuts down its side; the server reads to the end, replies, and closes.
@@ -39,6 +40,10 @@ def serve(conn, results_fd):
     received = 0
     sent = 0
     try:
+        ends = "%s %d %s %d" % (conn.getsockname()[:2] + conn.getpeername()[:2])
+    except OSError:
+        ends = ""
+    try:
         conn.settimeout(IO_TIMEOUT_S)
         header = b""
         while True:
@@ -57,7 +62,8 @@ def serve(conn, results_fd):
         pass
     finally:
         conn.close()
-        os.write(results_fd, f"{os.getpid()} {received} {sent} {threading.get_native_id()}\n".encode())
+        line = f"{os.getpid()} {received} {sent} {threading.get_native_id()} {ends}"
+        os.write(results_fd, (line.rstrip() + "\n").encode())
 
 
 def listener(address, port=0, reuseport=False):

@@ -19,6 +19,18 @@ export interface ServerTruth {
   connections: number;
   /** Thread ids that served its connections. */
   readonly threadIds: Set<number>;
+  /** Each connection it served: its ends and payload bytes. */
+  readonly connectionReports: ServedConnection[];
+}
+
+/** One connection as its serving process saw it. */
+export interface ServedConnection {
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly receivedBytes: number;
+  readonly sentBytes: number;
 }
 
 /** A running server. */
@@ -157,17 +169,36 @@ export function readServerTruth(results: string): Map<number, ServerTruth> {
   const truth = new Map<number, ServerTruth>();
   const text = existsSync(results) ? readFileSync(results, 'utf8') : '';
   for (const line of text.split('\n')) {
-    const [pid, received, sent, tid] = line.trim().split(' ').map(Number);
+    const fields = line.trim().split(' ');
+    const [pid, received, sent, tid] = fields.slice(0, 4).map(Number);
     if (pid === undefined || received === undefined || sent === undefined || !(pid > 0)) continue;
     let t = truth.get(pid);
     if (t === undefined) {
-      t = { pid, receivedBytes: 0, sentBytes: 0, connections: 0, threadIds: new Set() };
+      t = {
+        pid,
+        receivedBytes: 0,
+        sentBytes: 0,
+        connections: 0,
+        threadIds: new Set(),
+        connectionReports: [],
+      };
       truth.set(pid, t);
     }
     t.receivedBytes += received;
     t.sentBytes += sent;
     t.connections++;
     if (tid !== undefined && tid > 0) t.threadIds.add(tid);
+    const [localAddress, localPort, remoteAddress, remotePort] = fields.slice(4);
+    if (remoteAddress !== undefined) {
+      t.connectionReports.push({
+        localAddress: localAddress ?? '',
+        localPort: Number(localPort),
+        remoteAddress,
+        remotePort: Number(remotePort),
+        receivedBytes: received,
+        sentBytes: sent,
+      });
+    }
   }
   return truth;
 }
