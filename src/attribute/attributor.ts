@@ -15,6 +15,7 @@ import { placeholderProcess, processKey } from './process-info.js';
 import type { ProcFs } from './procfs.js';
 import { SocketIndex, SocketScanner } from './socket-scanner.js';
 import type { ScanResult } from './socket-scanner.js';
+import type { SocketTableReader } from './sock-diag.js';
 import type { Attribution, FlowCounters, FlowTuple, Owner, ProcessInfo } from './types.js';
 
 /** Where the attributor reports problems (a scan failing); silent by default. */
@@ -74,6 +75,11 @@ export interface AttributorOptions {
   /** Inode of the capture's network namespace; default: /proc/self/ns/net. */
   hostNetns?: number | undefined;
   /**
+   * Binary socket tables (sock_diag netlink, see SockDiagTables); the caller owns and closes
+   * it. Default: none, every namespace's tables are parsed from /proc/net text.
+   */
+  socketTables?: SocketTableReader | undefined;
+  /**
    * Recent kernel connect events remembered at most (see {@link Attributor.recordConnects});
    * the same limit again for UDP send events.
    * @default 65536
@@ -131,6 +137,8 @@ export interface AttributorStats {
     /** fd directories read by the last scan. */
     readonly fdDirsRead: number;
     readonly malformedLines: number;
+    /** Namespaces of the last scan whose tables came through sock_diag (the rest: /proc/net). */
+    readonly netlinkNamespaces: number;
   };
   readonly flows: {
     readonly cached: number;
@@ -355,6 +363,7 @@ export class Attributor {
       fullScanEvery: positive('fullScanEvery', options.fullScanEvery, 10),
       maxProcesses: positive('maxProcesses', options.maxProcesses, 65536),
       hostNetns: options.hostNetns,
+      socketTables: options.socketTables,
     });
   }
 
@@ -567,6 +576,7 @@ export class Attributor {
         droppedProcesses: last?.droppedProcesses ?? 0,
         fdDirsRead: last?.fdDirsRead ?? 0,
         malformedLines: last?.malformedLines ?? 0,
+        netlinkNamespaces: last?.netlinkNamespaces ?? 0,
       },
       flows: {
         cached: this.cache.size,

@@ -9,11 +9,12 @@ import {
   parseProcessStat,
   readProcessInfo,
 } from './process-info.js';
-import { LineCache, readNamespaceTables } from './net-namespaces.js';
+import { LineCache, namespaceTablesOf, readNamespaceTables } from './net-namespaces.js';
 import type { NamespaceTables, ScanSlices } from './net-namespaces.js';
 import { isLoopbackAddress, isWildcardAddress } from './net-table.js';
 import type { SocketEntry } from './net-table.js';
 import { readSocketInodesSliced } from './socket-owners.js';
+import type { SocketTableReader } from './sock-diag.js';
 import type { Owner, ProcessInfo } from './types.js';
 
 /** A socket of the index: a table entry and the namespace whose table listed it. */
@@ -233,6 +234,8 @@ export interface SocketScannerOptions {
   maxProcesses: number;
   /** Namespace of the capture; undefined: read /proc/self/ns/net (else pid 1's). */
   hostNetns: number | undefined;
+  /** Binary socket tables (sock_diag); undefined: parse /proc/net text for every namespace. */
+  socketTables?: SocketTableReader | undefined;
 }
 
 /** What one scan found and how much it cost. */
@@ -251,6 +254,8 @@ export interface ScanResult {
   /** fd directories read (the costly part; an incremental scan reads few). */
   readonly fdDirsRead: number;
   readonly malformedLines: number;
+  /** Namespaces whose tables came through sock_diag (the rest: /proc/net text). */
+  readonly netlinkNamespaces: number;
   /** Longest synchronous stretch of the scan, ms. */
   readonly maxBlockMs: number;
 }
@@ -375,17 +380,20 @@ export class SocketScanner {
     }
     const tables: NamespaceTables[] = [];
     let malformedLines = 0;
+    let netlinkNamespaces = 0;
     for (const [netns, pids] of byNamespace) {
       await yieldIfDue();
       for (const pid of pids) {
         const t = await this.readTablesOf(pid, netns, slices);
         if (t !== undefined) {
-          tables.push(t);
-          malformedLines += t.malformedLines;
+          tables.push(t.tables);
+          malformedLines += t.tables.malformedLines;
+          if (t.isNetlink) netlinkNamespaces++;
           break;
         }
       }
     }
+    this.options.socketTables?.prune(new Set(byNamespace.keys()));
 
     this.lineCache.prune();
     // One pass over every table: index entries, learn addresses, and keep what we knew about
@@ -474,6 +482,7 @@ export class SocketScanner {
       droppedProcesses: dropped,
       fdDirsRead,
       malformedLines,
+      netlinkNamespaces,
       maxBlockMs,
     };
   }
@@ -539,17 +548,24 @@ export class SocketScanner {
     pid: number,
     netns: number,
     slices: ScanSlices,
-  ): Promise<NamespaceTables | undefined> {
+  ): Promise<{ tables: NamespaceTables; isNetlink: boolean } | undefined> {
     // The alive map of this scan keeps the process; only the next scan re-reads it.
-    const t = await readNamespaceTables(this.options.procFs, pid, netns, this.lineCache, slices);
+    const { procFs, socketTables } = this.options;
+    const sockets = await socketTables?.read(pid, netns);
+    if (socketTables !== undefined) slices.resumed();
+    const isNetlink = sockets !== undefined;
+    const t =
+      sockets !== undefined
+        ? namespaceTablesOf(procFs, pid, netns, sockets)
+        : await readNamespaceTables(procFs, pid, netns, this.lineCache, slices);
     if (t === undefined) return undefined;
     let now = 0;
     try {
-      now = parseNamespaceLink(this.options.procFs.readlink(`/proc/${pid}/ns/net`));
+      now = parseNamespaceLink(procFs.readlink(`/proc/${pid}/ns/net`));
     } catch (error) {
-      if (isDenied(error)) return t;
+      if (isDenied(error)) return { tables: t, isNetlink };
     }
-    if (now === netns) return t;
+    if (now === netns) return { tables: t, isNetlink };
     this.movedProcesses.add(pid);
     return undefined;
   }
