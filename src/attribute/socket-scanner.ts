@@ -8,6 +8,7 @@ import {
   parsePasswd,
   parseProcessStat,
   readProcessInfo,
+  READ_LIMITS_BYTES,
 } from './process-info.js';
 import { LineCache, namespaceTablesOf, readNamespaceTables } from './net-namespaces.js';
 import type { NamespaceTables, ScanSlices } from './net-namespaces.js';
@@ -679,7 +680,7 @@ export class SocketScanner {
     const { procFs } = this.options;
     let statText: string;
     try {
-      statText = procFs.readText(`/proc/${pid}/stat`);
+      statText = procFs.readText(`/proc/${pid}/stat`, READ_LIMITS_BYTES.stat);
     } catch {
       return undefined;
     }
@@ -738,7 +739,9 @@ export class SocketScanner {
     if (this.users === undefined || (!this.users.has(uid) && !this.usersReloaded)) {
       this.usersReloaded = true;
       try {
-        this.users = parsePasswd(this.options.procFs.readText('/etc/passwd'));
+        this.users = parsePasswd(
+          this.options.procFs.readText('/etc/passwd', READ_LIMITS_BYTES.passwd),
+        );
       } catch {
         this.users = new Map();
       }

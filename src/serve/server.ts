@@ -31,6 +31,7 @@ import { PROMETHEUS_CONTENT_TYPE, PrometheusWriter } from './prometheus-text.js'
 import { renderAgentMetrics } from './agent-metrics.js';
 import { HttpError, Query } from './query.js';
 import { renderMetrics } from './render-metrics.js';
+import { stringifyAsciiJson } from '../text/ascii-json.js';
 
 /** Options of {@link startServer}. */
 export interface ServerOptions {
@@ -491,7 +492,9 @@ class Agent {
       time: this.o.clock.now(),
       ...body,
     };
-    this.send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(payload)}\n`);
+    // ASCII-only JSON: exact values (undecodable /proc bytes as \udc80-\udcff, docs/serve.md),
+    // and a name's control characters stay escaped even if someone curls this to a terminal.
+    this.send(res, status, 'application/json; charset=utf-8', `${stringifyAsciiJson(payload)}\n`);
   }
 
   private sendError(res: ServerResponse, error: unknown): void {
