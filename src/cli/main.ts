@@ -233,7 +233,7 @@ export async function main(
           host: cli.listen.host,
           port: cli.listen.port,
           history: historyServerOptions(cli),
-          onEvent: (line: string) => void deps.stderr.write(`${line}\n`),
+          onEvent: (line: string) => void deps.stderr.write(display`${toDisplayText(line)}\n`),
           clock: deps.clock,
           version: deps.version,
         },
