@@ -1,7 +1,7 @@
 // The only place the attribution stage reads the system: files under /proc (and /etc/passwd
 // for user names) through a small ProcFs interface, so tests pass fake trees or in-memory fakes.
 
-import { closeSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeBytes, utf8BoundaryBefore } from '../text/bytes.js';
@@ -34,6 +34,12 @@ export interface ProcFs {
    * Optional: without it, readText is used.
    */
   readTextAsync?(path: string): Promise<string>;
+  /**
+   * Open fds of `pid`: st_size of /proc/<pid>/fd, which Linux 6.2 and later fill with the fd
+   * count (0 before). One stat, no listing: the cheap sign that a process's fd table changed.
+   * Optional; throws like readdir.
+   */
+  countFds?(pid: number): number;
 }
 
 /** ProcFs over the real file system; `root` prefixes every path (a fixture folder in tests). */
@@ -80,6 +86,10 @@ export class NodeProcFs implements ProcFs {
 
   readdir(path: string): string[] {
     return readdirSync(this.resolve(path));
+  }
+
+  countFds(pid: number): number {
+    return statSync(this.resolve(`/proc/${pid}/fd`)).size;
   }
 
   readlink(path: string): string {

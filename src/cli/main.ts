@@ -11,6 +11,7 @@ import type { Monitor, MonitorEnd, MonitorOptions, Snapshot } from '../monitor/t
 import { runServe, type ServeIo } from '../serve/run-serve.js';
 import type { HistoryServerOptions } from '../serve/server.js';
 import { runTui, type ProcessHooks, type TuiInput, type TuiOutput } from '../tui/driver.js';
+import { runHistoryCommand } from './history-command.js';
 import { IntervalTracker, buildNdjsonRecord } from './ndjson.js';
 import { DEFAULT_HISTORY_DB, parseCliArgs, type CliOptions, type OutputMode } from './options.js';
 import { isEmptyFilter, type ProcessFilter } from './process-filter.js';
@@ -182,6 +183,13 @@ export async function main(
   overrides: Partial<CliDeps> = {},
 ): Promise<number> {
   const deps: CliDeps = { ...defaultDeps(), ...overrides };
+  if (argv[0] === 'history') {
+    return runHistoryCommand(argv.slice(1), {
+      stdout: deps.stdout,
+      stderr: deps.stderr,
+      now: () => deps.clock.now(),
+    });
+  }
   const parsed = parseCliArgs(argv, deps.version);
   if (parsed.kind === 'exit') {
     if (parsed.stdout) deps.stdout.write(displayLines(parsed.stdout));

@@ -14,7 +14,7 @@ export function errnoError(code: string, op: string, path: string): NodeJS.Errno
   return error;
 }
 
-type Op = 'readText' | 'readdir' | 'readlink';
+type Op = 'readText' | 'readdir' | 'readlink' | 'countFds';
 
 /** Description of a fake process for {@link FakeProcFs.addProcess}. */
 export interface FakeProcess {
@@ -56,7 +56,7 @@ export class FakeProcFs implements ProcFs {
   /** Called before every operation; may change the tree (a process exiting mid-scan). */
   onCall: ((op: Op, path: string) => void) | undefined;
   /** Number of calls per operation, for tests that check incremental scans. */
-  readonly calls = { readText: 0, readdir: 0, readlink: 0 };
+  readonly calls = { readText: 0, readdir: 0, readlink: 0, countFds: 0 };
 
   setFile(path: string, text: string): void {
     this.files.set(path, text);
@@ -145,6 +145,16 @@ export class FakeProcFs implements ProcFs {
     const names = this.dirs.get(path);
     if (names === undefined) throw errnoError('ENOENT', 'scandir', path);
     return [...names];
+  }
+
+  /** Entries of /proc/<pid>/fd, as Linux 6.2+ reports in its st_size. */
+  countFds(pid: number): number {
+    this.calls.countFds++;
+    const path = `/proc/${pid}/fd`;
+    this.before('countFds', path);
+    const dir = this.dirs.get(path);
+    if (dir === undefined) throw errnoError('ENOENT', 'stat', path);
+    return dir.size;
   }
 
   readlink(path: string): string {
