@@ -1,5 +1,6 @@
 // Capture benchmark (run as root: `npm run bench:capture`). Over a veth pair between two
-// namespaces it creates (pfp-bA -> pfp-bB, 198.18.0.0/24), it measures packets/s delivered to
+// namespaces it creates (names and a /29 of 198.18.0.0/16 locked per run by
+// test/helpers/netns.ts, so a bench and a test run never collide), it measures packets/s delivered to
 // JS, CPU seconds per million packets and drops for small packets (trafgen, 64-byte UDP
 // payload) and MTU-size TCP (iperf3), against bare libpcap (tcpdump -w /dev/null -s 128) on the
 // same traffic, plus an offline replay of a generated pcap file. Prints medians of RUNS runs.
@@ -22,11 +23,16 @@ import { openCapture } from '../src/capture/open-capture.js';
 import { openPcapFile } from '../src/capture/open-pcap-file.js';
 import type { PacketSource } from '../src/capture/packet-source.js';
 import { REC_OFF_TS_SEC, REC_OFF_TS_USEC, RECORD_SIZE } from '../src/decode/record.js';
+import { createTestNet, type TestNet } from '../test/helpers/netns.js';
 
-const NS_A = 'pfp-bA';
-const NS_B = 'pfp-bB';
-const VETH_A = 'pfpbA';
-const VETH_B = 'pfpbB';
+// Set by setupNetns() from the test net it allocates.
+let NS_A = '';
+let NS_B = '';
+let VETH_A = '';
+let VETH_B = '';
+let ADDR_A = '';
+let ADDR_B = '';
+let net: TestNet | undefined;
 // trafgen -P 1 pins itself to CPU 0, so the traffic goes there and the reader to CPU 1.
 const PIN = (process.env.BENCH_PIN ?? '1') !== '0' && availableParallelism() >= 2;
 const TRAFFIC_CPU = '0';
@@ -46,6 +52,8 @@ interface WorkerResult {
 }
 
 interface Sample {
+  /** Packets both veth ends transmitted during the run (the reader's device sees them all). */
+  sent: number;
   packets: number;
   pps: number;
   cpuPerMpkt: number;
@@ -94,43 +102,46 @@ function sh(cmd: string, args: string[]): string {
   });
 }
 
-function cleanup(): void {
-  for (const ns of [NS_A, NS_B])
-    spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 10_000 });
+async function cleanup(): Promise<void> {
+  await net?.destroy();
+  net = undefined;
 }
 
-function setupNetns(): void {
-  cleanup();
-  sh('ip', ['netns', 'add', NS_A]);
-  sh('ip', ['netns', 'add', NS_B]);
+async function setupNetns(): Promise<void> {
+  net = await createTestNet({ prefix: 'pfb', mode: 'pair' });
+  NS_A = net.a.ns ?? '';
+  NS_B = net.b.ns ?? '';
+  VETH_A = net.a.device;
+  VETH_B = net.b.device;
+  ADDR_A = net.a.ipv4;
+  ADDR_B = net.b.ipv4;
   // gso_max_segs 1: the TCP stream leaves as MTU-size packets, as on a real NIC's wire.
-  sh('ip', [
-    'link',
-    'add',
-    VETH_A,
-    'netns',
-    NS_A,
-    'gso_max_segs',
-    '1',
-    'type',
-    'veth',
-    'peer',
-    'name',
-    VETH_B,
-    'netns',
-    NS_B,
-    'gso_max_segs',
-    '1',
-  ]);
-  sh('ip', ['-n', NS_A, 'addr', 'add', '198.18.0.1/24', 'dev', VETH_A]);
-  sh('ip', ['-n', NS_B, 'addr', 'add', '198.18.0.2/24', 'dev', VETH_B]);
   for (const [ns, dev] of [
     [NS_A, VETH_A],
     [NS_B, VETH_B],
   ] as const) {
-    sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
-    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    sh('ip', ['-n', ns, 'link', 'set', 'dev', dev, 'gso_max_segs', '1']);
   }
+}
+
+/**
+ * Packets both veth ends have transmitted so far: the reader on VETH_B sees what A sends and
+ * what B answers (TCP ACKs, ARP), so this is the truth of what it should see.
+ */
+function sentPackets(): number {
+  let total = 0;
+  for (const [ns, dev] of [
+    [NS_A, VETH_A],
+    [NS_B, VETH_B],
+  ] as const) {
+    const out = JSON.parse(sh('ip', ['-n', ns, '-j', '-s', 'link', 'show', 'dev', dev])) as {
+      stats64?: { tx?: { packets?: number } };
+    }[];
+    const n = out[0]?.stats64?.tx?.packets;
+    if (n === undefined) throw new Error(`no tx counter on ${dev}`);
+    total += n;
+  }
+  return total;
 }
 
 function mac(ns: string, dev: string): string {
@@ -210,7 +221,7 @@ function iperfTraffic(): Traffic {
   return () => {
     const server = spawn(
       'ip',
-      ['netns', 'exec', NS_B, ...pinned(TRAFFIC_CPU), 'iperf3', '-s', '-1', '-B', '198.18.0.2'],
+      ['netns', 'exec', NS_B, ...pinned(TRAFFIC_CPU), 'iperf3', '-s', '-1', '-B', ADDR_B],
       { stdio: 'ignore' },
     );
     try {
@@ -222,7 +233,7 @@ function iperfTraffic(): Traffic {
         ...pinned(TRAFFIC_CPU),
         'iperf3',
         '-c',
-        '198.18.0.2',
+        ADDR_B,
         '-t',
         String(TCP_SECONDS),
         '-M',
@@ -256,6 +267,7 @@ async function runOurs(traffic: Traffic): Promise<Sample> {
   try {
     await waitForLine(child, /^ready$/);
     const cpu0 = cpuSeconds(child.pid ?? 0);
+    const sent0 = sentPackets();
     const start = process.hrtime.bigint();
     traffic();
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -265,6 +277,7 @@ async function runOurs(traffic: Traffic): Promise<Sample> {
     child.kill('SIGTERM');
     const r = JSON.parse(await line) as WorkerResult;
     return {
+      sent: sentPackets() - sent0,
       packets: r.delivered,
       // Over the generator's run time, like tcpdump's row (records' own timestamps agree).
       pps: r.delivered / Math.max(seconds, r.activeSeconds),
@@ -302,6 +315,7 @@ async function runTcpdump(traffic: Traffic): Promise<Sample> {
   try {
     await waitForLine(child, /listening on/);
     const cpu0 = cpuSeconds(child.pid ?? 0);
+    const sent0 = sentPackets();
     const start = process.hrtime.bigint();
     traffic();
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -313,6 +327,7 @@ async function runTcpdump(traffic: Traffic): Promise<Sample> {
     const packets = Number(/^(\d+)/.exec(await captured)?.[1] ?? 0);
     const dropped = Number(/^(\d+)/.exec(await summary)?.[1] ?? 0);
     return {
+      sent: sentPackets() - sent0,
       packets,
       pps: packets / seconds,
       cpuPerMpkt: cpu / ((packets + dropped) / 1e6),
@@ -371,8 +386,14 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? 0;
 };
 
-function medianSample(samples: Sample[]): Sample {
+function medianSample(samples: Sample[]): Sample & { deliveredShare: number; unaccounted: number } {
   return {
+    sent: median(samples.map((s) => s.sent)),
+    // Per run: what reached the reader over what the sender transmitted, and what is neither
+    // delivered nor counted as dropped (a silent loss, which must stay near the few ARP/ND
+    // frames the veth also sends).
+    deliveredShare: median(samples.map((s) => (s.sent > 0 ? s.packets / s.sent : 0))),
+    unaccounted: median(samples.map((s) => s.sent - s.packets - s.kernelDropped - s.queueDropped)),
     packets: median(samples.map((s) => s.packets)),
     pps: median(samples.map((s) => s.pps)),
     cpuPerMpkt: median(samples.map((s) => s.cpuPerMpkt)),
@@ -393,11 +414,11 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pfc-bench-'));
   const rows: string[][] = [];
   try {
-    setupNetns();
+    await setupNetns();
     const cfg = join(dir, 'small.cfg');
     writeFileSync(
       cfg,
-      `{\n  eth(da=${mac(NS_B, VETH_B)}, sa=${mac(NS_A, VETH_A)}),\n  ipv4(saddr=198.18.0.1, daddr=198.18.0.2, ttl=64),\n  udp(sp=40000, dp=9),\n  fill(0x41, 64)\n}\n`,
+      `{\n  eth(da=${mac(NS_B, VETH_B)}, sa=${mac(NS_A, VETH_A)}),\n  ipv4(saddr=${ADDR_A}, daddr=${ADDR_B}, ttl=64),\n  udp(sp=40000, dp=9),\n  fill(0x41, 64)\n}\n`,
     );
     for (const [name, traffic] of [
       ['64-byte UDP (trafgen)', trafgenTraffic(cfg)],
@@ -414,7 +435,10 @@ async function main(): Promise<void> {
       rows.push([
         name,
         'pidflow addon -> JS',
+        fmt(o.sent),
         fmt(o.packets),
+        `${(o.deliveredShare * 100).toFixed(2)}%`,
+        fmt(o.unaccounted),
         fmt(o.pps),
         fmt(o.cpuPerMpkt, 3),
         fmt(o.kernelDropped),
@@ -424,7 +448,10 @@ async function main(): Promise<void> {
       rows.push([
         name,
         'tcpdump -w /dev/null -s 128',
+        fmt(f.sent),
         fmt(f.packets),
+        `${(f.deliveredShare * 100).toFixed(2)}%`,
+        fmt(f.unaccounted),
         fmt(f.pps),
         fmt(f.cpuPerMpkt, 3),
         fmt(f.kernelDropped),
@@ -440,6 +467,9 @@ async function main(): Promise<void> {
       'offline replay',
       'decode + deliver',
       fmt(REPLAY_PACKETS),
+      fmt(REPLAY_PACKETS),
+      '100.00%',
+      '0',
       fmt(median(rates)),
       '-',
       '-',
@@ -447,13 +477,16 @@ async function main(): Promise<void> {
       '-',
     ]);
   } finally {
-    cleanup();
+    await cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
   const header = [
     'traffic',
     'reader',
-    'packets (median)',
+    'sent (veth tx, both ends)',
+    'delivered (median)',
+    'delivered / sent',
+    'unaccounted',
     'packets/s',
     'CPU s / Mpkt',
     'kernel drops',

@@ -32,6 +32,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (r == pidflow::DECODE_IP && record[REC_OFF_IP_VERSION] != 4 && record[REC_OFF_IP_VERSION] != 6) {
     __builtin_trap();
   }
+  if (r == pidflow::DECODE_IP) {
+    // Lengths nest: transport payload <= IP length <= length on the wire (= what we passed).
+    auto le32 = [&](int off) {
+      return static_cast<uint32_t>(record[off]) | (static_cast<uint32_t>(record[off + 1]) << 8) |
+             (static_cast<uint32_t>(record[off + 2]) << 16) |
+             (static_cast<uint32_t>(record[off + 3]) << 24);
+    };
+    uint32_t wire = le32(REC_OFF_WIRE_LEN);
+    uint32_t ip = le32(REC_OFF_IP_LEN);
+    uint32_t payload = le32(REC_OFF_PAYLOAD_LEN);
+    if (wire != caplen + extra) __builtin_trap();
+    if (payload > ip || ip > wire) __builtin_trap();
+  }
   delete[] copy;
   return 0;
 }

@@ -1,17 +1,38 @@
 // LocalAddresses: membership, normalisation, refresh by timer, and failed refreshes.
 import assert from 'node:assert/strict';
-import { networkInterfaces } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 
 import { LocalAddresses } from './local-addresses.js';
 import { FakeClock } from '../clock.js';
 
-test("knows this host's real addresses from os.networkInterfaces()", () => {
+/** The addresses `ip -j addr` lists in this namespace (iproute2: an independent reader). */
+function ipAddresses(): Set<string> {
+  const links = JSON.parse(execFileSync('ip', ['-j', 'addr'], { encoding: 'utf8' })) as {
+    addr_info?: { local?: string }[];
+  }[];
+  return new Set(links.flatMap((l) => (l.addr_info ?? []).flatMap((a) => a.local ?? [])));
+}
+
+test("knows exactly this host's addresses as `ip -j addr` lists them", () => {
+  // Other tests add and remove links meanwhile: an address counts as present when both reads
+  // of ip list it, as absent when neither does.
+  const before = ipAddresses();
   const local = new LocalAddresses({ refreshIntervalMs: 0 });
-  const all = Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((i) => i.address));
-  assert.ok(all.length > 0);
-  for (const a of all) assert.equal(local.has(a), true, a);
-  assert.equal(local.has('198.18.0.254'), all.includes('198.18.0.254'));
+  const after = ipAddresses();
+  assert.ok(before.size > 0 && before.has('127.0.0.1'));
+  for (const a of before) {
+    if (after.has(a)) assert.equal(local.has(a), true, `ip lists ${a}, pidflow does not know it`);
+  }
+  for (const a of local.addresses()) {
+    assert.ok(before.has(a) || after.has(a), `pidflow knows ${a}, ip does not list it`);
+  }
+  // An address of the test range no interface has.
+  const absent = ['198.18.255.253', 'fd42:6e66::fffe:fffd'].filter(
+    (a) => !before.has(a) && !after.has(a),
+  );
+  for (const a of absent) assert.equal(local.has(a), false, a);
+  local.close();
 });
 
 test('matches IPv4-mapped IPv6, letter case and zone ids', () => {

@@ -31,7 +31,7 @@ async function waitFor(what: string, check: () => Promise<boolean>): Promise<voi
 
 test(
   'a full disk and a read-only file system are reported while live data is still served',
-  { skip: IS_ROOT ? false : 'needs root to mount a small tmpfs', timeout: 60_000 },
+  { skip: IS_ROOT ? false : '[needs-root] needs root to mount a small tmpfs', timeout: 60_000 },
   async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pidflow-disk-'));
     const roDir = mkdtempSync(join(tmpdir(), 'pidflow-disk-ro-'));

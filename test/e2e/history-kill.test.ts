@@ -92,7 +92,7 @@ test(
   },
 );
 
-const SKIP = !IS_ROOT ? 'needs root to capture on lo (CI runs as root)' : false;
+const SKIP = !IS_ROOT ? '[needs-root] needs root to capture on lo (CI runs as root)' : false;
 
 test(
   'an agent killed with SIGKILL repeatedly keeps its history: integrity ok, at most about one interval lost per kill',

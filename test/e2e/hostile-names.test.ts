@@ -27,13 +27,13 @@ function has(command: string, args: string[]): boolean {
 
 const SKIP =
   process.getuid?.() !== 0
-    ? 'needs root to capture on lo (CI runs as root)'
+    ? '[needs-root] needs root to capture on lo (CI runs as root)'
     : !existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))
-      ? 'needs the compiled CLI: run `npx tsc -p tsconfig.json` first'
+      ? '[needs-build] needs the compiled CLI: run `npx tsc -p tsconfig.json` first'
       : !has(PYTHON, ['-c', 'import ctypes']) || !has('tmux', ['-V'])
-        ? 'needs python3 and tmux (bash scripts/setup-test.sh installs them)'
+        ? '[needs-tools] needs python3 and tmux (bash scripts/setup-test.sh installs them)'
         : !has('promtool', ['--version'])
-          ? 'needs promtool (Debian package prometheus; bash scripts/setup-test.sh installs it)'
+          ? '[needs-tools] needs promtool (Debian package prometheus; bash scripts/setup-test.sh installs it)'
           : false;
 
 // Stage 1 re-executes Python with a hostile argv (bytes); stage 2 renames itself with prctl,

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { packageRootDir } from '../golden/assert-golden.js';
@@ -21,6 +21,26 @@ const SKIP = !IS_ROOT
 
 const DATAGRAMS = 10;
 const PAYLOAD_BYTES = 500;
+/** A comm no other process on the host has (15 characters at most). */
+const COMM = `pfsc${process.pid % 100000}`;
+/**
+ * Renames itself, then on a port number on stdin sends DATAGRAMS datagrams of PAYLOAD_BYTES,
+ * 20 ms apart, and stays until killed (bounded).
+ */
+const SENDER = `
+process.title = ${JSON.stringify(COMM)};
+process.stdin.once('data', (d) => {
+  const s = require('node:dgram').createSocket('udp4');
+  s.bind(0, '127.0.0.1', () => {
+    let sent = 0;
+    const t = setInterval(() => {
+      if (sent++ >= ${DATAGRAMS}) return clearInterval(t);
+      s.send(Buffer.alloc(${PAYLOAD_BYTES}, 0x62), Number(String(d).trim()), '127.0.0.1');
+    }, 20);
+  });
+});
+setTimeout(() => process.exit(0), 40000);
+`;
 /** IPv4 header plus UDP header. */
 const HEADER_BYTES = 28;
 
@@ -30,6 +50,16 @@ test(
   'pidflow serve listens, exports the bytes of a known sender, and stops on SIGTERM',
   { skip: SKIP, timeout: 40_000 },
   async () => {
+    // The sender starts before the agent: the agent reads a process's name once per pid and
+    // start time, and must never see the sender before its rename (comm still 'node').
+    const sender = spawn(process.execPath, ['-e', SENDER], {
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
+    for (let i = 0; i < 100; i++) {
+      const comm = readFileSync(`/proc/${sender.pid!}/comm`, 'utf8').trim();
+      if (comm === COMM) break;
+      await sleep(20);
+    }
     const agent = spawn(
       process.execPath,
       [
@@ -53,7 +83,8 @@ test(
     const exited = new Promise<number | null>((resolve) =>
       agent.on('exit', (code) => resolve(code)),
     );
-    const sender = createSocket('udp4');
+    const sink = createSocket('udp4');
+    sink.on('message', () => {});
     try {
       let url: string | undefined;
       for (let i = 0; i < 100 && url === undefined; i++) {
@@ -63,35 +94,35 @@ test(
       assert.ok(url, `the agent prints where it listens:\n${stdout}\n${stderr}`);
       assert.equal((await fetch(`${url}/healthz`)).status, 200);
 
-      // This test process is the known sender: its pid must carry exactly these bytes.
-      await new Promise<void>((resolve) => sender.bind(0, '127.0.0.1', resolve));
-      const sink = createSocket('udp4');
+      // The known sender: a child with a name of its own (so its comm series is its alone,
+      // unlike `node`, which every node process on the host shares) that sends only these
+      // datagrams. Its pid and its comm series must carry exactly these bytes.
       await new Promise<void>((resolve) => sink.bind(0, '127.0.0.1', resolve));
-      await sleep(1500); // let a rescan see both sockets
-      for (let i = 0; i < DATAGRAMS; i++) {
-        sender.send(Buffer.alloc(PAYLOAD_BYTES, 0x62), sink.address().port, '127.0.0.1');
-        await sleep(20);
-      }
+      sender.stdin!.end(`${sink.address().port}\n`);
+      const senderPid = sender.pid!;
       const expected = DATAGRAMS * (PAYLOAD_BYTES + HEADER_BYTES);
       let sent = 0;
-      for (let i = 0; i < 50 && sent < expected; i++) {
+      let series: number | undefined;
+      for (let i = 0; i < 100 && (sent !== expected || series !== expected); i++) {
         await sleep(200);
-        // Only the UDP connection: the test's own HTTP requests to the agent count too.
-        const body = (await (await fetch(`${url}/api/v1/processes/${process.pid}`)).json()) as {
-          connections?: { protocol: string; localPort: number; total: { sentBytes: number } }[];
-        };
-        const udp = body.connections?.find(
-          (c) => c.protocol === 'udp' && c.localPort === sender.address().port,
-        );
-        sent = udp?.total.sentBytes ?? 0;
+        const res = await fetch(`${url}/api/v1/processes/${senderPid}`);
+        if (res.status === 200) {
+          const body = (await res.json()) as { process: { total: { sentBytes: number } } };
+          sent = body.process.total.sentBytes;
+        }
+        const metrics = await (await fetch(`${url}/metrics`)).text();
+        const line = metrics
+          .split('\n')
+          .find((l) => l.startsWith(`pidflow_process_sent_bytes_total{comm="${COMM}",`));
+        series = line === undefined ? undefined : Number(line.split(' ').at(-1));
       }
-      sink.close();
-      assert.equal(sent, expected, 'sent bytes of this process, IP level');
+      assert.equal(sent, expected, 'sent bytes of the sender pid, IP level');
+      assert.equal(series, expected, `pidflow_process_sent_bytes_total{comm="${COMM}"}`);
       const metrics = await (await fetch(`${url}/metrics`)).text();
       assert.match(metrics, /^pidflow_up 1$/m);
-      assert.match(metrics, /^pidflow_process_sent_bytes_total\{comm="node",container=""\} \d+$/m);
     } finally {
-      sender.close();
+      if (sender.exitCode === null) sender.kill('SIGKILL');
+      sink.close();
       agent.kill('SIGTERM');
     }
     assert.equal(await exited, 0, `exit code after SIGTERM; stderr:\n${stderr}`);

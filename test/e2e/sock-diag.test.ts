@@ -94,7 +94,7 @@ test(
   'sock_diag and /proc/net list the same sockets in every state, and give the same owners',
   {
     timeout: TIME_LIMIT_MS,
-    skip: canCreateTestNets() ? false : 'needs root to create network namespaces',
+    skip: canCreateTestNets() ? false : '[needs-root] needs root to create network namespaces',
   },
   async () => {
     const addon = loadAddon();
