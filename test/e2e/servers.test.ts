@@ -238,6 +238,7 @@ test(
       const { snapshot, rounds } = await measure(net, 'prefork', { socketEvents: false });
       const shares = rounds.map((r) => `${(rightShare(snapshot, r.truth) * 100).toFixed(2)}%`);
       t.diagnostic(`prefork without events: right process ${shares.join(', ')}, rest unknown`);
+      if (process.env.PIDFLOW_TEST_DEBUG === '1') t.diagnostic(describe(snapshot, rounds));
       for (const [i, round] of rounds.entries()) {
         let total = 0;
         for (const t of round.truth.values()) total += t.receivedBytes + t.sentBytes;
