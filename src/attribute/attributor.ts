@@ -114,6 +114,7 @@ export class Attributor {
   private failedScans = 0;
   private maxBlockMs = 0;
   private lastScan: ScanResult | undefined;
+  private unchangedScans = 0;
 
   constructor(options: AttributorOptions) {
     this.procFs = options.procFs ?? new NodeProcFs();
@@ -146,9 +147,11 @@ export class Attributor {
       monotonicMs: () => this.clock.monotonicMs(),
       yieldToEventLoop: options.yieldToEventLoop ?? defaultYield,
       sliceMs: positive('scanSliceMs', options.scanSliceMs, 5),
-      fullScanEvery: positive('fullScanEvery', options.fullScanEvery, 10),
+      fullScanEvery: positive('fullScanEvery', options.fullScanEvery, 300),
+      refreshGroups: positive('refreshGroups', options.refreshGroups, 10),
       maxProcesses: positive('maxProcesses', options.maxProcesses, 65536),
       hostNetns: options.hostNetns,
+      socketTables: options.socketTables,
     });
     this.events = new SocketEventIntake({
       processes: this.scanner,
@@ -360,6 +363,9 @@ export class Attributor {
         droppedProcesses: last?.droppedProcesses ?? 0,
         fdDirsRead: last?.fdDirsRead ?? 0,
         malformedLines: last?.malformedLines ?? 0,
+        netlinkNamespaces: last?.netlinkNamespaces ?? 0,
+        ownerCorrections: last?.ownerCorrections ?? 0,
+        unchanged: this.unchangedScans,
       },
       flows: this.cache.stats(),
       events: this.events.stats(),
@@ -542,6 +548,7 @@ export class Attributor {
     this.scheduler.recordDuration(this.clock.monotonicMs() - startMs);
     if (result !== undefined) {
       this.lastScan = result;
+      if (result.isUnchanged) this.unchangedScans++;
       this.maxBlockMs = Math.max(this.maxBlockMs, result.maxBlockMs);
       this.index = result.index;
       this.forkFamilies = findForkFamilies(result.alive, (key) => this.scanner.processByKey(key));

@@ -167,6 +167,24 @@ export interface NativeSocketEventsHandle {
   stats(): NativeSocketEventsStats;
 }
 
+/** A NETLINK_SOCK_DIAG socket bound to one network namespace (native/sock_diag.cc). */
+export interface NativeSockDiagSocket {
+  readonly fd: number;
+  /** Inode of the namespace the socket was opened in (0: unknown). */
+  readonly netns: number;
+}
+
+/** One sock_diag dump: `records` holds `sockDiagRecordSize`-byte records (native/sock_diag.h). */
+export interface NativeSockDiagDump {
+  readonly records: Uint8Array;
+  /** Bits of the protocol mask whose table the kernel refused (no IPv6, no udp_diag). */
+  readonly failedMask: number;
+  /** errno of the first refused table, 0 when none. */
+  readonly errno: number;
+  /** Sockets past maxSockets, not returned. */
+  readonly dropped: number;
+}
+
 /** Everything the .node file exports. */
 export interface NativeAddon {
   readonly recordVersion: number;
@@ -189,6 +207,25 @@ export interface NativeAddon {
     options: NativeSocketEventsOptions,
     onBatch: NativeSocketEventsHandler,
   ): NativeSocketEventsHandle;
+  /** Layout version and size of sock_diag records; absent in older builds. */
+  readonly sockDiagVersion?: number;
+  readonly sockDiagRecordSize?: number;
+  /**
+   * Open a sock_diag netlink socket in the namespace of `nsPath` (`/proc/<pid>/ns/net`; null:
+   * our own). Throws an Error with `code` EPERM/EACCES/ENOENT when refused or gone.
+   */
+  sockDiagOpen?(nsPath: string | null): NativeSockDiagSocket;
+  /**
+   * Dump the tables of `protocolMask` (bits: TCP v4, TCP v6, UDP v4, UDP v6, UDP-Lite v4, v6),
+   * TCP sockets only in the states of the `tcpStates` bit mask (1 << state), in the libuv pool.
+   */
+  sockDiagDump?(
+    fd: number,
+    protocolMask: number,
+    tcpStates: number,
+    maxSockets: number,
+  ): Promise<NativeSockDiagDump>;
+  sockDiagClose?(fd: number): void;
 }
 
 /** Where loadAddon() looks, relative to the package root, in order. */

@@ -3,12 +3,13 @@
 // Schema, downsampling tiers and retention are described in docs/history.md.
 
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PidflowError } from '../errors.js';
 import type { IntervalBatch } from './batch.js';
 import { runHistoryQuery } from './history-query.js';
 import type { HistoryQuery, HistoryResult } from './types.js';
+import { toStoredName } from '../text/bytes.js';
 
 /** Kinds of sample rows. */
 export const KIND_TOTAL = 0;
@@ -83,6 +84,21 @@ export class HistoryError extends PidflowError {
   }
 }
 
+/** `, the file system is read-only` or `, permission denied` when the directory says so. */
+function whyNotWritable(path: string): string {
+  if (path === ':memory:') return '';
+  try {
+    accessSync(dirname(path), constants.W_OK);
+    return '';
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'EROFS') return ': the file system is read-only';
+    if (code === 'EACCES') return ': permission denied';
+    if (code === 'ENOENT') return ': the directory does not exist';
+    return '';
+  }
+}
+
 /** What went wrong with `path`, in words with a fix. */
 export function describeDbError(error: unknown, path: string): HistoryError {
   const code = (error as { code?: string }).code;
@@ -98,7 +114,7 @@ export function describeDbError(error: unknown, path: string): HistoryError {
     case 'SQLITE_READONLY_RECOVERY':
     case 'SQLITE_READONLY_CANTINIT':
     case 'SQLITE_CANTOPEN':
-      why = `${raw} (${code}): make ${path} and its directory writable by the agent's user, or choose another file with --history-db`;
+      why = `${raw} (${code}${whyNotWritable(path)}): make ${path} and its directory writable by the agent's user, or choose another file with --history-db`;
       break;
     case 'SQLITE_CORRUPT':
     case 'SQLITE_NOTADB':
@@ -302,13 +318,14 @@ export class HistoryStore {
       p.key,
       p.pid,
       p.startTime,
-      p.comm,
-      p.user,
+      // Names keep their exact bytes: undecodable ones are stored as a BLOB (src/text/bytes.ts).
+      toStoredName(p.comm),
+      toStoredName(p.user),
       p.uid,
       p.containerId,
       p.containerRuntime,
-      p.exe,
-      p.cmdline.join('\0'),
+      toStoredName(p.exe),
+      toStoredName(p.cmdline.join('\0')),
       seenMs,
       seenMs,
     ) as { id: number };

@@ -294,6 +294,12 @@ export interface MonitorOptions {
    * docs/attribution.md); false keeps TCP connects only. @default true
    */
   udpSendEvents?: boolean;
+  /**
+   * Read socket tables through sock_diag netlink (binary, per namespace) instead of parsing
+   * /proc/net text; a namespace where netlink is refused falls back to /proc on its own.
+   * false: /proc/net text everywhere (the older, costlier path). @default true
+   */
+  sockDiag?: boolean;
   /** Replay this pcap file instead of capturing live (attribution against the current /proc). */
   readFile?: string;
   /** BPF filter expression (pcap-filter(7)), combined with the protocol filter. */
@@ -362,6 +368,8 @@ export interface ResolvedMonitorOptions {
   socketEvents?: boolean;
   /** Always set by resolveOptions; absent (older callers) means true. */
   udpSendEvents?: boolean;
+  /** Always set by resolveOptions; absent (older callers) means true. */
+  sockDiag?: boolean;
   readFile: string | undefined;
   filter: string | undefined;
   protocols: readonly ('tcp' | 'udp')[];
