@@ -161,3 +161,15 @@ test('a single-process server still gets connections nothing else knows, after t
   assert.equal(attributor.stats().retry.listenerLookups >= 1, true);
   attributor.stop();
 });
+
+test('with read/write events running, a connection waits in the accept queue for its worker', async () => {
+  const { attributor, clock, resolved } = attributorHarness(preforkFs(), [SERVER]);
+  await attributor.start();
+  attributor.recordConnects([ioEvent(11, 45000)]); // events run: a worker served another client
+  attributor.ingest(flowTuple(TCP, CLIENT, 45001, SERVER, 80), counters());
+  await advance(clock, attributor, 2000); // several scans: more than retryScans
+  assert.equal(resolved.length, 0, 'still waiting for the worker');
+  attributor.recordConnects([ioEvent(12, 45001)]);
+  assert.equal(resolved[0]?.attribution.receiver?.process.pid, 12);
+  attributor.stop();
+});

@@ -43,9 +43,16 @@ interface Lookup {
   readonly isProvisional?: boolean | undefined;
   /** An end came from a UDP send event. */
   readonly usedUdpEvent?: boolean | undefined;
+  /** A TCP end has only a listener yet: the process that serves it has not read or written it. */
+  readonly awaitsServer?: boolean | undefined;
 }
 
 const CLOSING_FLAGS = TCP_FIN | TCP_RST;
+/**
+ * Scans a flow waits at most for the process that serves its connection, while TCP read/write
+ * events run: a busy pre-fork worker may leave a connection in the accept queue for seconds.
+ */
+const SERVER_WAIT_SCANS = 20;
 
 const defaultYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -378,6 +385,7 @@ export class Attributor {
     let receiver: Owner | undefined;
     let usedEvent = false;
     let isProvisionalEnd = false;
+    let awaitsServer = false;
     if (p === PROTOCOL_TCP) {
       const src = this.tcpEnd(
         flow.srcAddress,
@@ -399,6 +407,7 @@ export class Attributor {
       receiver = dst.owner;
       usedEvent = src.isFromEvent || dst.isFromEvent;
       isProvisionalEnd = src.isFromListener || dst.isFromListener;
+      awaitsServer = src.awaitsServer || dst.awaitsServer;
     } else if (hasPorts) {
       sender = index.findOwner(p, flow.srcAddress, flow.srcPort, flow.dstAddress, flow.dstPort);
       receiver = index.findOwner(p, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort);
@@ -430,6 +439,7 @@ export class Attributor {
       isComplete,
       isProvisional,
       usedUdpEvent,
+      awaitsServer,
     };
   }
 
@@ -449,11 +459,22 @@ export class Attributor {
     peerPort: number,
     now: number,
     isFinal: boolean,
-  ): { owner: Owner | undefined; isFromEvent: boolean; isFromListener: boolean } {
+  ): {
+    owner: Owner | undefined;
+    isFromEvent: boolean;
+    isFromListener: boolean;
+    awaitsServer: boolean;
+  } {
+    const none = {
+      owner: undefined,
+      isFromEvent: false,
+      isFromListener: false,
+      awaitsServer: false,
+    };
     const io = this.events.ioOwner(PROTOCOL_TCP, address, port, peerAddress, peerPort, now);
-    if (io !== undefined) return { owner: io, isFromEvent: true, isFromListener: false };
+    if (io !== undefined) return { ...none, owner: io, isFromEvent: true };
     const level = this.index.findOwnerLevel(PROTOCOL_TCP, address, port, peerAddress, peerPort);
-    if (level.isExact) return { owner: level.owner, isFromEvent: false, isFromListener: false };
+    if (level.isExact) return { ...none, owner: level.owner };
     const connect = this.events.connectOwner(
       PROTOCOL_TCP,
       address,
@@ -462,16 +483,16 @@ export class Attributor {
       peerPort,
       now,
     );
-    if (connect !== undefined) return { owner: connect, isFromEvent: true, isFromListener: false };
-    if (!level.found || !isFinal || level.owner === undefined) {
-      return { owner: undefined, isFromEvent: false, isFromListener: false };
-    }
+    if (connect !== undefined) return { ...none, owner: connect, isFromEvent: true };
+    if (!level.found) return none;
+    if (!isFinal) return { ...none, awaitsServer: true };
+    if (level.owner === undefined) return none;
     if (level.isShared || this.isSharedListener(level.owner)) {
       this.sharedListenerLookups++;
-      return { owner: undefined, isFromEvent: false, isFromListener: false };
+      return none;
     }
     this.listenerLookups++;
-    return { owner: level.owner, isFromEvent: false, isFromListener: true };
+    return { ...none, owner: level.owner, isFromListener: true };
   }
 
   /** True when a relative of the listener's owner holds the listener too (cached per scan). */
@@ -548,6 +569,13 @@ export class Attributor {
         if (seq <= parked.parkedAtSeq) continue; // this scan began before the flow arrived
         parked.waitedScans++;
         if (parked.waitedScans < this.retryScans) continue;
+        if (
+          result.awaitsServer === true &&
+          this.events.tracksTcpIo &&
+          parked.waitedScans < SERVER_WAIT_SCANS
+        ) {
+          continue;
+        }
         // Its last chance: a listener may stand in for the connection now.
         result = this.lookup(parked.flow, true);
         if (result.isComplete) this.resolvedFlows++;

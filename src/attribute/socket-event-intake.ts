@@ -102,6 +102,11 @@ export class SocketEventIntake {
     this.tcpIo = new RecentEvents(limits);
   }
 
+  /** TCP read/write events have arrived: the process serving a connection will be named. */
+  get tracksTcpIo(): boolean {
+    return this.tcpIoReceived > 0;
+  }
+
   /**
    * Changes whenever a UDP local end may have changed owner: an attribution made from a UDP
    * send event is valid while it stays the same.

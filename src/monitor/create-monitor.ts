@@ -515,6 +515,13 @@ function startSocketEvents(
     if (udpSendEvents !== false && handle.udp !== true && handle.udpWarning !== undefined) {
       logger.warn?.(`socket events track TCP only (${handle.udpWarning})`);
     }
+    if (handle.tcpIo === false) {
+      logger.warn?.(
+        'socket events do not track TCP reads and writes (raw tracepoints sock_send_length and ' +
+          'sock_recv_length need Linux 6.3+): short connections accepted on a listener that ' +
+          'several processes share (pre-fork workers, SO_REUSEPORT) are reported as unknown',
+      );
+    }
     return handle;
   } catch (error) {
     logger.warn?.(

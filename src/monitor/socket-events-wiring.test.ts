@@ -3,7 +3,11 @@
 
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import type { SocketEvent, SocketEventsOptions } from '../capture/socket-events.js';
+import type {
+  SocketEvent,
+  SocketEventsHandle,
+  SocketEventsOptions,
+} from '../capture/socket-events.js';
 import { FakeClock } from '../clock.js';
 import { CaptureError, UsageError } from '../errors.js';
 import { FakePacketSource } from '../../test/helpers/fake-packet-source.js';
@@ -18,7 +22,11 @@ interface FakeEvents {
   stopped: number;
 }
 
-async function setup(open: 'ok' | 'fail', extra: MonitorOptions = {}) {
+async function setup(
+  open: 'ok' | 'fail',
+  extra: MonitorOptions = {},
+  handle: Partial<SocketEventsHandle> = {},
+) {
   const clock = new FakeClock();
   const source = new FakePacketSource(['eth0']);
   const procFs = new FakeProcFs();
@@ -42,6 +50,7 @@ async function setup(open: 'ok' | 'fail', extra: MonitorOptions = {}) {
         return {
           stop: () => void fake.stopped++,
           stats: () => ({ events: 1, dropped: 3 }),
+          ...handle,
         };
       },
     },
@@ -134,4 +143,12 @@ test('UDP sends are asked for by default, and udpSendEvents must be a boolean', 
     (e: unknown) =>
       e instanceof UsageError && /option udpSendEvents must be true or false/.test(e.message),
   );
+});
+
+test('TCP read/write tracking that did not attach is a warning that says what is lost', async () => {
+  const { monitor, warnings } = await setup('ok', {}, { udp: true, tcpIo: false });
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0] ?? '', /do not track TCP reads and writes.*Linux 6\.3.*pre-fork/);
+  assert.equal(monitor.stats().socketEvents?.tcpIo, false);
+  await monitor.stop();
 });
