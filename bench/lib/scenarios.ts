@@ -200,6 +200,29 @@ async function floodScenario(net: TestNet, flood: FloodSpec): Promise<TrafficRes
   };
 }
 
+/** `connectionsPerSecond` short TCP connections (4 KiB up, 2 KiB back) for `seconds`, pidflow only. */
+export function churnScenario(connectionsPerSecond: number, seconds: number): Scenario {
+  return {
+    name: `churn (${connectionsPerSecond} TCP connections/s)`,
+    v6: false,
+    udpOnly: false,
+    pidflowOnly: true,
+    run: (net) =>
+      tcpScenario(
+        net,
+        net.b.ipv4,
+        2,
+        {
+          connections: (connectionsPerSecond * seconds) / 2,
+          concurrency: 128,
+          ratePerSecond: connectionsPerSecond / 2,
+          sendBytes: 4096,
+        },
+        2048,
+      ),
+  };
+}
+
 /** The scenarios of `npm run bench`, in order. */
 export const SCENARIOS: Scenario[] = [
   {

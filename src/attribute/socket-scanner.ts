@@ -88,7 +88,16 @@ export class SocketIndex {
   ) {
     for (const addresses of nsAddresses.values())
       for (const a of addresses) this.anyNamespace.add(a);
-    for (const socket of sockets) {
+    this.addSockets(sockets, 0, sockets.length);
+  }
+
+  /**
+   * Index `sockets[from..to)`; only while the index is being built (the scanner adds the
+   * sockets in slices, yielding between them), never once it is in use.
+   */
+  addSockets(sockets: readonly IndexedSocket[], from: number, to: number): void {
+    for (let i = from; i < to; i++) {
+      const socket = sockets[i]!;
       const e = socket.entry;
       if (e.inode === 0) continue; // TIME_WAIT and request sockets: no file, no owner.
       const map =
@@ -421,10 +430,12 @@ export class SocketScanner {
     const firstHolder = new Map<number, number>();
     let denied = 0;
     let fdDirsRead = 0;
+    let socketSetsChanged = 0;
     const walk = async (pid: number, info: ProcessInfo): Promise<number[] | undefined> => {
       walked.add(pid);
       fdDirsRead++;
       const result = await this.holdings.walk(pid, info.key, yieldIfDue);
+      if (!result.isSocketSetSame) socketSetsChanged++;
       if (result.status === 'denied') denied++;
       return result.status === 'ok' ? result.inodes : undefined;
     };
@@ -469,7 +480,7 @@ export class SocketScanner {
     const readTables = new Map(
       tables.map((t) => [t.netns, { sockets: t.sockets, addresses: new Set(t.addresses) }]),
     );
-    if (!full && walked.size === 0 && isProcessSetSame && last !== undefined) {
+    if (!full && socketSetsChanged === 0 && isProcessSetSame && last !== undefined) {
       let isSame = tables.length === last.tables.size;
       for (let i = 0; isSame && i < tables.length; i++) {
         const t = tables[i]!;
@@ -509,9 +520,11 @@ export class SocketScanner {
     const needed = new Set<number>();
     const neededNamespaces = new Set<number>();
     const orphans = new Set<number>();
+    let visited = 0;
     for (const t of tables) {
       const addresses = t.addresses;
       for (const entry of t.sockets) {
+        if ((++visited & 1023) === 0) await yieldIfDue();
         sockets.push({ entry, netns: t.netns });
         // A socket bound to a specific address proves the address is local to its namespace.
         if (!isWildcardAddress(entry.localAddress)) addresses.add(entry.localAddress);
@@ -580,8 +593,12 @@ export class SocketScanner {
       this.options.localAddresses,
       nsAddresses,
       owners,
-      sockets,
+      [],
     );
+    for (let from = 0; from < sockets.length; from += 2048) {
+      await yieldIfDue();
+      index.addSockets(sockets, from, Math.min(sockets.length, from + 2048));
+    }
     this.last = {
       tables: readTables,
       index,
@@ -671,7 +688,7 @@ export class SocketScanner {
   ): Promise<{ tables: NamespaceTables; isNetlink: boolean } | undefined> {
     // The alive map of this scan keeps the process; only the next scan re-reads it.
     const { procFs, socketTables } = this.options;
-    const sockets = await socketTables?.read(pid, netns);
+    const sockets = await socketTables?.read(pid, netns, slices.pause);
     if (socketTables !== undefined) slices.resumed();
     const isNetlink = sockets !== undefined;
     const t =
