@@ -162,7 +162,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   }
 
   ~CaptureHandle() override {
-    if (set_) set_->Stop();
+    if (set_) set_->Stop(false);
   }
 
  private:

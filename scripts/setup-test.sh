@@ -14,6 +14,9 @@ test_packages=(
   netsniff-ng
   iperf3
   util-linux
+  stress-ng
+  prometheus
+  python3
 )
 apt_need "${test_packages[@]}"
 bash scripts/setup.sh

@@ -107,6 +107,10 @@ export interface AttributorStats {
     /** Flows whose socket was never seen, given to the one process that recently talked to the same peer. */
     readonly inferredFlows: number;
     readonly inferredPackets: number;
+    /** TCP ends given to the only process holding the listener on their port (no event, no socket of their own). */
+    readonly listenerLookups: number;
+    /** TCP ends left unknown because their listener is shared (pre-fork group, SO_REUSEPORT group, parent and children). */
+    readonly sharedListenerLookups: number;
   };
   readonly scans: {
     readonly count: number;

@@ -8,6 +8,7 @@ import {
   parsePasswd,
   parseProcessStat,
   readProcessInfo,
+  READ_LIMITS_BYTES,
 } from './process-info.js';
 import { LineCache, namespaceTablesOf, readNamespaceTables } from './net-namespaces.js';
 import type { NamespaceTables, ScanSlices } from './net-namespaces.js';
@@ -137,6 +138,50 @@ export class SocketIndex {
     socket ??= this.pick(this.bound.get(`${protocol}|${address}|${port}`), address, false);
     socket ??= this.pick(this.wildcard.get(`${protocol}|${port}`), address, true);
     return socket === undefined ? undefined : this.owners.get(socket.entry.inode);
+  }
+
+  /**
+   * Like {@link findOwner}, and says whether the socket found is the connection's own (exact
+   * 5-tuple) or a socket with no peer (a listener, an unconnected UDP socket) standing in for it.
+   * `found` is false when no socket matches at all.
+   */
+  findOwnerLevel(
+    protocol: number,
+    address: string,
+    port: number,
+    peerAddress: string,
+    peerPort: number,
+  ): { found: boolean; isExact: boolean; isShared: boolean; owner: Owner | undefined } {
+    const exact = this.pick(
+      this.exact.get(`${protocol}|${address}|${port}|${peerAddress}|${peerPort}`),
+      address,
+      false,
+    );
+    if (exact !== undefined) {
+      const owner = this.owners.get(exact.entry.inode);
+      return { found: true, isExact: true, isShared: false, owner };
+    }
+    let candidates = this.bound.get(`${protocol}|${address}|${port}`);
+    let socket = this.pick(candidates, address, false);
+    if (socket === undefined) {
+      candidates = this.wildcard.get(`${protocol}|${port}`);
+      socket = this.pick(candidates, address, true);
+    }
+    if (socket === undefined) {
+      return { found: false, isExact: false, isShared: false, owner: undefined };
+    }
+    const owner = this.owners.get(socket.entry.inode);
+    // Several sockets of other processes on the same port of the same namespace (an
+    // SO_REUSEPORT group): the one picked need not be the one that took the connection.
+    let isShared = false;
+    if (Array.isArray(candidates)) {
+      for (const other of candidates) {
+        if (other === socket || other.netns !== socket.netns) continue;
+        const otherOwner = this.owners.get(other.entry.inode);
+        if (otherOwner?.process.pid !== owner?.process.pid) isShared = true;
+      }
+    }
+    return { found: true, isExact: false, isShared, owner };
   }
 
   /** True when any socket (owned or not) matches this local end, at any level of the lookup. */
@@ -652,7 +697,7 @@ export class SocketScanner {
     const { procFs } = this.options;
     let statText: string;
     try {
-      statText = procFs.readText(`/proc/${pid}/stat`);
+      statText = procFs.readText(`/proc/${pid}/stat`, READ_LIMITS_BYTES.stat);
     } catch {
       return undefined;
     }
@@ -711,7 +756,9 @@ export class SocketScanner {
     if (this.users === undefined || (!this.users.has(uid) && !this.usersReloaded)) {
       this.usersReloaded = true;
       try {
-        this.users = parsePasswd(this.options.procFs.readText('/etc/passwd'));
+        this.users = parsePasswd(
+          this.options.procFs.readText('/etc/passwd', READ_LIMITS_BYTES.passwd),
+        );
       } catch {
         this.users = new Map();
       }

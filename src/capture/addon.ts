@@ -128,8 +128,13 @@ export interface NativeSocketEventsOptions {
   readonly batchIntervalMs: number;
   /** Events in flight to JS at most; further batches are dropped and counted. */
   readonly queueLimit: number;
-  /** Load the UDP send program too (absent: true). */
+  /** Load the send (UDP sends, TCP writes) and receive (TCP reads) programs too (absent: true). */
   readonly udp?: boolean;
+  /**
+   * Raw tracepoint of the UDP send program (absent: `sock_send_length`). Tests name a missing
+   * one to force the fallback of kernels before 6.3.
+   */
+  readonly udpTracepoint?: string;
 }
 
 /**
@@ -156,6 +161,8 @@ export interface NativeSocketEventsHandle {
   readonly udp?: boolean;
   /** Why UDP send tracking is off; empty when it is on. */
   readonly udpWarning?: string;
+  /** TCP reads and writes are tracked (the send and receive programs are attached). */
+  readonly io?: boolean;
   stop(): void;
   stats(): NativeSocketEventsStats;
 }

@@ -191,6 +191,12 @@ export interface MonitorStats {
     readonly udpReceived: number;
     /** Lookups of a UDP local end no socket table knew, answered from a send event (in `used` too). */
     readonly udpUsed: number;
+    /** TCP reads and writes are tracked: each connection goes to the process that serves it. */
+    readonly tcpIo: boolean;
+    /** TCP read/write events among `received`: one per connection and process. */
+    readonly tcpIoReceived: number;
+    /** Lookups of a TCP end answered from a read/write event (in `used` too). */
+    readonly tcpIoUsed: number;
   };
   readonly evicted: {
     readonly processes: number;

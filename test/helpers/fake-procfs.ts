@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProcFs } from '../../src/attribute/procfs.js';
+import { decodeBytes, encodeBytes, utf8BoundaryBefore } from '../../src/text/bytes.js';
 
 /** An errno-style error like the ones node:fs throws. */
 export function errnoError(code: string, op: string, path: string): NodeJS.ErrnoException {
@@ -126,12 +127,16 @@ export class FakeProcFs implements ProcFs {
     if (files.if_inet6 !== undefined) this.setFile(`${base}/if_inet6`, files.if_inet6);
   }
 
-  readText(path: string): string {
+  readText(path: string, maxBytes = Infinity): string {
     this.calls.readText++;
     this.before('readText', path);
     const text = this.files.get(path);
     if (text === undefined) throw errnoError('ENOENT', 'open', path);
-    return text;
+    if (text.length <= maxBytes / 4) return text;
+    // The same bound as NodeProcFs: the first maxBytes bytes, cut at a whole character.
+    const bytes = encodeBytes(text);
+    if (bytes.length <= maxBytes) return text;
+    return decodeBytes(bytes, 0, utf8BoundaryBefore(bytes, maxBytes));
   }
 
   readdir(path: string): string[] {
