@@ -52,6 +52,19 @@ function indexKey(e: SocketEntry): string {
  */
 const SETTLED_PROCESS_MS = 10_000;
 
+/**
+ * Scans an inode that no process held (kernel socket, refused process, or a socket passed on
+ * during the search) waits before it is searched again; full scans are rarer (fullScanEvery).
+ */
+const ORPHAN_RETRY_SCANS = 60;
+
+/** An inode missed since scan `since` is not searched now (see ORPHAN_RETRY_SCANS). */
+function isSettledOrphan(scanCount: number, since: number | undefined): boolean {
+  if (since === undefined) return false;
+  const age = scanCount - since;
+  return age >= 2 && age < ORPHAN_RETRY_SCANS;
+}
+
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   if (a.size !== b.size) return false;
   for (const x of a) if (!b.has(x)) return false;
@@ -341,7 +354,7 @@ export class SocketScanner {
   private processes = new Map<number, ProcessInfo>();
   private owners = new Map<number, Owner>();
   /** Inodes a complete search found no owner for (kernel sockets, refused processes). */
-  private orphans = new Set<number>();
+  private orphans = new Map<number, number>();
   private scanCount = 0;
   private users: Map<number, string> | undefined;
   private usersReloaded = false;
@@ -564,7 +577,7 @@ export class SocketScanner {
     const owners = new Map<number, Owner>();
     const needed = new Set<number>();
     const neededNamespaces = new Set<number>();
-    const orphans = new Set<number>();
+    const orphans = new Map<number, number>();
     let visited = 0;
     for (const t of tables) {
       const addresses = t.addresses;
@@ -591,9 +604,14 @@ export class SocketScanner {
         } else if (holder !== undefined) {
           if (full && isReleased) this.ownerCorrections++;
           owners.set(inode, { process: alive.get(holder)!, socketInode: inode });
-        } else if (full || (previous === undefined && this.orphans.has(inode))) {
-          // Full: every fd directory was read and none holds it (kernel socket, refused).
-          orphans.add(inode);
+        } else if (full) {
+          // Every fd directory was read and none holds it (kernel socket, refused process).
+          orphans.set(inode, this.scanCount);
+        } else if (
+          previous === undefined &&
+          isSettledOrphan(this.scanCount, this.orphans.get(inode))
+        ) {
+          orphans.set(inode, this.orphans.get(inode)!);
         } else {
           needed.add(inode);
           neededNamespaces.add(t.netns);
@@ -608,7 +626,8 @@ export class SocketScanner {
         await yieldIfDue();
         const pid = order[i]!;
         let info = alive.get(pid);
-        if (info === undefined || walked.has(pid)) continue;
+        // Walked earlier in this scan too: walk again, the socket may be younger than that walk.
+        if (info === undefined) continue;
         const inodes = await walk(pid, info);
         if (inodes === undefined) continue;
         if (!verified.has(pid) && inodes.some((inode) => needed.has(inode))) {
@@ -629,7 +648,19 @@ export class SocketScanner {
         }
       }
     }
-    for (const inode of needed) orphans.add(inode);
+    for (const inode of needed) {
+      // First miss: searched again next scan (its process may have started after this scan
+      // listed /proc). A retry after ORPHAN_RETRY_SCANS that misses again waits as long again.
+      const since = this.orphans.get(inode);
+      orphans.set(
+        inode,
+        since === undefined
+          ? this.scanCount
+          : this.scanCount - since >= ORPHAN_RETRY_SCANS
+            ? this.scanCount - 1
+            : since,
+      );
+    }
     this.orphans = orphans;
     this.owners = owners;
 
