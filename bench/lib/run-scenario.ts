@@ -16,6 +16,7 @@ import { startMonitorProcess } from './monitor-process.js';
 import { startNethogs } from './nethogs.js';
 import type { NethogsProcess } from './nethogs.js';
 import type { Scenario } from './scenarios.js';
+import type { MonitorOptions } from '../../src/index.js';
 
 /** Scores of one tool in one run. */
 export interface ToolScore {
@@ -125,8 +126,11 @@ export function score(
   };
 }
 
-/** Run `scenario` once and score both tools. */
-export async function runScenario(scenario: Scenario): Promise<RunResult> {
+/** Run `scenario` once and score both tools; `monitorOptions` are added to pidflow's. */
+export async function runScenario(
+  scenario: Scenario,
+  monitorOptions: MonitorOptions = {},
+): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), 'pfb-'));
   const net = await createTestNet({ prefix: 'pfb', v6: scenario.v6 });
   let release = (): void => undefined;
@@ -138,6 +142,7 @@ export async function runScenario(scenario: Scenario): Promise<RunResult> {
     const monitor = await startMonitorProcess(net, {
       devices: [device],
       captureTimeoutMs: 0,
+      ...monitorOptions,
     });
     let nethogs: NethogsProcess | undefined;
     if (scenario.pidflowOnly !== true) nethogs = await startNethogs(net, device);

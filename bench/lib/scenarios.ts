@@ -202,6 +202,29 @@ async function floodScenario(net: TestNet, flood: FloodSpec): Promise<TrafficRes
   };
 }
 
+/** `connectionsPerSecond` short TCP connections (4 KiB up, 2 KiB back) for `seconds`, pidflow only. */
+export function churnScenario(connectionsPerSecond: number, seconds: number): Scenario {
+  return {
+    name: `churn (${connectionsPerSecond} TCP connections/s)`,
+    v6: false,
+    udpOnly: false,
+    pidflowOnly: true,
+    run: (net) =>
+      tcpScenario(
+        net,
+        net.b.ipv4,
+        2,
+        {
+          connections: (connectionsPerSecond * seconds) / 2,
+          concurrency: 128,
+          ratePerSecond: connectionsPerSecond / 2,
+          sendBytes: 4096,
+        },
+        2048,
+      ),
+  };
+}
+
 /**
  * A real server shape (test/helpers/servers.py) on the host, where nethogs can see it, loaded
  * from the namespace with 50 short connections/s (2 KB up, 20 KB down, a few ms each) for 6 s

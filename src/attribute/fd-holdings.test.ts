@@ -12,6 +12,8 @@ import type { SocketEntry } from './net-table.js';
 import type { SocketTableReader, SockDiagStats } from './sock-diag.js';
 
 const HOST_NS = 4026531840;
+const TCP_HEADER =
+  '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
 const GROUPS = 10;
 
 interface ModelProcess {
@@ -269,4 +271,60 @@ test('an idle host keeps its index: no fd directory read, no new index', async (
     assert.equal(r.fdDirsRead, 0);
     assert.equal(r.index, first.index);
   }
+});
+
+test('a socket opened after its process was walked in the same scan is still found', async () => {
+  const { model, scan } = setup();
+  for (let pid = 100; pid < 120; pid++) model.spawn(pid, `p${pid}`, [model.newInode()]);
+  for (let i = 0; i < 15; i++) await scan(); // settled
+  const pid = 103;
+  const p = model.processes.get(pid)!;
+  // Its fd count moves (a file opened), so its group's turn walks it before the tables are read.
+  model.fs.setLink(`/proc/${pid}/fd/40`, '/dev/null');
+  const late = model.newInode();
+  let isWalked = false;
+  let isAdded = false;
+  model.fs.onCall = (op, path) => {
+    if (op === 'readdir' && path === `/proc/${pid}/fd`) isWalked = true;
+    // The socket appears between that walk and the table read of the same scan.
+    if (op === 'readText' && path === '/proc/1/net/tcp' && isWalked && !isAdded) {
+      isAdded = true;
+      p.sockets.push(late);
+      model.fs.addSocket(pid, late);
+      model.fs.setFile(
+        '/proc/1/net/tcp',
+        model.fs.readText('/proc/1/net/tcp') +
+          ipv4TableLine(99, `198.18.0.1:${late}`, '0.0.0.0:0', TcpState.listen, late),
+      );
+    }
+  };
+  let result: ScanResult | undefined;
+  for (let i = 0; i < GROUPS && !isAdded; i++) result = await scan();
+  model.fs.onCall = undefined;
+  assert.ok(isAdded && result !== undefined);
+  assert.equal(ownerOf(result, late)?.pid, pid);
+});
+
+test('a socket of a process that started after the scan listed /proc is owned by the next scan', async () => {
+  const { model, scan } = setup();
+  for (let pid = 100; pid < 110; pid++) model.spawn(pid, `p${pid}`, [model.newInode()]);
+  for (let i = 0; i < 15; i++) await scan();
+  const late = model.newInode();
+  let isStarted = false;
+  model.fs.onCall = (op, path) => {
+    // The process starts and binds right after the listing, before the tables are read.
+    if (op === 'readdir' && path === '/proc' && !isStarted) {
+      isStarted = true;
+      model.processes.set(500, { comm: 'late', startTime: 9999, sockets: [late] });
+    }
+    if (op === 'readText' && path === '/proc/1/net/tcp' && isStarted) {
+      model.fs.onCall = undefined;
+      model.write(500);
+      model.fs.setFile('/proc/1/net/tcp', TCP_HEADER + model.tables());
+    }
+  };
+  const first = await scan();
+  assert.equal(ownerOf(first, late), undefined, 'not listed yet: no owner this scan');
+  const second = await scan();
+  assert.equal(ownerOf(second, late)?.pid, 500);
 });

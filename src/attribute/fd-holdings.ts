@@ -37,16 +37,29 @@ export class FdHoldings {
     return held?.key === key ? held.inodes : undefined;
   }
 
-  /** Walk `pid`'s fds (yielding through `pause`) and remember what it holds. */
-  async walk(pid: number, key: string, pause: () => Promise<void>): Promise<FdReadResult> {
+  /**
+   * Walk `pid`'s fds (yielding through `pause`) and remember what it holds. `isSocketSetSame`:
+   * the walk found exactly the sockets of the previous walk of this process (only other fds
+   * changed).
+   */
+  async walk(
+    pid: number,
+    key: string,
+    pause: () => Promise<void>,
+  ): Promise<FdReadResult & { isSocketSetSame: boolean }> {
     const fdCount = this.countFds(pid);
     const result = await readSocketInodesSliced(this.procFs, pid, pause);
-    if (result.status === 'ok') {
-      this.byPid.set(pid, { key, fdCount, inodes: new Set(result.inodes) });
-    } else {
+    const before = this.heldBy(pid, key);
+    if (result.status !== 'ok') {
       this.byPid.delete(pid);
+      return { ...result, isSocketSetSame: before === undefined };
     }
-    return result;
+    const inodes = new Set(result.inodes);
+    let isSocketSetSame = before !== undefined && before.size === inodes.size;
+    if (isSocketSetSame)
+      for (const inode of inodes) if (!before!.has(inode)) isSocketSetSame = false;
+    this.byPid.set(pid, { key, fdCount, inodes });
+    return { ...result, isSocketSetSame };
   }
 
   /** Forget processes that are gone. */

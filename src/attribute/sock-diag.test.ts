@@ -39,7 +39,7 @@ const MAPPED = (a: number, b: number, c: number, d: number): number[] => [
   d,
 ];
 
-test('decodes records into the same entries as the /proc/net lines of the same sockets', () => {
+test('decodes records into the same entries as the /proc/net lines of the same sockets', async () => {
   const records = Buffer.concat([
     record({
       family: 4,
@@ -104,7 +104,7 @@ test('decodes records into the same entries as the /proc/net lines of the same s
       6,
     ],
   ];
-  const decoded = decodeRecords(records);
+  const decoded = await decodeRecords(records);
   assert.equal(decoded.length, 4);
   for (let i = 0; i < 3; i++) {
     assert.deepEqual(decoded[i], parseNetTableLine(lines[i]![0], lines[i]![1]), `record ${i}`);
@@ -122,7 +122,7 @@ test('decodes records into the same entries as the /proc/net lines of the same s
   });
 });
 
-test('reuses the entry of a socket whose record did not change, and only then', () => {
+test('reuses the entry of a socket whose record did not change, and only then', async () => {
   const a = record({
     family: 4,
     protocol: 17,
@@ -146,11 +146,11 @@ test('reuses the entry of a socket whose record did not change, and only then', 
     remote: [0, 0, 0, 0],
   });
   const ns = { previous: undefined, entries: new Map() };
-  const first = decodeRecords(Buffer.concat([a, b]), ns);
+  const first = await decodeRecords(Buffer.concat([a, b]), ns);
   const bConnected = Buffer.from(b);
   bConnected.writeUInt16LE(9, 6);
   bConnected[2] = 1;
-  const second = decodeRecords(Buffer.concat([bConnected, a]), ns);
+  const second = await decodeRecords(Buffer.concat([bConnected, a]), ns);
   assert.equal(second[1], first[0]);
   assert.notEqual(second[0], first[1]);
   assert.equal(second[0]?.remotePort, 9);

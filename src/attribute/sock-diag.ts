@@ -31,8 +31,11 @@ export type SockDiagAddon = Pick<
 
 /** Where socket tables come from for one namespace; undefined: use /proc/net text instead. */
 export interface SocketTableReader {
-  /** Sockets of namespace `netns`, entered through process `pid`; undefined when refused. */
-  read(pid: number, netns: number): Promise<SocketEntry[] | undefined>;
+  /**
+   * Sockets of namespace `netns`, entered through process `pid`; undefined when refused.
+   * `pause` gives the event loop a turn while a long dump is decoded.
+   */
+  read(pid: number, netns: number, pause?: () => Promise<void>): Promise<SocketEntry[] | undefined>;
   /** Forget (close) the namespaces not in `alive`. */
   prune(alive: ReadonlySet<number>): void;
   /** Close everything. */
@@ -115,7 +118,11 @@ export class SockDiagTables implements SocketTableReader {
     this.retryAfterReads = options.retryAfterReads ?? 60;
   }
 
-  async read(pid: number, netns: number): Promise<SocketEntry[] | undefined> {
+  async read(
+    pid: number,
+    netns: number,
+    pause?: () => Promise<void>,
+  ): Promise<SocketEntry[] | undefined> {
     const wait = this.refused.get(netns);
     if (wait !== undefined) {
       if (wait > 0) {
@@ -163,7 +170,7 @@ export class SockDiagTables implements SocketTableReader {
     if (dump.failedMask !== 0) this.protocolMask &= ~dump.failedMask;
     this.dumps++;
     if (!this.namespaces.has(netns)) this.closeNs(ns);
-    return decodeRecords(dump.records, ns);
+    return decodeRecords(dump.records, ns, pause);
   }
 
   prune(alive: ReadonlySet<number>): void {
@@ -251,14 +258,15 @@ function message(error: unknown): string {
  * Entries of one dump. A socket whose record is byte-for-byte the one of the previous dump
  * keeps its entry object (the index caches keys per entry, as for unchanged /proc lines).
  */
-export function decodeRecords(
+export async function decodeRecords(
   records: Uint8Array,
   ns?: {
     previous: Uint8Array | undefined;
     entries: Map<number, [number, SocketEntry]>;
     list?: SocketEntry[];
   },
-): SocketEntry[] {
+  pause?: () => Promise<void>,
+): Promise<SocketEntry[]> {
   // An idle namespace dumps the same bytes scan after scan: the same array says "unchanged".
   if (
     ns?.previous !== undefined &&
@@ -275,6 +283,7 @@ export function decodeRecords(
   const before = ns?.entries;
   const next = new Map<number, [number, SocketEntry]>();
   for (let i = 0; i < count; i++) {
+    if (pause !== undefined && (i & 2047) === 2047) await pause();
     const at = i * SOCK_DIAG_RECORD_SIZE;
     const inode = view.getUint32(at + 12, true);
     let entry: SocketEntry | undefined;

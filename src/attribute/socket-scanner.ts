@@ -52,6 +52,19 @@ function indexKey(e: SocketEntry): string {
  */
 const SETTLED_PROCESS_MS = 10_000;
 
+/**
+ * Scans an inode that no process held (kernel socket, refused process, or a socket passed on
+ * during the search) waits before it is searched again; full scans are rarer (fullScanEvery).
+ */
+const ORPHAN_RETRY_SCANS = 60;
+
+/** An inode missed since scan `since` is not searched now (see ORPHAN_RETRY_SCANS). */
+function isSettledOrphan(scanCount: number, since: number | undefined): boolean {
+  if (since === undefined) return false;
+  const age = scanCount - since;
+  return age >= 2 && age < ORPHAN_RETRY_SCANS;
+}
+
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   if (a.size !== b.size) return false;
   for (const x of a) if (!b.has(x)) return false;
@@ -89,7 +102,16 @@ export class SocketIndex {
   ) {
     for (const addresses of nsAddresses.values())
       for (const a of addresses) this.anyNamespace.add(a);
-    for (const socket of sockets) {
+    this.addSockets(sockets, 0, sockets.length);
+  }
+
+  /**
+   * Index `sockets[from..to)`; only while the index is being built (the scanner adds the
+   * sockets in slices, yielding between them), never once it is in use.
+   */
+  addSockets(sockets: readonly IndexedSocket[], from: number, to: number): void {
+    for (let i = from; i < to; i++) {
+      const socket = sockets[i]!;
       const e = socket.entry;
       if (e.inode === 0) continue; // TIME_WAIT and request sockets: no file, no owner.
       const map =
@@ -332,7 +354,7 @@ export class SocketScanner {
   private processes = new Map<number, ProcessInfo>();
   private owners = new Map<number, Owner>();
   /** Inodes a complete search found no owner for (kernel sockets, refused processes). */
-  private orphans = new Set<number>();
+  private orphans = new Map<number, number>();
   private scanCount = 0;
   private users: Map<number, string> | undefined;
   private usersReloaded = false;
@@ -466,10 +488,12 @@ export class SocketScanner {
     const firstHolder = new Map<number, number>();
     let denied = 0;
     let fdDirsRead = 0;
+    let socketSetsChanged = 0;
     const walk = async (pid: number, info: ProcessInfo): Promise<number[] | undefined> => {
       walked.add(pid);
       fdDirsRead++;
       const result = await this.holdings.walk(pid, info.key, yieldIfDue);
+      if (!result.isSocketSetSame) socketSetsChanged++;
       if (result.status === 'denied') denied++;
       return result.status === 'ok' ? result.inodes : undefined;
     };
@@ -514,7 +538,7 @@ export class SocketScanner {
     const readTables = new Map(
       tables.map((t) => [t.netns, { sockets: t.sockets, addresses: new Set(t.addresses) }]),
     );
-    if (!full && walked.size === 0 && isProcessSetSame && last !== undefined) {
+    if (!full && socketSetsChanged === 0 && isProcessSetSame && last !== undefined) {
       let isSame = tables.length === last.tables.size;
       for (let i = 0; isSame && i < tables.length; i++) {
         const t = tables[i]!;
@@ -553,10 +577,12 @@ export class SocketScanner {
     const owners = new Map<number, Owner>();
     const needed = new Set<number>();
     const neededNamespaces = new Set<number>();
-    const orphans = new Set<number>();
+    const orphans = new Map<number, number>();
+    let visited = 0;
     for (const t of tables) {
       const addresses = t.addresses;
       for (const entry of t.sockets) {
+        if ((++visited & 1023) === 0) await yieldIfDue();
         sockets.push({ entry, netns: t.netns });
         // A socket bound to a specific address proves the address is local to its namespace.
         if (!isWildcardAddress(entry.localAddress)) addresses.add(entry.localAddress);
@@ -578,9 +604,14 @@ export class SocketScanner {
         } else if (holder !== undefined) {
           if (full && isReleased) this.ownerCorrections++;
           owners.set(inode, { process: alive.get(holder)!, socketInode: inode });
-        } else if (full || (previous === undefined && this.orphans.has(inode))) {
-          // Full: every fd directory was read and none holds it (kernel socket, refused).
-          orphans.add(inode);
+        } else if (full) {
+          // Every fd directory was read and none holds it (kernel socket, refused process).
+          orphans.set(inode, this.scanCount);
+        } else if (
+          previous === undefined &&
+          isSettledOrphan(this.scanCount, this.orphans.get(inode))
+        ) {
+          orphans.set(inode, this.orphans.get(inode)!);
         } else {
           needed.add(inode);
           neededNamespaces.add(t.netns);
@@ -595,7 +626,8 @@ export class SocketScanner {
         await yieldIfDue();
         const pid = order[i]!;
         let info = alive.get(pid);
-        if (info === undefined || walked.has(pid)) continue;
+        // Walked earlier in this scan too: walk again, the socket may be younger than that walk.
+        if (info === undefined) continue;
         const inodes = await walk(pid, info);
         if (inodes === undefined) continue;
         if (!verified.has(pid) && inodes.some((inode) => needed.has(inode))) {
@@ -616,7 +648,19 @@ export class SocketScanner {
         }
       }
     }
-    for (const inode of needed) orphans.add(inode);
+    for (const inode of needed) {
+      // First miss: searched again next scan (its process may have started after this scan
+      // listed /proc). A retry after ORPHAN_RETRY_SCANS that misses again waits as long again.
+      const since = this.orphans.get(inode);
+      orphans.set(
+        inode,
+        since === undefined
+          ? this.scanCount
+          : this.scanCount - since >= ORPHAN_RETRY_SCANS
+            ? this.scanCount - 1
+            : since,
+      );
+    }
     this.orphans = orphans;
     this.owners = owners;
 
@@ -625,8 +669,12 @@ export class SocketScanner {
       this.options.localAddresses,
       nsAddresses,
       owners,
-      sockets,
+      [],
     );
+    for (let from = 0; from < sockets.length; from += 2048) {
+      await yieldIfDue();
+      index.addSockets(sockets, from, Math.min(sockets.length, from + 2048));
+    }
     this.last = {
       tables: readTables,
       index,
@@ -716,7 +764,7 @@ export class SocketScanner {
   ): Promise<{ tables: NamespaceTables; isNetlink: boolean } | undefined> {
     // The alive map of this scan keeps the process; only the next scan re-reads it.
     const { procFs, socketTables } = this.options;
-    const sockets = await socketTables?.read(pid, netns);
+    const sockets = await socketTables?.read(pid, netns, slices.pause);
     if (socketTables !== undefined) slices.resumed();
     const isNetlink = sockets !== undefined;
     const t =

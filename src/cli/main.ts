@@ -108,6 +108,7 @@ export function toMonitorOptions(
   const options: MonitorOptions = {
     includeLoopback: cli.includeLoopback,
     ...(cli.udpSendEvents ? {} : { udpSendEvents: false }),
+    ...(cli.sockDiag ? {} : { sockDiag: false }),
     tickIntervalMs: cli.intervalMs,
     captureTimeoutMs: cli.timeoutMs,
     // The library keeps 15 s of history by default; a longer window needs a longer ring.

@@ -285,6 +285,14 @@ test('pidflow serve is the agent on 127.0.0.1:9465 unless --listen says otherwis
   assert.equal(o.historyDb, 'memory');
 });
 
+test('--no-sock-diag reads socket tables from /proc/net text; sock_diag is the default', () => {
+  const on = parseCliArgs(['--json'], '0.1.0');
+  const off = parseCliArgs(['--json', '--no-sock-diag'], '0.1.0');
+  assert.ok(on.kind === 'run' && off.kind === 'run');
+  assert.equal(on.options.sockDiag, true);
+  assert.equal(off.options.sockDiag, false);
+});
+
 test('--no-udp-events keeps kernel tracking to TCP connects; UDP sends are tracked by default', () => {
   const on = parseCliArgs(['--json'], '0.1.0');
   const off = parseCliArgs(['--json', '--no-udp-events'], '0.1.0');

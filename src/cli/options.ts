@@ -29,6 +29,8 @@ export interface CliOptions {
   includeLoopback: boolean;
   /** --no-udp-events: kernel tracking of TCP connects only, not of UDP sends. */
   udpSendEvents: boolean;
+  /** --no-sock-diag: read socket tables from /proc/net text, not through sock_diag netlink. */
+  sockDiag: boolean;
   pids: number[];
   names: string[];
   /** Explicit output choice, or undefined to pick by whether stdout is a terminal. */
@@ -234,6 +236,10 @@ function buildProgram(version: string): Command {
       'track TCP connects in the kernel but not UDP sends (saves ~0.7 µs per UDP send host-wide; short-lived UDP senders may then show as unknown)',
     )
     .option(
+      '--no-sock-diag',
+      'read socket tables from /proc/net text instead of sock_diag netlink (costs more CPU on hosts with many sockets)',
+    )
+    .option(
       '--read <file>',
       'replay a pcap file instead of capturing live',
       nonEmpty('a file name'),
@@ -330,6 +336,7 @@ interface RawOptions {
   udp?: boolean;
   includeLoopback?: boolean;
   udpEvents?: boolean;
+  sockDiag?: boolean;
   read?: string;
   pcap?: string;
   pcapRotate?: number;
@@ -475,6 +482,7 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
       memoryMB: raw.memLimit,
       includeLoopback: raw.includeLoopback ?? false,
       udpSendEvents: raw.udpEvents !== false,
+      sockDiag: raw.sockDiag !== false,
       pids: raw.pid ?? [],
       names: raw.name ?? [],
       output,
