@@ -11,6 +11,7 @@ import type { Monitor, MonitorEnd, MonitorOptions, Snapshot } from '../monitor/t
 import { runServe, type ServeIo } from '../serve/run-serve.js';
 import type { HistoryServerOptions } from '../serve/server.js';
 import { runTui, type ProcessHooks, type TuiInput, type TuiOutput } from '../tui/driver.js';
+import { displayLines } from '../text/display-text.js';
 import { runHistoryCommand } from './history-command.js';
 import { IntervalTracker, buildNdjsonRecord } from './ndjson.js';
 import { DEFAULT_HISTORY_DB, parseCliArgs, type CliOptions, type OutputMode } from './options.js';
@@ -228,7 +229,7 @@ export async function main(
           host: cli.listen.host,
           port: cli.listen.port,
           history: historyServerOptions(cli),
-          onEvent: (line: string) => void deps.stderr.write(`${line}\n`),
+          onEvent: (line: string) => void deps.stderr.write(`${displayLines(line)}\n`),
           clock: deps.clock,
           version: deps.version,
         },
