@@ -15,6 +15,9 @@ test_packages=(
   iperf3
   util-linux
   stress-ng
+  openssl
+  prometheus
+  systemd
 )
 apt_need "${test_packages[@]}"
 bash scripts/setup.sh

@@ -6,13 +6,15 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock, type Clock } from '../clock.js';
-import { isPidflowError } from '../errors.js';
+import { UsageError, isPidflowError } from '../errors.js';
 import type { Monitor, MonitorEnd, MonitorOptions, Snapshot } from '../monitor/types.js';
 import { runServe, type ServeIo } from '../serve/run-serve.js';
 import type { HistoryServerOptions } from '../serve/server.js';
 import { runTui, type ProcessHooks, type TuiInput, type TuiOutput } from '../tui/driver.js';
 import { displayLines } from '../text/display-text.js';
 import { runHistoryCommand } from './history-command.js';
+import { TOKEN_ENV, loadServeSecrets, type ServeSecrets } from './serve-secrets.js';
+import { isLoopbackHost } from '../serve/auth.js';
 import { IntervalTracker, buildNdjsonRecord } from './ndjson.js';
 import { DEFAULT_HISTORY_DB, parseCliArgs, type CliOptions, type OutputMode } from './options.js';
 import { isEmptyFilter, type ProcessFilter } from './process-filter.js';
@@ -211,6 +213,23 @@ export async function main(
           }
         : { warn: toStderr('warning: ') };
 
+  let secrets: ServeSecrets | undefined;
+  if (cli.listen !== undefined) {
+    try {
+      secrets = loadServeSecrets(cli, deps.env);
+      if (secrets.token === undefined && !isLoopbackHost(cli.listen.host)) {
+        throw new UsageError(
+          `--listen ${cli.listen.host} is not a loopback address: the API shows every process's command line, so it needs a token. ` +
+            `Create one (\`head -c 32 /dev/urandom | base64 > /etc/pidflow/token; chmod 600 /etc/pidflow/token\`) and add --token-file /etc/pidflow/token, or set ${TOKEN_ENV}.`,
+        );
+      }
+    } catch (error) {
+      deps.stderr.write(formatError(error, cli.debug));
+      return EXIT_USAGE;
+    }
+    for (const w of secrets.warnings) deps.stderr.write(`warning: ${displayLines(w)}\n`);
+  }
+
   let monitor: Monitor;
   try {
     monitor = await deps.createMonitor(toMonitorOptions(cli, logger));
@@ -229,6 +248,8 @@ export async function main(
           host: cli.listen.host,
           port: cli.listen.port,
           history: historyServerOptions(cli),
+          ...(secrets?.token === undefined ? {} : { token: secrets.token }),
+          ...(secrets?.tls === undefined ? {} : { tls: secrets.tls }),
           onEvent: (line: string) => void deps.stderr.write(`${displayLines(line)}\n`),
           clock: deps.clock,
           version: deps.version,
@@ -237,6 +258,14 @@ export async function main(
           stdout: deps.stdout,
           stderr: deps.stderr,
           signals: deps.hooks as unknown as NonNullable<ServeIo['signals']>,
+          reload: () => {
+            const next = loadServeSecrets(cli, deps.env);
+            return {
+              token: next.token,
+              tls: next.tls,
+              warnings: next.warnings.map((w) => displayLines(w)),
+            };
+          },
         },
       );
     }

@@ -44,6 +44,12 @@ export interface CliOptions {
   historyMaxBytes: number | undefined;
   historyRetentionDays: number | undefined;
   historyIntervalSeconds: number | undefined;
+  /** File holding the agent's bearer token. */
+  tokenFile: string | undefined;
+  /** PEM certificate and key for HTTPS, and an optional client CA. */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  tlsClientCa: string | undefined;
 }
 
 /** Result of parsing: run with options, or exit now with a code and text to print. */
@@ -295,6 +301,22 @@ function buildProgram(version: string): Command {
       listenArg,
     )
     .option(
+      '--token-file <file>',
+      'with --listen: require this bearer token (needed on non-loopback addresses; or set PIDFLOW_TOKEN)',
+      nonEmpty('a file'),
+    )
+    .option(
+      '--tls-cert <file>',
+      'with --listen: serve HTTPS with this PEM certificate (reloaded on SIGHUP)',
+      nonEmpty('a file'),
+    )
+    .option('--tls-key <file>', 'with --tls-cert: its PEM private key', nonEmpty('a file'))
+    .option(
+      '--tls-client-ca <file>',
+      'with --tls-cert: require client certificates signed by this CA',
+      nonEmpty('a file'),
+    )
+    .option(
       '--history-db <path>',
       `with --listen: history database file (default ${DEFAULT_HISTORY_DB}; 'memory' keeps it in memory, 'none' disables it)`,
       nonEmpty('a file path, memory or none'),
@@ -353,6 +375,10 @@ interface RawOptions {
   historyMaxSize?: number;
   historyRetention?: number;
   historyInterval?: number;
+  tokenFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
 }
 
 const HINT = "Run 'pidflow --help' for the options and examples.\n";
@@ -366,6 +392,12 @@ function usage(message: string): ParseResult {
  * @example parseCliArgs(['--json', '--count', '3', 'lo'], '0.1.0')
  */
 export function parseCliArgs(argv: readonly string[], version: string): ParseResult {
+  const tokenArg = argv.find((a) => a === '--token' || a.startsWith('--token='));
+  if (tokenArg !== undefined) {
+    return usage(
+      'a token on the command line can be read by every user (ps): put it in a file and pass --token-file FILE, or set PIDFLOW_TOKEN.',
+    );
+  }
   // `pidflow serve [options]` is the agent: the same as --listen, on 127.0.0.1:9465 by default.
   if (argv[0] === 'serve') {
     const rest = argv.slice(1);
@@ -409,6 +441,10 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
     );
   }
   for (const [given, flag] of [
+    [raw.tokenFile, '--token-file'],
+    [raw.tlsCert, '--tls-cert'],
+    [raw.tlsKey, '--tls-key'],
+    [raw.tlsClientCa, '--tls-client-ca'],
     [raw.historyDb, '--history-db'],
     [raw.historyMaxSize, '--history-max-size'],
     [raw.historyRetention, '--history-retention'],
@@ -419,6 +455,12 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
         `${flag} goes with the agent: use 'pidflow serve' or add --listen 127.0.0.1:9465.`,
       );
     }
+  }
+  if ((raw.tlsCert === undefined) !== (raw.tlsKey === undefined)) {
+    return usage('--tls-cert and --tls-key go together: give the certificate and its key.');
+  }
+  if (raw.tlsClientCa !== undefined && raw.tlsCert === undefined) {
+    return usage('--tls-client-ca needs HTTPS: add --tls-cert and --tls-key.');
   }
   if (raw.historyInterval !== undefined && 60 % raw.historyInterval !== 0) {
     return usage(
@@ -487,6 +529,10 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
       historyMaxBytes: raw.historyMaxSize,
       historyRetentionDays: raw.historyRetention,
       historyIntervalSeconds: raw.historyInterval,
+      tokenFile: raw.tokenFile,
+      tlsCert: raw.tlsCert,
+      tlsKey: raw.tlsKey,
+      tlsClientCa: raw.tlsClientCa,
     },
   };
 }

@@ -4,14 +4,16 @@
 import type { EventEmitter } from 'node:events';
 import { UsageError, isPidflowError } from '../errors.js';
 import type { Monitor, MonitorEnd } from '../monitor/types.js';
-import { startServer, type RunningServer, type ServerOptions } from './server.js';
+import { startServer, type RunningServer, type ServerOptions, type TlsFiles } from './server.js';
 
 /** Where runServe writes, and where it listens for signals. */
 export interface ServeIo {
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };
-  /** Emitter of 'SIGINT' and 'SIGTERM'. @default process */
+  /** Emitter of 'SIGINT', 'SIGTERM' and 'SIGHUP'. @default process */
   signals?: Pick<EventEmitter, 'on' | 'off'>;
+  /** On SIGHUP: the token and TLS files to use from now on (throws to keep the old ones). */
+  reload?: () => { token: string | undefined; tls: TlsFiles | undefined; warnings: string[] };
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
@@ -40,6 +42,25 @@ export async function runServe(
     onSignal = () => resolve('signal');
     for (const s of SIGNALS) signals.on(s, onSignal);
   });
+  const onHangup = (): void => {
+    if (io.reload === undefined) {
+      io.stderr.write('pidflow serve: SIGHUP: nothing to reload\n');
+      return;
+    }
+    try {
+      const next = io.reload();
+      server.reload({ token: next.token, tls: next.tls });
+      for (const w of next.warnings) io.stderr.write(`warning: ${w}\n`);
+      io.stderr.write(
+        `pidflow serve: SIGHUP: reloaded the token${next.tls === undefined ? '' : ' and the TLS files'}\n`,
+      );
+    } catch (error) {
+      io.stderr.write(
+        `error: SIGHUP: reload failed, the previous token and certificate stay in use: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+    }
+  };
+  signals.on('SIGHUP', onHangup);
   try {
     io.stdout.write(
       `pidflow serve: listening on ${server.url} (metrics: ${server.url}/metrics, API: ${server.url}/api/v1/processes)\n`,
@@ -70,6 +91,7 @@ export async function runServe(
     return 1;
   } finally {
     if (onSignal !== undefined) for (const s of SIGNALS) signals.off(s, onSignal);
+    signals.off('SIGHUP', onHangup);
     await server.close();
   }
 }
