@@ -118,6 +118,7 @@ export function toMonitorOptions(
   if (cli.filter !== undefined) options.filter = cli.filter;
   if (cli.protocols !== undefined) options.protocols = cli.protocols;
   if (cli.syncIntervalMs !== undefined) options.syncIntervalMs = cli.syncIntervalMs;
+  if (cli.exitedRetentionMs !== undefined) options.exitedRetentionMs = cli.exitedRetentionMs;
   if (cli.pcapFile !== undefined) {
     options.pcapFile =
       cli.pcapRotateBytes === undefined
@@ -248,6 +249,10 @@ export async function main(
           host: cli.listen.host,
           port: cli.listen.port,
           history: historyServerOptions(cli),
+          ...(cli.maxSeries === undefined ? {} : { maxSeries: cli.maxSeries }),
+          ...(cli.seriesGraceSeconds === undefined
+            ? {}
+            : { seriesGraceSeconds: cli.seriesGraceSeconds }),
           ...(secrets?.token === undefined ? {} : { token: secrets.token }),
           ...(secrets?.tls === undefined ? {} : { tls: secrets.tls }),
           onEvent: (line: string) => void deps.stderr.write(`${displayLines(line)}\n`),

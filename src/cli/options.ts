@@ -44,6 +44,12 @@ export interface CliOptions {
   historyMaxBytes: number | undefined;
   historyRetentionDays: number | undefined;
   historyIntervalSeconds: number | undefined;
+  /** Named series per metric family of the agent. */
+  maxSeries: number | undefined;
+  /** Seconds before the series of a gone process or container disappear. */
+  seriesGraceSeconds: number | undefined;
+  /** Keep exited processes this long before folding them, ms. */
+  exitedRetentionMs: number | undefined;
   /** File holding the agent's bearer token. */
   tokenFile: string | undefined;
   /** PEM certificate and key for HTTPS, and an optional client CA. */
@@ -301,6 +307,21 @@ function buildProgram(version: string): Command {
       listenArg,
     )
     .option(
+      '--max-series <n>',
+      'with --listen: named Prometheus series per metric family at most (default 500; beyond: comm="other")',
+      positiveIntArg('a count', 10_000),
+    )
+    .option(
+      '--series-grace <duration>',
+      'with --listen: series of processes and containers gone this long disappear from /metrics (default 10m)',
+      timeoutArg,
+    )
+    .option(
+      '--exited-retention <duration>',
+      'keep an exited process under its own name this long before folding it into (exited) (default 60s)',
+      timeoutArg,
+    )
+    .option(
       '--token-file <file>',
       'with --listen: require this bearer token (needed on non-loopback addresses; or set PIDFLOW_TOKEN)',
       nonEmpty('a file'),
@@ -375,6 +396,9 @@ interface RawOptions {
   historyMaxSize?: number;
   historyRetention?: number;
   historyInterval?: number;
+  maxSeries?: number;
+  seriesGrace?: number;
+  exitedRetention?: number;
   tokenFile?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -441,6 +465,8 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
     );
   }
   for (const [given, flag] of [
+    [raw.maxSeries, '--max-series'],
+    [raw.seriesGrace, '--series-grace'],
     [raw.tokenFile, '--token-file'],
     [raw.tlsCert, '--tls-cert'],
     [raw.tlsKey, '--tls-key'],
@@ -529,6 +555,10 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
       historyMaxBytes: raw.historyMaxSize,
       historyRetentionDays: raw.historyRetention,
       historyIntervalSeconds: raw.historyInterval,
+      maxSeries: raw.maxSeries,
+      seriesGraceSeconds:
+        raw.seriesGrace === undefined ? undefined : Math.max(1, Math.round(raw.seriesGrace / 1000)),
+      exitedRetentionMs: raw.exitedRetention,
       tokenFile: raw.tokenFile,
       tlsCert: raw.tlsCert,
       tlsKey: raw.tlsKey,

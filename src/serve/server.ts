@@ -60,6 +60,11 @@ export interface ServerOptions {
   tls?: TlsFiles;
   /** Named series per metric family before processes fold into comm="other" (1..10000). @default 500 */
   maxSeries?: number;
+  /**
+   * Seconds after which the series of a process or container that is gone (and idle) disappear
+   * from /metrics (1..86400). @default 600
+   */
+  seriesGraceSeconds?: number;
   /** Concurrent HTTP connections at most (1..10000). @default 64 */
   maxConnections?: number;
   /** Source of time for history queries and response timestamps. @default systemClock */
@@ -101,6 +106,8 @@ export interface RunningServer {
 
 /** Default port: not assigned by IANA, next to node_exporter's 9100 range of exporters. */
 export const DEFAULT_PORT = 9465;
+/** Ten minutes: longer than any sane scrape interval, so a removed series was scraped idle. */
+const DEFAULT_SERIES_GRACE_SECONDS = 600;
 /** Longest range of one history query. */
 const MAX_HISTORY_RANGE_MS = 90 * 86_400_000;
 const DEFAULT_MAX_CONNECTIONS = 64;
@@ -124,6 +131,7 @@ const KNOWN_OPTIONS = [
   'token',
   'tls',
   'maxSeries',
+  'seriesGraceSeconds',
   'maxConnections',
   'clock',
   'version',
@@ -187,6 +195,13 @@ function resolveOptions(options: ServerOptions): ResolvedServerOptions {
     history: options.history ?? { path: ':memory:' },
     onEvent: options.onEvent ?? (() => undefined),
     maxSeries: integerOption('maxSeries', options.maxSeries, 1, 10_000, DEFAULT_MAX_SERIES),
+    seriesGraceSeconds: integerOption(
+      'seriesGraceSeconds',
+      options.seriesGraceSeconds,
+      1,
+      86_400,
+      DEFAULT_SERIES_GRACE_SECONDS,
+    ),
     maxConnections: integerOption(
       'maxConnections',
       options.maxConnections,
@@ -235,7 +250,10 @@ class Agent {
     private readonly monitor: Monitor,
     private readonly o: ResolvedServerOptions,
   ) {
-    this.series = new ProcessSeriesTable({ maxSeries: o.maxSeries });
+    this.series = new ProcessSeriesTable({
+      maxSeries: o.maxSeries,
+      idleEvictMs: o.seriesGraceSeconds * 1000,
+    });
     if (o.history !== false) {
       const h = o.history;
       this.history = new HistoryWriter({
