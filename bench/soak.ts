@@ -229,7 +229,7 @@ async function main(): Promise<void> {
         .map((s) => `${s.t.toFixed(0)}s:${mb(s.rss)}`)
         .join(' ')}`,
       `open fds: ${first.fds} at start, ${last.fds} at the end, max ${Math.max(...samples.map((s) => s.fds))}`,
-      `history database: ${mb(last.db)} MB after ${last.t.toFixed(0)} s (${(((last.db / last.t) * 86_400) / 2 ** 20).toFixed(0)} MB/day at this rate, before retention)`,
+      `history database: ${mb(last.db)} MB after ${last.t.toFixed(0)} s; growth after warm-up ${mb(((last.db - (warm[0]?.db ?? 0)) / (last.t - (warm[0]?.t ?? 0))) * 86_400)} MB/day (10 s rows are kept 1 day, 1 min rows 7 days, 1 h rows 90 days)`,
       `/metrics latency: p50 ${quantile(metricsMs, 0.5).toFixed(1)} ms, p99 ${quantile(metricsMs, 0.99).toFixed(1)} ms (${metricsMs.length} scrapes)`,
       `history (1 h, by process) latency: p50 ${quantile(historyMs, 0.5).toFixed(1)} ms, p99 ${quantile(historyMs, 0.99).toFixed(1)} ms (${historyMs.length} queries)`,
       `history (24 h, by container) latency: p50 ${quantile(dayHistoryMs, 0.5).toFixed(1)} ms, p99 ${quantile(dayHistoryMs, 0.99).toFixed(1)} ms (${dayHistoryMs.length} queries)`,
