@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -199,6 +199,28 @@ test(
       const lint = spawnSync('promtool', ['check', 'metrics'], { input: text });
       assert.equal(lint.status, 0, `promtool: ${lint.stdout.toString()}${lint.stderr.toString()}`);
       assert.equal(`${lint.stdout.toString()}${lint.stderr.toString()}`.trim(), '');
+      // The shipped rules check, and every dashboard query runs on this Prometheus.
+      const rules = spawnSync('promtool', [
+        'check',
+        'rules',
+        join(ROOT, 'deploy', 'prometheus', 'pidflow-rules.yml'),
+      ]);
+      assert.equal(rules.status, 0, rules.stdout.toString() + rules.stderr.toString());
+      const dashboard = JSON.parse(
+        readFileSync(join(ROOT, 'deploy', 'grafana', 'pidflow-dashboard.json'), 'utf8'),
+      ) as { panels: { targets: { expr: string }[] }[] };
+      for (const panel of dashboard.panels) {
+        for (const t of panel.targets)
+          await promQuery(promBase, t.expr.replaceAll('$instance', '.*'));
+      }
+      const top = await promQuery(
+        promBase,
+        'topk(10, sum by (comm, container) (rate(pidflow_process_sent_bytes_total{instance=~".*"}[5m]) + rate(pidflow_process_received_bytes_total{instance=~".*"}[5m])))',
+      );
+      assert.ok(
+        top.some((r) => r.metric['comm'] === comm),
+        'the sender is a top talker',
+      );
       const budget = await promQuery(
         promBase,
         'max(pidflow_series) <= on() pidflow_series_limit + 1',
