@@ -12,6 +12,7 @@ import { runServe, type ServeIo } from '../serve/run-serve.js';
 import type { HistoryServerOptions } from '../serve/server.js';
 import { runTui, type ProcessHooks, type TuiInput, type TuiOutput } from '../tui/driver.js';
 import { displayLines } from '../text/display-text.js';
+import { expandConfigFile } from './config-file.js';
 import { runHistoryCommand } from './history-command.js';
 import { TOKEN_ENV, loadServeSecrets, type ServeSecrets } from './serve-secrets.js';
 import { isLoopbackHost } from '../serve/auth.js';
@@ -84,6 +85,40 @@ function defaultDeps(): CliDeps {
     hooks: process as unknown as ProcessHooks,
     version: packageVersion(),
   };
+}
+
+/** The command line with its config file read again (SIGHUP); throws UsageError when it no longer parses. */
+function reparse(argv: readonly string[], version: string): CliOptions {
+  const parsed = parseCliArgs(expandConfigFile(argv).argv, version);
+  if (parsed.kind === 'exit') throw new UsageError(parsed.stderr.replace(/^error: /, '').trim());
+  return parsed.options;
+}
+
+/** Settings a reload cannot apply, as warnings saying so. */
+function unreloadableChanges(
+  before: CliOptions,
+  after: CliOptions,
+  configFile: string | undefined,
+): string[] {
+  const fields: (keyof CliOptions)[] = [
+    'listen',
+    'devices',
+    'filter',
+    'historyDb',
+    'historyMaxBytes',
+    'historyRetentionDays',
+    'historyIntervalSeconds',
+    'maxSeries',
+    'seriesGraceSeconds',
+    'intervalMs',
+    'includeLoopback',
+  ];
+  const changed = fields.filter((f) => JSON.stringify(before[f]) !== JSON.stringify(after[f]));
+  return changed.length === 0
+    ? []
+    : [
+        `${changed.join(', ')} changed in ${configFile ?? 'the configuration'}: restart pidflow to apply (a reload applies the token and TLS files only)`,
+      ];
 }
 
 /** The agent's history database from --history-* (false for --history-db none). */
@@ -183,12 +218,22 @@ export async function main(
   overrides: Partial<CliDeps> = {},
 ): Promise<number> {
   const deps: CliDeps = { ...defaultDeps(), ...overrides };
+  const originalArgv = [...argv];
   if (argv[0] === 'history') {
     return runHistoryCommand(argv.slice(1), {
       stdout: deps.stdout,
       stderr: deps.stderr,
       now: () => deps.clock.now(),
     });
+  }
+  let configFile: string | undefined;
+  try {
+    const expanded = expandConfigFile(argv);
+    argv = expanded.argv;
+    configFile = expanded.configFile;
+  } catch (error) {
+    deps.stderr.write(formatError(error, false));
+    return EXIT_USAGE;
   }
   const parsed = parseCliArgs(argv, deps.version);
   if (parsed.kind === 'exit') {
@@ -264,11 +309,14 @@ export async function main(
           stderr: deps.stderr,
           signals: deps.hooks as unknown as NonNullable<ServeIo['signals']>,
           reload: () => {
-            const next = loadServeSecrets(cli, deps.env);
+            // The config file (if any) is read again; the command line still wins over it.
+            const now = configFile === undefined ? cli : reparse(originalArgv, deps.version);
+            const next = loadServeSecrets(now, deps.env);
+            const warnings = [...next.warnings, ...unreloadableChanges(cli, now, configFile)];
             return {
               token: next.token,
               tls: next.tls,
-              warnings: next.warnings.map((w) => displayLines(w)),
+              warnings: warnings.map((w) => displayLines(w)),
             };
           },
         },

@@ -307,6 +307,10 @@ function buildProgram(version: string): Command {
       listenArg,
     )
     .option(
+      '--config <file>',
+      'with --listen: read options from this JSON file ({"listen": "...", "token-file": "..."}); read again on SIGHUP; the command line wins',
+    )
+    .option(
       '--max-series <n>',
       'with --listen: named Prometheus series per metric family at most (default 500; beyond: comm="other")',
       positiveIntArg('a count', 10_000),
