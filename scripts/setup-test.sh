@@ -17,6 +17,7 @@ test_packages=(
   stress-ng
   openssl
   prometheus
+  python3
   systemd
 )
 apt_need "${test_packages[@]}"

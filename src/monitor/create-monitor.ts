@@ -10,6 +10,8 @@ import { NodeProcFs } from '../attribute/procfs.js';
 import type { ProcFs } from '../attribute/procfs.js';
 import type { Attribution, FlowCounters } from '../attribute/types.js';
 import { loadAddon } from '../capture/addon.js';
+import { SockDiagTables, hasSockDiag } from '../attribute/sock-diag.js';
+import type { SocketTableReader } from '../attribute/sock-diag.js';
 import type { NativeAddon } from '../capture/addon.js';
 import { listDevices } from '../capture/devices.js';
 import { LocalAddresses } from '../capture/local-addresses.js';
@@ -96,6 +98,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     private readonly localAddresses: LocalAddresses | undefined,
     private readonly logger: Logger,
     private readonly socketEvents: SocketEventsHandle | undefined = undefined,
+    private readonly socketTables: SocketTableReader | undefined = undefined,
   ) {
     super();
     this.options = options;
@@ -246,6 +249,9 @@ class PidflowMonitor extends EventEmitter implements Monitor {
               udp: this.socketEvents.udp === true,
               udpReceived: attribution.events.udpReceived,
               udpUsed: attribution.events.udpUsed,
+              tcpIo: this.socketEvents.tcpIo === true,
+              tcpIoReceived: attribution.events.tcpIoReceived,
+              tcpIoUsed: attribution.events.tcpIoUsed,
             },
           }),
       evicted: { ...accounting.evicted, flows: attribution.flows.evicted },
@@ -328,6 +334,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     this.stopSocketEvents();
     this.attributor.flush();
     this.attributor.stop();
+    this.socketTables?.close();
     this.localAddresses?.stop();
     if (this.limits !== undefined) {
       try {
@@ -391,6 +398,7 @@ export async function createMonitor(
     );
   }
   let socketEvents: SocketEventsHandle | undefined;
+  let socketTables: SockDiagTables | undefined;
   try {
     let source = deps.source;
     const isOwnLiveCapture = source === undefined && resolved.readFile === undefined;
@@ -436,8 +444,13 @@ export async function createMonitor(
     });
     // The attributor calls back into the monitor, which needs the attributor: tie the knot.
     const sink: { monitor?: PidflowMonitor } = {};
+    // sock_diag reads the real kernel: only with the real /proc (a fake tree has fake sockets).
+    if (resolved.sockDiag !== false && deps.procFs === undefined && hasSockDiag(addon)) {
+      socketTables = new SockDiagTables(addon);
+    }
     const attributor = new Attributor({
       procFs: deps.procFs ?? new NodeProcFs('/'),
+      socketTables,
       clock,
       localAddresses,
       syncIntervalMs: resolved.syncIntervalMs,
@@ -464,12 +477,14 @@ export async function createMonitor(
       ownAddresses,
       logger,
       socketEvents,
+      socketTables,
     );
     sink.monitor = monitor;
     await attributor.start();
     return monitor;
   } catch (error) {
     socketEvents?.stop();
+    socketTables?.close();
     await limits?.remove().catch(() => undefined);
     throw error;
   }

@@ -4,12 +4,13 @@
 import type { EventEmitter } from 'node:events';
 import { UsageError, isPidflowError } from '../errors.js';
 import type { Monitor, MonitorEnd } from '../monitor/types.js';
+import { displayLines, type DisplayText } from '../text/display-text.js';
 import { startServer, type RunningServer, type ServerOptions, type TlsFiles } from './server.js';
 
-/** Where runServe writes, and where it listens for signals. */
+/** Where runServe writes (display text only: log lines quote names), and where it listens for signals. */
 export interface ServeIo {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
+  stdout: { write(text: DisplayText): unknown };
+  stderr: { write(text: DisplayText): unknown };
   /** Emitter of 'SIGINT', 'SIGTERM' and 'SIGHUP'. @default process */
   signals?: Pick<EventEmitter, 'on' | 'off'>;
   /** On SIGHUP: the token and TLS files to use from now on (throws to keep the old ones). */
@@ -28,11 +29,14 @@ export async function runServe(
   options: ServerOptions,
   io: ServeIo,
 ): Promise<number> {
+  // Every log line goes through src/text: a message that quotes a name cannot act on the terminal.
+  const log = (stream: 'stdout' | 'stderr', line: string): unknown =>
+    io[stream].write(displayLines(`${line}\n`));
   let server: RunningServer;
   try {
     server = await startServer(monitor, options);
   } catch (error) {
-    io.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    log('stderr', `error: ${error instanceof Error ? error.message : String(error)}`);
     await monitor.stop().catch(() => undefined);
     return error instanceof UsageError ? 2 : 1;
   }
@@ -44,32 +48,35 @@ export async function runServe(
   });
   const onHangup = (): void => {
     if (io.reload === undefined) {
-      io.stderr.write('pidflow serve: SIGHUP: nothing to reload\n');
+      log('stderr', 'pidflow serve: SIGHUP: nothing to reload');
       return;
     }
     try {
       const next = io.reload();
       server.reload({ token: next.token, tls: next.tls });
-      for (const w of next.warnings) io.stderr.write(`warning: ${w}\n`);
-      io.stderr.write(
-        `pidflow serve: SIGHUP: reloaded the token${next.tls === undefined ? '' : ' and the TLS files'}\n`,
+      for (const w of next.warnings) log('stderr', `warning: ${w}`);
+      log(
+        'stderr',
+        `pidflow serve: SIGHUP: reloaded the token${next.tls === undefined ? '' : ' and the TLS files'}`,
       );
     } catch (error) {
-      io.stderr.write(
-        `error: SIGHUP: reload failed, the previous token and certificate stay in use: ${error instanceof Error ? error.message : String(error)}\n`,
+      log(
+        'stderr',
+        `error: SIGHUP: reload failed, the previous token and certificate stay in use: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
   };
   signals.on('SIGHUP', onHangup);
   try {
-    io.stdout.write(
-      `pidflow serve: listening on ${server.url} (metrics: ${server.url}/metrics, API: ${server.url}/api/v1/processes)\n`,
+    log(
+      'stdout',
+      `pidflow serve: listening on ${server.url} (metrics: ${server.url}/metrics, API: ${server.url}/api/v1/processes)`,
     );
     monitor.start();
     const first = await Promise.race([signalled, monitor.done]);
     let end: MonitorEnd;
     if (first === 'signal') {
-      io.stderr.write('pidflow serve: stopping\n');
+      log('stderr', 'pidflow serve: stopping');
       await monitor.stop();
       end = await monitor.done;
     } else {
@@ -77,16 +84,15 @@ export async function runServe(
     }
     if (end.reason === 'error') {
       const message = end.error?.message ?? 'unknown error';
-      io.stderr.write(`error: monitor failed: ${message}\n`);
+      log('stderr', `error: monitor failed: ${message}`);
       return 1;
     }
-    if (first !== 'signal')
-      io.stderr.write(`pidflow serve: monitor ended (${end.reason}), stopping\n`);
+    if (first !== 'signal') log('stderr', `pidflow serve: monitor ended (${end.reason}), stopping`);
     return 0;
   } catch (error) {
     // start() can throw (StateError on a stopped monitor): report it like the CLI does.
     const code = isPidflowError(error) ? ` (${error.code})` : '';
-    io.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}${code}\n`);
+    log('stderr', `error: ${error instanceof Error ? error.message : String(error)}${code}`);
     await monitor.stop().catch(() => undefined);
     return 1;
   } finally {

@@ -37,6 +37,7 @@ import { readTlsFiles, type TlsFiles } from './tls-files.js';
 export type { TlsFiles };
 import { HttpError, Query } from './query.js';
 import { renderMetrics } from './render-metrics.js';
+import { stringifyAsciiJson } from '../text/ascii-json.js';
 
 /** Options of {@link startServer}. */
 export interface ServerOptions {
@@ -579,7 +580,9 @@ class Agent {
       time: this.o.clock.now(),
       ...body,
     };
-    this.send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(payload)}\n`);
+    // ASCII-only JSON: exact values (undecodable /proc bytes as \udc80-\udcff, docs/serve.md),
+    // and a name's control characters stay escaped even if someone curls this to a terminal.
+    this.send(res, status, 'application/json; charset=utf-8', `${stringifyAsciiJson(payload)}\n`);
   }
 
   private sendError(res: ServerResponse, error: unknown): void {
