@@ -15,8 +15,10 @@ test_packages=(
   iperf3
   util-linux
   stress-ng
+  openssl
   prometheus
   python3
+  systemd
 )
 apt_need "${test_packages[@]}"
 bash scripts/setup.sh

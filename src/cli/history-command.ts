@@ -4,6 +4,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { HistoryStore } from '../history/history-store.js';
 import type { HistoryGroupBy, HistoryQuery, HistoryResult } from '../history/types.js';
+import { displayLines, toDisplayText } from '../text/display-text.js';
 import { formatBytes } from './format.js';
 import { DEFAULT_HISTORY_DB } from './options.js';
 
@@ -56,22 +57,6 @@ export function parseTimeArg(value: string, nowMs: number, after?: number): numb
     if (Number.isFinite(t)) return t;
   }
   throw new InvalidArgumentError(`expected ${TIME_FORMS}, got '${value}'.`);
-}
-
-/** C0/C1 controls (ESC included), DEL, zero-width and bidi controls. */
-// eslint-disable-next-line no-control-regex
-const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/**
- * Shows an untrusted name on a terminal: control characters, escapes and bidi overrides as
- * `\xNN`/`\u{...}`, at most `maxChars` characters.
- */
-export function showName(text: string, maxChars = 64): string {
-  const escaped = text.replace(UNSAFE_CHARS, (c) => {
-    const code = c.codePointAt(0)!;
-    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
-  });
-  return escaped.length > maxChars ? `${escaped.slice(0, maxChars - 1)}…` : escaped;
 }
 
 interface RawHistoryOptions {
@@ -205,7 +190,7 @@ export function runHistoryCommand(argv: readonly string[], io: HistoryIo): numbe
     }
     return 0;
   } catch (error) {
-    io.stderr.write(`error: ${(error as Error).message}\n`);
+    io.stderr.write(`error: ${displayLines((error as Error).message)}\n`);
     return (error as { code?: string }).code === 'ERR_USAGE' ? 2 : 1;
   } finally {
     store?.close();
@@ -248,16 +233,16 @@ export function formatHistoryTable(r: HistoryResult): string {
       const p = s.process;
       rows.push([
         String(p.pid),
-        showName(p.comm, 16),
-        showName(p.user, 16),
-        p.containerId === null ? '-' : showName(p.containerId, 12),
+        toDisplayText(p.comm, 16),
+        toDisplayText(p.user, 16),
+        p.containerId === null ? '-' : toDisplayText(p.containerId, 12),
         ...bytes,
         localTime(p.lastSeen),
-        showName(p.cmdline.join(' ') || `[${p.comm}]`, 80),
+        toDisplayText(p.cmdline.join(' ') || `[${p.comm}]`, 80),
       ]);
     } else {
       rows.push([
-        r.groupBy === 'container' && s.name === '' ? '(host)' : showName(s.name, 45),
+        r.groupBy === 'container' && s.name === '' ? '(host)' : toDisplayText(s.name, 45),
         ...bytes,
       ]);
     }

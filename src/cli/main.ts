@@ -6,12 +6,15 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock, type Clock } from '../clock.js';
-import { isPidflowError } from '../errors.js';
+import { UsageError, isPidflowError } from '../errors.js';
 import type { Monitor, MonitorEnd, MonitorOptions, Snapshot } from '../monitor/types.js';
 import { runServe, type ServeIo } from '../serve/run-serve.js';
 import type { HistoryServerOptions } from '../serve/server.js';
 import { runTui, type ProcessHooks, type TuiInput, type TuiOutput } from '../tui/driver.js';
+import { expandConfigFile } from './config-file.js';
 import { runHistoryCommand } from './history-command.js';
+import { TOKEN_ENV, loadServeSecrets, type ServeSecrets } from './serve-secrets.js';
+import { isLoopbackHost } from '../serve/auth.js';
 import { IntervalTracker, buildNdjsonRecord } from './ndjson.js';
 import { DEFAULT_HISTORY_DB, parseCliArgs, type CliOptions, type OutputMode } from './options.js';
 import { isEmptyFilter, type ProcessFilter } from './process-filter.js';
@@ -86,6 +89,40 @@ function defaultDeps(): CliDeps {
   };
 }
 
+/** The command line with its config file read again (SIGHUP); throws UsageError when it no longer parses. */
+function reparse(argv: readonly string[], version: string): CliOptions {
+  const parsed = parseCliArgs(expandConfigFile(argv).argv, version);
+  if (parsed.kind === 'exit') throw new UsageError(parsed.stderr.replace(/^error: /, '').trim());
+  return parsed.options;
+}
+
+/** Settings a reload cannot apply, as warnings saying so. */
+function unreloadableChanges(
+  before: CliOptions,
+  after: CliOptions,
+  configFile: string | undefined,
+): string[] {
+  const fields: (keyof CliOptions)[] = [
+    'listen',
+    'devices',
+    'filter',
+    'historyDb',
+    'historyMaxBytes',
+    'historyRetentionDays',
+    'historyIntervalSeconds',
+    'maxSeries',
+    'seriesGraceSeconds',
+    'intervalMs',
+    'includeLoopback',
+  ];
+  const changed = fields.filter((f) => JSON.stringify(before[f]) !== JSON.stringify(after[f]));
+  return changed.length === 0
+    ? []
+    : [
+        `${changed.join(', ')} changed in ${configFile ?? 'the configuration'}: restart pidflow to apply (a reload applies the token and TLS files only)`,
+      ];
+}
+
 /** The agent's history database from --history-* (false for --history-db none). */
 export function historyServerOptions(cli: CliOptions): HistoryServerOptions | false {
   const db = cli.historyDb ?? DEFAULT_HISTORY_DB;
@@ -119,6 +156,7 @@ export function toMonitorOptions(
   if (cli.filter !== undefined) options.filter = cli.filter;
   if (cli.protocols !== undefined) options.protocols = cli.protocols;
   if (cli.syncIntervalMs !== undefined) options.syncIntervalMs = cli.syncIntervalMs;
+  if (cli.exitedRetentionMs !== undefined) options.exitedRetentionMs = cli.exitedRetentionMs;
   if (cli.pcapFile !== undefined) {
     options.pcapFile =
       cli.pcapRotateBytes === undefined
@@ -184,12 +222,22 @@ export async function main(
   overrides: Partial<CliDeps> = {},
 ): Promise<number> {
   const deps: CliDeps = { ...defaultDeps(), ...overrides };
+  const originalArgv = [...argv];
   if (argv[0] === 'history') {
     return runHistoryCommand(argv.slice(1), {
       stdout: deps.stdout,
       stderr: deps.stderr,
       now: () => deps.clock.now(),
     });
+  }
+  let configFile: string | undefined;
+  try {
+    const expanded = expandConfigFile(argv);
+    argv = expanded.argv;
+    configFile = expanded.configFile;
+  } catch (error) {
+    deps.stderr.write(formatError(error, false));
+    return EXIT_USAGE;
   }
   const parsed = parseCliArgs(argv, deps.version);
   if (parsed.kind === 'exit') {
@@ -216,6 +264,23 @@ export async function main(
           }
         : { warn: toStderr('warning: ') };
 
+  let secrets: ServeSecrets | undefined;
+  if (cli.listen !== undefined) {
+    try {
+      secrets = loadServeSecrets(cli, deps.env);
+      if (secrets.token === undefined && !isLoopbackHost(cli.listen.host)) {
+        throw new UsageError(
+          `--listen ${cli.listen.host} is not a loopback address: the API shows every process's command line, so it needs a token. ` +
+            `Create one (\`head -c 32 /dev/urandom | base64 > /etc/pidflow/token; chmod 600 /etc/pidflow/token\`) and add --token-file /etc/pidflow/token, or set ${TOKEN_ENV}.`,
+        );
+      }
+    } catch (error) {
+      deps.stderr.write(formatError(error, cli.debug));
+      return EXIT_USAGE;
+    }
+    for (const w of secrets.warnings) deps.stderr.write(displayLines(`warning: ${w}\n`));
+  }
+
   let monitor: Monitor;
   try {
     monitor = await deps.createMonitor(toMonitorOptions(cli, logger));
@@ -234,6 +299,12 @@ export async function main(
           host: cli.listen.host,
           port: cli.listen.port,
           history: historyServerOptions(cli),
+          ...(cli.maxSeries === undefined ? {} : { maxSeries: cli.maxSeries }),
+          ...(cli.seriesGraceSeconds === undefined
+            ? {}
+            : { seriesGraceSeconds: cli.seriesGraceSeconds }),
+          ...(secrets?.token === undefined ? {} : { token: secrets.token }),
+          ...(secrets?.tls === undefined ? {} : { tls: secrets.tls }),
           onEvent: (line: string) => void deps.stderr.write(display`${toDisplayText(line)}\n`),
           clock: deps.clock,
           version: deps.version,
@@ -242,6 +313,17 @@ export async function main(
           stdout: deps.stdout,
           stderr: deps.stderr,
           signals: deps.hooks as unknown as NonNullable<ServeIo['signals']>,
+          reload: () => {
+            // The config file (if any) is read again; the command line still wins over it.
+            const now = configFile === undefined ? cli : reparse(originalArgv, deps.version);
+            const next = loadServeSecrets(now, deps.env);
+            const warnings = [...next.warnings, ...unreloadableChanges(cli, now, configFile)];
+            return {
+              token: next.token,
+              tls: next.tls,
+              warnings: warnings.map((w) => displayLines(w)),
+            };
+          },
         },
       );
     }

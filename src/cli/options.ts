@@ -46,6 +46,18 @@ export interface CliOptions {
   historyMaxBytes: number | undefined;
   historyRetentionDays: number | undefined;
   historyIntervalSeconds: number | undefined;
+  /** Named series per metric family of the agent. */
+  maxSeries: number | undefined;
+  /** Seconds before the series of a gone process or container disappear. */
+  seriesGraceSeconds: number | undefined;
+  /** Keep exited processes this long before folding them, ms. */
+  exitedRetentionMs: number | undefined;
+  /** File holding the agent's bearer token. */
+  tokenFile: string | undefined;
+  /** PEM certificate and key for HTTPS, and an optional client CA. */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  tlsClientCa: string | undefined;
 }
 
 /** Result of parsing: run with options, or exit now with a code and text to print. */
@@ -301,6 +313,41 @@ function buildProgram(version: string): Command {
       listenArg,
     )
     .option(
+      '--config <file>',
+      'with --listen: read options from this JSON file ({"listen": "...", "token-file": "..."}); read again on SIGHUP; the command line wins',
+    )
+    .option(
+      '--max-series <n>',
+      'with --listen: named Prometheus series per metric family at most (default 500; beyond: comm="other")',
+      positiveIntArg('a count', 10_000),
+    )
+    .option(
+      '--series-grace <duration>',
+      'with --listen: series of processes and containers gone this long disappear from /metrics (default 10m)',
+      timeoutArg,
+    )
+    .option(
+      '--exited-retention <duration>',
+      'keep an exited process under its own name this long before folding it into (exited) (default 60s)',
+      timeoutArg,
+    )
+    .option(
+      '--token-file <file>',
+      'with --listen: require this bearer token (needed on non-loopback addresses; or set PIDFLOW_TOKEN)',
+      nonEmpty('a file'),
+    )
+    .option(
+      '--tls-cert <file>',
+      'with --listen: serve HTTPS with this PEM certificate (reloaded on SIGHUP)',
+      nonEmpty('a file'),
+    )
+    .option('--tls-key <file>', 'with --tls-cert: its PEM private key', nonEmpty('a file'))
+    .option(
+      '--tls-client-ca <file>',
+      'with --tls-cert: require client certificates signed by this CA',
+      nonEmpty('a file'),
+    )
+    .option(
       '--history-db <path>',
       `with --listen: history database file (default ${DEFAULT_HISTORY_DB}; 'memory' keeps it in memory, 'none' disables it)`,
       nonEmpty('a file path, memory or none'),
@@ -360,6 +407,13 @@ interface RawOptions {
   historyMaxSize?: number;
   historyRetention?: number;
   historyInterval?: number;
+  maxSeries?: number;
+  seriesGrace?: number;
+  exitedRetention?: number;
+  tokenFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
 }
 
 const HINT = "Run 'pidflow --help' for the options and examples.\n";
@@ -373,6 +427,12 @@ function usage(message: string): ParseResult {
  * @example parseCliArgs(['--json', '--count', '3', 'lo'], '0.1.0')
  */
 export function parseCliArgs(argv: readonly string[], version: string): ParseResult {
+  const tokenArg = argv.find((a) => a === '--token' || a.startsWith('--token='));
+  if (tokenArg !== undefined) {
+    return usage(
+      'a token on the command line can be read by every user (ps): put it in a file and pass --token-file FILE, or set PIDFLOW_TOKEN.',
+    );
+  }
   // `pidflow serve [options]` is the agent: the same as --listen, on 127.0.0.1:9465 by default.
   if (argv[0] === 'serve') {
     const rest = argv.slice(1);
@@ -416,6 +476,12 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
     );
   }
   for (const [given, flag] of [
+    [raw.maxSeries, '--max-series'],
+    [raw.seriesGrace, '--series-grace'],
+    [raw.tokenFile, '--token-file'],
+    [raw.tlsCert, '--tls-cert'],
+    [raw.tlsKey, '--tls-key'],
+    [raw.tlsClientCa, '--tls-client-ca'],
     [raw.historyDb, '--history-db'],
     [raw.historyMaxSize, '--history-max-size'],
     [raw.historyRetention, '--history-retention'],
@@ -426,6 +492,12 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
         `${flag} goes with the agent: use 'pidflow serve' or add --listen 127.0.0.1:9465.`,
       );
     }
+  }
+  if ((raw.tlsCert === undefined) !== (raw.tlsKey === undefined)) {
+    return usage('--tls-cert and --tls-key go together: give the certificate and its key.');
+  }
+  if (raw.tlsClientCa !== undefined && raw.tlsCert === undefined) {
+    return usage('--tls-client-ca needs HTTPS: add --tls-cert and --tls-key.');
   }
   if (raw.historyInterval !== undefined && 60 % raw.historyInterval !== 0) {
     return usage(
@@ -495,6 +567,14 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
       historyMaxBytes: raw.historyMaxSize,
       historyRetentionDays: raw.historyRetention,
       historyIntervalSeconds: raw.historyInterval,
+      maxSeries: raw.maxSeries,
+      seriesGraceSeconds:
+        raw.seriesGrace === undefined ? undefined : Math.max(1, Math.round(raw.seriesGrace / 1000)),
+      exitedRetentionMs: raw.exitedRetention,
+      tokenFile: raw.tokenFile,
+      tlsCert: raw.tlsCert,
+      tlsKey: raw.tlsKey,
+      tlsClientCa: raw.tlsClientCa,
     },
   };
 }

@@ -80,3 +80,35 @@ test('a port in use prints an error, stops the monitor and returns 1; bad option
     blocker.close();
   }
 });
+
+test('SIGHUP reloads the token; a failed reload keeps the old one and says so', async () => {
+  const monitor = new FakeMonitor();
+  const s = io();
+  const tokens = ['first-token-0123456789', 'second-token-0123456789'];
+  let reloads = 0;
+  s.reload = () => {
+    reloads++;
+    if (reloads === 2) throw new Error('cannot read the token file /etc/pidflow/token: ENOENT');
+    return { token: tokens[1], tls: undefined, warnings: [] };
+  };
+  const running = runServe(
+    monitor,
+    { host: '127.0.0.1', port: 0, token: tokens[0]!, history: false },
+    s,
+  );
+  await waitFor(() => s.out.length > 0);
+  const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(s.out[0]!)?.[1];
+  const status = async (token: string): Promise<number> =>
+    (await fetch(`${url}/api/v1/stats`, { headers: { authorization: `Bearer ${token}` } })).status;
+  assert.equal(await status(tokens[0]!), 200);
+  s.signals.emit('SIGHUP');
+  assert.equal(await status(tokens[1]!), 200);
+  assert.equal(await status(tokens[0]!), 401);
+  assert.match(s.err.join(''), /pidflow serve: SIGHUP: reloaded the token\n/);
+  s.signals.emit('SIGHUP');
+  assert.match(s.err.join(''), /error: SIGHUP: reload failed, the previous token .* ENOENT/);
+  assert.equal(await status(tokens[1]!), 200);
+  s.signals.emit('SIGTERM');
+  assert.equal(await running, 0);
+  assert.equal(s.signals.listenerCount('SIGHUP'), 0);
+});

@@ -5,14 +5,16 @@ import type { EventEmitter } from 'node:events';
 import { UsageError, isPidflowError } from '../errors.js';
 import type { Monitor, MonitorEnd } from '../monitor/types.js';
 import { displayLines, type DisplayText } from '../text/display-text.js';
-import { startServer, type RunningServer, type ServerOptions } from './server.js';
+import { startServer, type RunningServer, type ServerOptions, type TlsFiles } from './server.js';
 
 /** Where runServe writes (display text only: log lines quote names), and where it listens for signals. */
 export interface ServeIo {
   stdout: { write(text: DisplayText): unknown };
   stderr: { write(text: DisplayText): unknown };
-  /** Emitter of 'SIGINT' and 'SIGTERM'. @default process */
+  /** Emitter of 'SIGINT', 'SIGTERM' and 'SIGHUP'. @default process */
   signals?: Pick<EventEmitter, 'on' | 'off'>;
+  /** On SIGHUP: the token and TLS files to use from now on (throws to keep the old ones). */
+  reload?: () => { token: string | undefined; tls: TlsFiles | undefined; warnings: string[] };
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
@@ -44,6 +46,27 @@ export async function runServe(
     onSignal = () => resolve('signal');
     for (const s of SIGNALS) signals.on(s, onSignal);
   });
+  const onHangup = (): void => {
+    if (io.reload === undefined) {
+      log('stderr', 'pidflow serve: SIGHUP: nothing to reload');
+      return;
+    }
+    try {
+      const next = io.reload();
+      server.reload({ token: next.token, tls: next.tls });
+      for (const w of next.warnings) log('stderr', `warning: ${w}`);
+      log(
+        'stderr',
+        `pidflow serve: SIGHUP: reloaded the token${next.tls === undefined ? '' : ' and the TLS files'}`,
+      );
+    } catch (error) {
+      log(
+        'stderr',
+        `error: SIGHUP: reload failed, the previous token and certificate stay in use: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  };
+  signals.on('SIGHUP', onHangup);
   try {
     log(
       'stdout',
@@ -74,6 +97,7 @@ export async function runServe(
     return 1;
   } finally {
     if (onSignal !== undefined) for (const s of SIGNALS) signals.off(s, onSignal);
+    signals.off('SIGHUP', onHangup);
     await server.close();
   }
 }

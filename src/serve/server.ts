@@ -2,9 +2,10 @@
 // Prometheus endpoint (/metrics) and a health check, using only the public Monitor API.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
-import { PermissionError, PidflowError, UsageError, isPidflowError } from '../errors.js';
+import { UsageError, isPidflowError } from '../errors.js';
 import type {
   GroupBy,
   Monitor,
@@ -29,6 +30,11 @@ import { readPackageVersion } from './package-version.js';
 import { DEFAULT_MAX_SERIES, ProcessSeriesTable } from './process-series.js';
 import { PROMETHEUS_CONTENT_TYPE, PrometheusWriter } from './prometheus-text.js';
 import { renderAgentMetrics } from './agent-metrics.js';
+import { Authenticator, requireToken } from './auth.js';
+import { listenError } from './listen-error.js';
+import { readTlsFiles, type TlsFiles } from './tls-files.js';
+
+export type { TlsFiles };
 import { HttpError, Query } from './query.js';
 import { renderMetrics } from './render-metrics.js';
 import { stringifyAsciiJson } from '../text/ascii-json.js';
@@ -46,8 +52,20 @@ export interface ServerOptions {
   history?: HistoryServerOptions | false;
   /** Receives one line per event (history state changes...); the library never prints. */
   onEvent?: (line: string) => void;
+  /**
+   * Bearer token every request must carry (`Authorization: Bearer <token>`), /healthz excepted.
+   * Required when `host` is not a loopback address. @default none
+   */
+  token?: string;
+  /** Serve HTTPS with these PEM files (reloaded by `reload()`); `clientCaFile` requires client certificates. */
+  tls?: TlsFiles;
   /** Named series per metric family before processes fold into comm="other" (1..10000). @default 500 */
   maxSeries?: number;
+  /**
+   * Seconds after which the series of a process or container that is gone (and idle) disappear
+   * from /metrics (1..86400). @default 600
+   */
+  seriesGraceSeconds?: number;
   /** Concurrent HTTP connections at most (1..10000). @default 64 */
   maxConnections?: number;
   /** Source of time for history queries and response timestamps. @default systemClock */
@@ -80,10 +98,17 @@ export interface RunningServer {
   close(): Promise<void>;
   /** Counters of the history database, or undefined without one. */
   historyStats(): HistoryStats | undefined;
+  /**
+   * Take a new token and re-read the TLS files (SIGHUP). Throws (keeping the old ones) when a
+   * file cannot be read or the token is missing on a non-loopback address.
+   */
+  reload(options: { token?: string | undefined; tls?: TlsFiles | undefined }): void;
 }
 
 /** Default port: not assigned by IANA, next to node_exporter's 9100 range of exporters. */
 export const DEFAULT_PORT = 9465;
+/** Ten minutes: longer than any sane scrape interval, so a removed series was scraped idle. */
+const DEFAULT_SERIES_GRACE_SECONDS = 600;
 /** Longest range of one history query. */
 const MAX_HISTORY_RANGE_MS = 90 * 86_400_000;
 const DEFAULT_MAX_CONNECTIONS = 64;
@@ -104,7 +129,10 @@ const KNOWN_OPTIONS = [
   'port',
   'history',
   'onEvent',
+  'token',
+  'tls',
   'maxSeries',
+  'seriesGraceSeconds',
   'maxConnections',
   'clock',
   'version',
@@ -141,8 +169,14 @@ function integerOption(
   return value;
 }
 
+/** Options after validation: defaults filled in, token and TLS possibly absent. */
+type ResolvedServerOptions = Required<Omit<ServerOptions, 'token' | 'tls'>> & {
+  token: string | undefined;
+  tls: TlsFiles | undefined;
+};
+
 /** Validated options with defaults filled in. */
-function resolveOptions(options: ServerOptions): Required<ServerOptions> {
+function resolveOptions(options: ServerOptions): ResolvedServerOptions {
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.includes(key)) {
       throw new UsageError(`unknown server option '${key}' (allowed: ${KNOWN_OPTIONS.join(', ')})`);
@@ -157,9 +191,18 @@ function resolveOptions(options: ServerOptions): Required<ServerOptions> {
   return {
     host,
     port: integerOption('port', options.port, 0, 65_535, DEFAULT_PORT),
+    token: requireToken(host, options.token),
+    tls: options.tls,
     history: options.history ?? { path: ':memory:' },
     onEvent: options.onEvent ?? (() => undefined),
     maxSeries: integerOption('maxSeries', options.maxSeries, 1, 10_000, DEFAULT_MAX_SERIES),
+    seriesGraceSeconds: integerOption(
+      'seriesGraceSeconds',
+      options.seriesGraceSeconds,
+      1,
+      86_400,
+      DEFAULT_SERIES_GRACE_SECONDS,
+    ),
     maxConnections: integerOption(
       'maxConnections',
       options.maxConnections,
@@ -199,15 +242,19 @@ class Agent {
   private end: MonitorEnd | undefined;
   private readonly startedMs = Date.now();
   /** Authentication counters (the checks themselves come with the token option). */
-  private readonly auth = { failures: 0, rateLimited: 0 };
+  private readonly auth: Authenticator;
+  private tlsFiles: TlsFiles | undefined;
   private closing: Promise<void> | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly monitor: Monitor,
-    private readonly o: Required<ServerOptions>,
+    private readonly o: ResolvedServerOptions,
   ) {
-    this.series = new ProcessSeriesTable({ maxSeries: o.maxSeries });
+    this.series = new ProcessSeriesTable({
+      maxSeries: o.maxSeries,
+      idleEvictMs: o.seriesGraceSeconds * 1000,
+    });
     if (o.history !== false) {
       const h = o.history;
       this.history = new HistoryWriter({
@@ -219,9 +266,22 @@ class Agent {
         onEvent: o.onEvent,
       });
     }
-    this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) =>
-      this.handle(req, res),
-    );
+    this.auth = new Authenticator(o.token, () => this.o.clock.now());
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
+    this.tlsFiles = o.tls;
+    if (o.tls !== undefined) {
+      const https = createHttpsServer(
+        { maxHeaderSize: MAX_HEADER_BYTES, ...readTlsFiles(o.tls) },
+        handler,
+      );
+      // A client without a valid certificate fails the handshake: count it with failed auths.
+      https.on('tlsClientError', () => {
+        if (this.tlsFiles?.clientCaFile !== undefined) this.auth.failures++;
+      });
+      this.server = https;
+    } else {
+      this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler);
+    }
     this.server.maxConnections = o.maxConnections;
     this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     this.server.headersTimeout = REQUEST_TIMEOUT_MS;
@@ -258,13 +318,27 @@ class Agent {
         const address = this.server.address() as AddressInfo;
         const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
         resolve({
-          url: `http://${host}:${address.port}`,
+          url: `${this.o.tls === undefined ? 'http' : 'https'}://${host}:${address.port}`,
           port: address.port,
           close: () => this.close(),
           historyStats: () => this.history?.stats(),
+          reload: (options) => this.reload(options),
         });
       });
     });
+  }
+
+  reload(options: { token?: string | undefined; tls?: TlsFiles | undefined }): void {
+    const token = requireToken(this.o.host, options.token);
+    if ((options.tls === undefined) !== (this.o.tls === undefined)) {
+      throw new UsageError('TLS cannot be switched on or off by a reload: restart the agent');
+    }
+    if (options.tls !== undefined) {
+      const context = readTlsFiles(options.tls);
+      (this.server as HttpsServer).setSecureContext(context);
+      this.tlsFiles = options.tls;
+    }
+    this.auth.setToken(token);
   }
 
   close(): Promise<void> {
@@ -323,6 +397,20 @@ class Agent {
           'ERR_METHOD_NOT_ALLOWED',
           `${req.method ?? '?'} is not allowed on ${url.pathname}: use GET`,
         );
+      }
+      // /healthz answers without a token (probes); everything else needs one when one is set,
+      // and anything but GET/HEAD needs one always.
+      const isStateChanging = req.method !== 'GET' && req.method !== 'HEAD';
+      if (url.pathname !== '/healthz' || isStateChanging) {
+        const refusal = this.auth.check(
+          req.socket.remoteAddress ?? '?',
+          req.headers.authorization,
+          isStateChanging,
+        );
+        if (refusal !== undefined) {
+          if (refusal.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="pidflow"');
+          throw new HttpError(refusal.status, refusal.code, refusal.message);
+        }
       }
       route(new Query(url.searchParams, url.pathname), res);
     } catch (error) {
@@ -547,34 +635,4 @@ function pickProcess(processes: readonly ProcessEntry[], pid: number): ProcessEn
 
 function clipPath(path: string): string {
   return path.length > 80 ? `${path.slice(0, 80)}...` : path;
-}
-
-/** A listen failure as an error that says why and what to do. */
-function listenError(error: NodeJS.ErrnoException, host: string, port: number): PidflowError {
-  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  switch (error.code) {
-    case 'EADDRINUSE':
-      return new PidflowError(
-        'ERR_LISTEN',
-        `cannot listen on ${where}: the port is already in use (EADDRINUSE): stop the other server or choose another port with --listen`,
-        { cause: error },
-      );
-    case 'EACCES':
-      return new PermissionError(
-        `cannot listen on ${where}: permission denied (EACCES): ports below 1024 need root or CAP_NET_BIND_SERVICE; choose a port >= 1024`,
-        { cause: error },
-      );
-    case 'EADDRNOTAVAIL':
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new PidflowError(
-        'ERR_LISTEN',
-        `cannot listen on ${where}: ${host} is not an address of this host (${error.code}): use 127.0.0.1, 0.0.0.0 or one of the host's addresses`,
-        { cause: error },
-      );
-    default:
-      return new PidflowError('ERR_LISTEN', `cannot listen on ${where}: ${error.message}`, {
-        cause: error,
-      });
-  }
 }
