@@ -7,6 +7,10 @@ import { TCP_FIN, TCP_RST, TCP_SYN } from '../decode/record.js';
 import { StateError, UsageError } from '../errors.js';
 import { PROTOCOL_TCP, PROTOCOL_UDP, PROTOCOL_UDPLITE, isWildcardAddress } from './net-table.js';
 import { NodeProcFs } from './procfs.js';
+import { ContainerNames } from './containers/container-names.js';
+import type { ContainerNamesStats } from './containers/container-names.js';
+import { NodeHostFiles } from './host-files.js';
+import type { HostFiles } from './host-files.js';
 import { RecentConnects } from './recent-connects.js';
 import type { ConnectEvent } from './recent-connects.js';
 import { RecentUdpSends } from './recent-udp-sends.js';
@@ -33,6 +37,10 @@ export interface AttributorOptions {
   localAddresses: { has(address: string): boolean };
   /** @default new NodeProcFs('/') */
   procFs?: ProcFs | undefined;
+  /** Container runtimes' and kubelet's state files, for container names. @default new NodeHostFiles('/') */
+  hostFiles?: HostFiles | undefined;
+  /** Containers whose names are remembered at most. @default 4096 */
+  maxContainerNames?: number | undefined;
   /** @default systemClock */
   clock?: Clock | undefined;
   /** Periodic rescan interval. @default 1000 */
@@ -132,6 +140,8 @@ export interface AttributorStats {
     readonly fdDirsRead: number;
     readonly malformedLines: number;
   };
+  /** Container names (src/attribute/containers/container-names.ts). */
+  readonly containerNames: ContainerNamesStats;
   readonly flows: {
     readonly cached: number;
     readonly limit: number;
@@ -246,6 +256,7 @@ function positive(name: string, value: number | undefined, fallback: number, min
  */
 export class Attributor {
   private readonly procFs: ProcFs;
+  private readonly containerNames: ContainerNames;
   private readonly clock: Clock;
   private readonly onResolved: AttributorOptions['onResolved'];
   private readonly onScan: AttributorOptions['onScan'];
@@ -346,8 +357,14 @@ export class Attributor {
       limit: positive('connectEventsLimit', options.connectEventsLimit, 65_536, 0),
       ttlMs: positive('connectEventsTtlMs', options.connectEventsTtlMs, 120_000),
     });
+    this.containerNames = new ContainerNames({
+      files: options.hostFiles ?? new NodeHostFiles(),
+      monotonicMs: () => this.clock.monotonicMs(),
+      maxContainers: positive('maxContainerNames', options.maxContainerNames, 4096),
+    });
     this.scanner = new SocketScanner({
       procFs: this.procFs,
+      containerNames: this.containerNames,
       localAddresses: this.localAddresses,
       monotonicMs: () => this.clock.monotonicMs(),
       yieldToEventLoop: options.yieldToEventLoop ?? defaultYield,
@@ -568,6 +585,7 @@ export class Attributor {
         fdDirsRead: last?.fdDirsRead ?? 0,
         malformedLines: last?.malformedLines ?? 0,
       },
+      containerNames: this.containerNames.stats(),
       flows: {
         cached: this.cache.size,
         limit: this.flowCacheLimit,

@@ -8,6 +8,7 @@ import {
   parsePasswd,
   parseProcessStat,
   readProcessInfo,
+  type ContainerNameSource,
 } from './process-info.js';
 import { LineCache, readNamespaceTables } from './net-namespaces.js';
 import type { NamespaceTables, ScanSlices } from './net-namespaces.js';
@@ -233,6 +234,8 @@ export interface SocketScannerOptions {
   maxProcesses: number;
   /** Namespace of the capture; undefined: read /proc/self/ns/net (else pid 1's). */
   hostNetns: number | undefined;
+  /** Names of containers (runtime state files); undefined: processes carry ids only. */
+  containerNames?: ContainerNameSource | undefined;
 }
 
 /** What one scan found and how much it cost. */
@@ -522,7 +525,12 @@ export class SocketScanner {
       return { info: cached, isNew: false };
     }
     try {
-      const result = readProcessInfo(procFs, stat, (uid) => this.userName(uid));
+      const result = readProcessInfo(
+        procFs,
+        stat,
+        (uid) => this.userName(uid),
+        this.options.containerNames,
+      );
       if (result.status === 'vanished') return undefined;
       return { info: result.info, isNew: true };
     } catch {
