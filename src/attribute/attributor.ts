@@ -943,6 +943,7 @@ export class Attributor {
       this.scanGen++;
       this.dropContradictedUdpSends(startMs);
       this.callSafely(() => this.onScan?.(result.alive));
+      this.containerNames.retryUnresolved();
     }
     // A failed scan still counts against retryScans, so parked flows cannot wait forever.
     this.retryParked(seq);

@@ -280,6 +280,19 @@ test('an unknown id is unresolved, looked up again only after the retry delay, a
     rmSync(config, { recursive: true });
     now += UNRESOLVED_RETRY_MS;
     assert.equal(names.resolve(lookup).name, 'late');
+    // retryUnresolved (after each scan) fills an id nobody asks for again.
+    const other = 'e'.repeat(64);
+    const waiting = names.resolve({ ...lookup, id: other, cgroupPath: dockerScope(other) });
+    mkdirSync(join(dir, 'var/lib/docker/containers', other), { recursive: true });
+    writeFileSync(
+      join(dir, 'var/lib/docker/containers', other, 'config.v2.json'),
+      JSON.stringify({ ID: other, Name: '/later', Config: {} }),
+    );
+    names.retryUnresolved();
+    assert.equal(waiting.name, '', 'not before its retry time');
+    now += UNRESOLVED_RETRY_MS;
+    names.retryUnresolved();
+    assert.equal(waiting.name, 'later');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

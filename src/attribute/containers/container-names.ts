@@ -96,6 +96,7 @@ export interface ContainerLookup {
 /** A cached entry: the object handed out is filled in place when a retry finds more. */
 interface Entry {
   info: MutableContainerInfo;
+  lookup: ContainerLookup;
   retryAtMs: number;
 }
 
@@ -159,8 +160,25 @@ export class ContainerNames {
       this.entries.delete(oldest);
       this.counters.evicted++;
     }
-    this.entries.set(lookup.id, { info, retryAtMs: now + UNRESOLVED_RETRY_MS });
+    this.entries.set(lookup.id, { info, lookup, retryAtMs: now + UNRESOLVED_RETRY_MS });
     return info;
+  }
+
+  /**
+   * Look up again, in place, up to `limit` unresolved containers whose retry time has come
+   * (a process read before its runtime wrote the state files). Called after each scan; the
+   * processes already holding the object see the names.
+   */
+  retryUnresolved(limit = 4): void {
+    const now = this.monotonicMs();
+    let done = 0;
+    for (const entry of this.entries.values()) {
+      if (done >= limit) break;
+      if (!isUnresolved(entry.info) || now < entry.retryAtMs) continue;
+      entry.retryAtMs = now + UNRESOLVED_RETRY_MS;
+      this.fill(entry.info, entry.lookup);
+      done++;
+    }
   }
 
   stats(): ContainerNamesStats {
