@@ -7,6 +7,7 @@ import type {
   ProcessEntry,
   RemoteEntry,
 } from '../monitor/types.js';
+import { containerLabel } from '../cli/container-label.js';
 import {
   formatBytes,
   formatCount,
@@ -217,12 +218,20 @@ function columnsFor(state: TuiState, rows: readonly Row[], historyWidth: number)
         priority: 3,
         cell: (r) => (r.entry as ContainerEntry).containerRuntime ?? '',
       },
+
       {
         title: 'PROCS',
         width: 5,
         align: 'right',
         priority: 4,
         cell: (r) => (r.entry as ContainerEntry).processCount.toString(),
+      },
+      {
+        title: 'IMAGE',
+        width: 16,
+        align: 'left',
+        priority: 1,
+        cell: (r) => (r.entry as ContainerEntry).container?.image ?? '',
       },
       ...traffic,
     ];
@@ -255,10 +264,11 @@ function columnsFor(state: TuiState, rows: readonly Row[], historyWidth: number)
   if (hasContainer) {
     cols.push({
       title: 'CONTAINER',
-      width: 12,
+      width: 14,
       align: 'left',
       priority: 2,
-      cell: (r) => r.process?.process.containerId?.slice(0, 12) ?? '',
+      cell: (r) =>
+        containerLabel(r.process?.process.container, r.process?.process.containerId ?? null),
     });
   }
   return [...cols, ...traffic];
