@@ -1,8 +1,12 @@
 // Plain text output (--text, or stdout not a terminal): one table per interval, built from
 // the same record as the NDJSON line so both outputs always agree.
 
+import { containerLabel } from './container-label.js';
 import { formatBytes, formatRate } from './format.js';
 import type { NdjsonRecord } from './ndjson.js';
+
+/** Widest container label in the text table (names are up to 253 characters each). */
+const MAX_CONTAINER_CHARS = 48;
 
 function pad(text: string, width: number, alignRight: boolean): string {
   if (text.length >= width) return text;
@@ -35,7 +39,13 @@ export function formatTextTable(record: NdjsonRecord, title: string, showUnknown
       formatBytes(p.sentBytes),
       formatBytes(p.receivedBytes),
     ];
-    if (hasContainer) row.push(p.container === null ? '-' : p.container.slice(0, 12));
+    if (hasContainer) {
+      const label =
+        p.container === null ? '-' : containerLabel(p.containerInfo ?? undefined, p.container);
+      row.push(
+        label.length > MAX_CONTAINER_CHARS ? `${label.slice(0, MAX_CONTAINER_CHARS - 1)}…` : label,
+      );
+    }
     row.push(programOf(p) + (p.exited ? ' (exited)' : ''));
     rows.push(row);
   }
