@@ -44,8 +44,42 @@ export default tseslint.config(
   { files: ['src/account/**/*.ts'], rules: upstreamOnly(['monitor', 'cli', 'tui', 'serve']) },
   { files: ['src/monitor/**/*.ts'], rules: upstreamOnly(['cli', 'tui', 'serve']) },
   {
+    files: ['src/history/**/*.ts'],
+    rules: upstreamOnly(['capture', 'decode', 'attribute', 'account', 'cli', 'tui', 'serve']),
+  },
+  {
     files: ['src/cli/**/*.ts', 'src/tui/**/*.ts', 'src/serve/**/*.ts'],
     rules: upstreamOnly(['capture', 'decode', 'attribute', 'account']),
+  },
+  // src/text is below every presentation layer and above nothing of the chain.
+  {
+    files: ['src/text/**/*.ts'],
+    rules: upstreamOnly([
+      'capture',
+      'decode',
+      'attribute',
+      'account',
+      'monitor',
+      'cli',
+      'tui',
+      'serve',
+    ]),
+  },
+  // DisplayText (safe to show) is made only by src/text: no cast can mint one elsewhere.
+  {
+    files: ['**/*.ts'],
+    ignores: ['src/text/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            ":matches(TSAsExpression, TSTypeAssertion) > TSTypeReference[typeName.name='DisplayText']",
+          message:
+            'DisplayText comes only from src/text (toDisplayText, displayLines, display``): never cast to it',
+        },
+      ],
+    },
   },
   {
     files: ['**/*.js', '**/*.mjs'],

@@ -160,7 +160,7 @@ class CaptureHandle : public Napi::ObjectWrap<CaptureHandle> {
   }
 
   ~CaptureHandle() override {
-    if (set_) set_->Stop();
+    if (set_) set_->Stop(false);
   }
 
  private:

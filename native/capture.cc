@@ -28,6 +28,12 @@ constexpr uint32_t kTimeCheckEvery = 256;  // packets between clock reads under 
 // per batch interval. A packet in the ring wakes the thread anyway (block retired after
 // batch_interval_ms / 2), and so does stop() through the eventfd.
 constexpr int kIdleWaitMs = 1000;
+// The kernel retires a TPACKET_V3 block at most this long after a packet entered it (the
+// block timeout is capped so that stop never waits for long, whatever the batch interval).
+constexpr int kMaxRetireTimeoutMs = 500;
+// Slack on top of two block timeouts when stop waits for the last block: the retire timer
+// fires on a jiffy (4 ms at HZ=250) and the thread may be scheduled late on a busy host.
+constexpr int kDrainMarginMs = 50;
 
 using SteadyClock = std::chrono::steady_clock;
 
@@ -89,7 +95,7 @@ CaptureSet::CaptureSet(CaptureOptions options) : options_(std::move(options)) {
 }
 
 CaptureSet::~CaptureSet() {
-  Stop();
+  Stop(false);
   for (auto& d : devices) {
     for (uint8_t* b : d->all_buffers) std::free(b);
   }
@@ -140,6 +146,8 @@ void CaptureSet::OpenLive(Device* d) {
   // per block plus once per flush deadline.
   int timeout_ms = options_.batch_interval_ms;
   if (timeout_ms < 1) timeout_ms = 1;
+  if (timeout_ms > kMaxRetireTimeoutMs) timeout_ms = kMaxRetireTimeoutMs;
+  retire_timeout_ms_ = timeout_ms;
   if (pcap_set_snaplen(p, snaplen) != 0 || pcap_set_promisc(p, options_.promiscuous ? 1 : 0) != 0 ||
       pcap_set_timeout(p, timeout_ms) != 0 ||
       pcap_set_immediate_mode(p, options_.immediate ? 1 : 0) != 0 ||
@@ -267,25 +275,32 @@ void CaptureSet::CleanupHook(void* arg) {
   // Process exit: stop threads and close files; the TSFN is torn down by Node itself.
   auto* set = static_cast<CaptureSet*>(arg);
   set->env_ = nullptr;
-  set->Stop();
+  set->Stop(false);
 }
 
-void CaptureSet::Stop() {
+void CaptureSet::Stop(bool drain) {
   if (stopped_) return;
   stopped_ = true;
-  stopping_.store(true);
+  if (drain && !options_.offline && env_ != nullptr) {
+    drain_requested_.store(true);
+  } else {
+    stopping_.store(true);
+  }
   if (wake_fd_ >= 0) {
     uint64_t one = 1;
     ssize_t n = write(wake_fd_, &one, sizeof(one));
     (void)n;  // EAGAIN means the counter is already non-zero: the threads wake anyway
   }
-  for (auto& d : devices) {
-    if (d->pcap != nullptr) pcap_breakloop(d->pcap);
+  if (stopping_.load()) {
+    for (auto& d : devices) {
+      if (d->pcap != nullptr) pcap_breakloop(d->pcap);
+    }
   }
   wait_cv_.notify_all();
   for (auto& d : devices) {
     if (d->thread.joinable()) d->thread.join();
   }
+  stopping_.store(true);
   savefile_.Close();
   for (auto& d : devices) {
     if (d->pcap != nullptr) {
@@ -331,6 +346,21 @@ void CaptureSet::ReturnBuffer(Device* d, uint8_t* data, uint32_t count) {
   if (options_.wait_when_full) wait_cv_.notify_all();
 }
 
+// Reads the kernel's packet count (pcap_stats: not thread-safe, so only on the handle's own
+// thread) and notes when it last moved. Returns false when the stats cannot be read.
+bool CaptureSet::NoteRingCount(Device* d, SteadyClock::time_point now) {
+  struct pcap_stat ps;
+  if (pcap_stats(d->pcap, &ps) != 0) return false;
+  d->kernel_received.store(ps.ps_recv, std::memory_order_relaxed);
+  d->kernel_dropped.store(ps.ps_drop, std::memory_order_relaxed);
+  d->interface_dropped.store(ps.ps_ifdrop, std::memory_order_relaxed);
+  if (ps.ps_recv != d->ring_seen) {
+    d->ring_seen = ps.ps_recv;
+    d->ring_changed_at = now;
+  }
+  return true;
+}
+
 void CaptureSet::Publish(Device* d, const LocalCounters& local) {
   d->captured.store(local.captured, std::memory_order_relaxed);
   d->captured_bytes.store(local.captured_bytes, std::memory_order_relaxed);
@@ -339,15 +369,7 @@ void CaptureSet::Publish(Device* d, const LocalCounters& local) {
   for (int k = 0; k < MAL_KIND_COUNT; k++) {
     d->malformed[k].store(local.malformed[k], std::memory_order_relaxed);
   }
-  if (!options_.offline && d->pcap != nullptr) {
-    // pcap_stats is called only here, on the handle's own thread (it is not thread-safe).
-    struct pcap_stat ps;
-    if (pcap_stats(d->pcap, &ps) == 0) {
-      d->kernel_received.store(ps.ps_recv, std::memory_order_relaxed);
-      d->kernel_dropped.store(ps.ps_drop, std::memory_order_relaxed);
-      d->interface_dropped.store(ps.ps_ifdrop, std::memory_order_relaxed);
-    }
-  }
+  if (!options_.offline && d->pcap != nullptr) NoteRingCount(d, SteadyClock::now());
 }
 
 // Hand the batch to JS. Returns false when no new buffer is available (live: caller drops).
@@ -411,8 +433,27 @@ void CaptureSet::Run(Device* d) {
   auto last_flush = SteadyClock::now();
   uint64_t flushed_captured = 0;  // local.captured at the last flush
   int pollable_fd = offline ? -1 : pcap_get_selectable_fd(d->pcap);
+  // Stop with drain: every packet that entered the ring before stop is in a block the kernel
+  // retires within two block timeouts (its retire timer closes a non-empty block that was
+  // already current at the previous tick). So the thread reads on until two timeouts (plus a
+  // margin) after the ring's count last moved before stop, and ends at the first empty read
+  // after that; an idle link (no packet for that long) ends at once. A link that never goes
+  // quiet ends after one more such wait at most.
+  const auto retire_wait = std::chrono::milliseconds(2 * retire_timeout_ms_ + kDrainMarginMs);
+  bool draining = false;
+  auto drain_deadline = SteadyClock::now();
+  auto drain_hard_end = drain_deadline;
+  d->ring_changed_at = SteadyClock::now();  // nothing can have entered the ring later than this
 
   while (!stopping_.load(std::memory_order_relaxed)) {
+    if (!draining && drain_requested_.load(std::memory_order_relaxed)) {
+      draining = true;
+      auto now = SteadyClock::now();
+      // Unreadable stats: assume a packet came in just now.
+      if (!NoteRingCount(d, now)) d->ring_changed_at = now;
+      drain_deadline = d->ring_changed_at + retire_wait;
+      drain_hard_end = (drain_deadline > now ? drain_deadline : now) + retire_wait;
+    }
     struct pcap_pkthdr* header = nullptr;
     const u_char* data = nullptr;
     int rc = pcap_next_ex(d->pcap, &header, &data);
@@ -448,6 +489,7 @@ void CaptureSet::Run(Device* d) {
       if (++since_check < kTimeCheckEvery) continue;
       since_check = 0;
       auto now = SteadyClock::now();
+      if (draining && now >= drain_hard_end) break;
       if (now - last_flush >= interval) {
         Flush(d, batch, count, local);
         last_flush = now;
@@ -456,6 +498,7 @@ void CaptureSet::Run(Device* d) {
     } else if (rc == 0) {
       // No packet ready (non-blocking live handle): flush if due, then wait in poll(2).
       auto now = SteadyClock::now();
+      if (draining && now >= drain_deadline) break;  // every block from before stop is read
       if (now - last_flush >= interval ||
           (count > 0 && now - last_flush >= drained_flush_after)) {
         Flush(d, batch, count, local);
@@ -476,7 +519,15 @@ void CaptureSet::Run(Device* d) {
         wait_ms = kIdleWaitMs;  // nothing to flush: sleep until a packet (or stop) wakes us
       }
       struct pollfd fds[2] = {{pollable_fd, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-      poll(fds, 2, wait_ms);  // EINTR or timeout: loop and look again
+      nfds_t nfds = 2;
+      if (draining) {
+        // The eventfd stays readable from now on: wait on the ring only, until the deadline.
+        nfds = 1;
+        auto drain_left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              drain_deadline - now).count() + 1;
+        if (drain_left < wait_ms) wait_ms = static_cast<int>(drain_left);
+      }
+      poll(fds, nfds, wait_ms);  // EINTR or timeout: loop and look again
     } else if (rc == PCAP_ERROR_BREAK) {
       break;  // end of file, or pcap_breakloop from stop()
     } else {
@@ -495,7 +546,8 @@ void CaptureSet::Run(Device* d) {
 }
 
 void CaptureSet::ThreadEnded(Device* d) {
-  bool stopping = stopping_.load();
+  // A drained thread ends because stop asked it to: Stop() sends the end message.
+  bool stopping = stopping_.load() || drain_requested_.load();
   if (!d->end_error.empty() && !stopping) {
     auto* m = new Message{Message::kDeviceEnd, d, nullptr, 0, d->end_error};
     if (tsfn_.NonBlockingCall(m) != napi_ok) delete m;

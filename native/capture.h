@@ -8,6 +8,7 @@
 #include <pcap/pcap.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -62,6 +63,10 @@ struct Device {
   std::string warning;     // pcap_activate warning text
   std::thread thread;
   std::string end_error;   // set by the thread when it ends on pcap_next_ex error
+  // Thread-owned: the kernel's packet count at the last look, and when it last moved (the
+  // latest time a packet can have entered the ring, as far as the thread knows).
+  uint64_t ring_seen = 0;
+  std::chrono::steady_clock::time_point ring_changed_at{};
 
   std::atomic<uint64_t> kernel_received{0}, kernel_dropped{0}, interface_dropped{0};
   std::atomic<uint64_t> captured{0}, captured_bytes{0}, queue_dropped{0}, non_ip{0};
@@ -96,7 +101,12 @@ class CaptureSet {
   // Create the thread-safe function and start one thread per opened device.
   void Start(Napi::Env env, Napi::Function on_message, std::shared_ptr<CaptureSet> self);
   // Stop threads, flush, close handles and the savefile; queue the end message. Idempotent.
-  void Stop();
+  // With drain (live captures), each thread first reads what the kernel already captured:
+  // it waits, bounded by DrainWait(), for the kernel to hand over the ring block that holds
+  // the packets received before this call (TPACKET_V3 hands a block over only when it is
+  // full or its timeout retires it). Without drain (process exit, file replays), it stops at
+  // once.
+  void Stop(bool drain = true);
   Napi::Value Stats(Napi::Env env);
   Napi::Value OpenResults(Napi::Env env);
 
@@ -115,6 +125,7 @@ class CaptureSet {
   bool Flush(Device* d, uint8_t*& batch, uint32_t& count, LocalCounters& local);
   void Publish(Device* d, const LocalCounters& local);
   void ThreadEnded(Device* d);
+  bool NoteRingCount(Device* d, std::chrono::steady_clock::time_point now);
   void SendEnd(const std::string& reason);
   static void CleanupHook(void* arg);
 
@@ -127,7 +138,9 @@ class CaptureSet {
   int wake_fd_ = -1;
   uint32_t max_buffers_ = 0;
   uint32_t flow_hash_basis_ = kStandardFlowHashBasis;
+  int retire_timeout_ms_ = 0;  // the ring block timeout given to libpcap (live)
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> drain_requested_{false};
   std::atomic<bool> end_sent_{false};
   std::atomic<int> running_{0};
   std::atomic<uint64_t> in_flight_{0};

@@ -33,7 +33,8 @@ namespace pidflow {
 
 namespace {
 const char* kOpenSocketEventsUsage =
-    "Usage: openSocketEvents({batchRecords, batchIntervalMs, queueLimit, udp?}, onBatch)";
+    "Usage: openSocketEvents({batchRecords, batchIntervalMs, queueLimit, udp?, udpTracepoint?}, "
+    "onBatch)";
 }
 
 #ifndef PIDFLOW_HAVE_LIBBPF
@@ -97,6 +98,10 @@ class SocketEvents {
   // Linux 6.3 only): when it fails to load or attach, TCP keeps working, udp_active() is false
   // and udp_warning() says why.
   // `with_udp` false: the caller asked for TCP connects only (no program on every send).
+  // The raw tracepoint the UDP program attaches to: sock_send_length, unless a test names a
+  // missing one to get the fallback of kernels before 6.3 (set before Load).
+  void SetUdpTracepoint(std::string name) { udp_tracepoint_ = std::move(name); }
+
   std::string Load(bool with_udp) {
     libbpf_set_print(CaptureLibbpfPrint);
     g_libbpf_last.clear();
@@ -201,11 +206,13 @@ class SocketEvents {
   void AttachUdp() {
     g_libbpf_last.clear();
     bpf_program* prog = bpf_object__find_program_by_name(obj_, kUdpProgram);
-    if (prog != nullptr) udp_link_ = bpf_program__attach(prog);
+    if (prog != nullptr) {
+      udp_link_ = bpf_program__attach_raw_tracepoint(prog, udp_tracepoint_.c_str());
+    }
     if (udp_link_ == nullptr) {
       int err = prog == nullptr ? ENOENT : errno;
-      udp_warning_ = std::string("attaching ") + kUdpProgram +
-                     " to raw tracepoint sock_send_length failed: " + std::strerror(err) +
+      udp_warning_ = std::string("attaching ") + kUdpProgram + " to raw tracepoint " +
+                     udp_tracepoint_ + " failed: " + std::strerror(err) +
                      (g_libbpf_last.empty() ? "" : " (libbpf: " + g_libbpf_last + ")");
     }
   }
@@ -307,6 +314,7 @@ class SocketEvents {
   bpf_link* link_ = nullptr;
   bpf_link* udp_link_ = nullptr;
   std::string udp_warning_;  // why UDP tracking is off, empty when on
+  std::string udp_tracepoint_ = "sock_send_length";
   static constexpr const char* kUdpProgram = "on_sock_send_length";
   ring_buffer* rb_ = nullptr;
   int dropped_fd_ = -1;
@@ -365,6 +373,13 @@ Napi::Value OpenSocketEvents(const Napi::CallbackInfo& info) {
   // Optional: track UDP sends too (default). false loads the TCP connect program only.
   Napi::Value udp = o.Get("udp");
   if (!udp.IsUndefined() && !udp.IsBoolean()) throw Napi::TypeError::New(env, kOpenSocketEventsUsage);
+  Napi::Value tracepoint = o.Get("udpTracepoint");
+  if (!tracepoint.IsUndefined()) {
+    if (!tracepoint.IsString()) throw Napi::TypeError::New(env, kOpenSocketEventsUsage);
+    std::string name = tracepoint.As<Napi::String>().Utf8Value();
+    if (name.empty() || name.size() > 64) throw Napi::TypeError::New(env, kOpenSocketEventsUsage);
+    events->SetUdpTracepoint(name);
+  }
   std::string reason = events->Load(udp.IsUndefined() || udp.As<Napi::Boolean>().Value());
   if (!reason.empty()) {
     Napi::Error error = Napi::Error::New(env, "socket events: " + reason);

@@ -14,6 +14,7 @@ test_packages=(
   netsniff-ng
   iperf3
   util-linux
+  stress-ng
 )
 apt_need "${test_packages[@]}"
 bash scripts/setup.sh

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, build, the fuzz harness's short run, unit and end-to-end tests
-# in one node:test run (so its closing summary counts all of them).
+# in one node:test run (so its closing summary counts all of them). A skipped test fails the
+# run unless it is expected here: PIDFLOW_EXPECTED_SKIPS lists the expected skips by tag or
+# test name (scripts/check-skips.mjs, docs/testing.md); the summary names every skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx eslint .
@@ -10,4 +12,5 @@ if [ -x native/fuzz/run.sh ] || [ -f native/fuzz/run.sh ]; then
   bash native/fuzz/run.sh --short
 fi
 mapfile -t files < <(find dist/src dist/test -name '*.test.js' | sort)
-exec node --test --test-concurrency=1 --test-timeout=300000 "${files[@]}"
+node --test --test-reporter=tap --test-concurrency=1 --test-timeout=300000 "${files[@]}" |
+  node scripts/check-skips.mjs

@@ -130,6 +130,11 @@ export interface NativeSocketEventsOptions {
   readonly queueLimit: number;
   /** Load the UDP send program too (absent: true). */
   readonly udp?: boolean;
+  /**
+   * Raw tracepoint of the UDP send program (absent: `sock_send_length`). Tests name a missing
+   * one to force the fallback of kernels before 6.3.
+   */
+  readonly udpTracepoint?: string;
 }
 
 /**

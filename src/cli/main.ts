@@ -9,9 +9,10 @@ import { systemClock, type Clock } from '../clock.js';
 import { isPidflowError } from '../errors.js';
 import type { Monitor, MonitorEnd, MonitorOptions, Snapshot } from '../monitor/types.js';
 import { runServe, type ServeIo } from '../serve/run-serve.js';
+import type { HistoryServerOptions } from '../serve/server.js';
 import { runTui, type ProcessHooks, type TuiInput, type TuiOutput } from '../tui/driver.js';
 import { IntervalTracker, buildNdjsonRecord } from './ndjson.js';
-import { parseCliArgs, type CliOptions, type OutputMode } from './options.js';
+import { DEFAULT_HISTORY_DB, parseCliArgs, type CliOptions, type OutputMode } from './options.js';
 import { isEmptyFilter, type ProcessFilter } from './process-filter.js';
 import { formatTextTable } from './text-table.js';
 
@@ -78,6 +79,20 @@ function defaultDeps(): CliDeps {
     clock: systemClock,
     hooks: process as unknown as ProcessHooks,
     version: packageVersion(),
+  };
+}
+
+/** The agent's history database from --history-* (false for --history-db none). */
+export function historyServerOptions(cli: CliOptions): HistoryServerOptions | false {
+  const db = cli.historyDb ?? DEFAULT_HISTORY_DB;
+  if (db === 'none') return false;
+  return {
+    path: db === 'memory' ? ':memory:' : db,
+    ...(cli.historyMaxBytes === undefined ? {} : { maxBytes: cli.historyMaxBytes }),
+    ...(cli.historyRetentionDays === undefined ? {} : { retentionDays: cli.historyRetentionDays }),
+    ...(cli.historyIntervalSeconds === undefined
+      ? {}
+      : { intervalSeconds: cli.historyIntervalSeconds }),
   };
 }
 
@@ -204,7 +219,8 @@ export async function main(
         {
           host: cli.listen.host,
           port: cli.listen.port,
-          ...(cli.historySeconds !== undefined ? { historySeconds: cli.historySeconds } : {}),
+          history: historyServerOptions(cli),
+          onEvent: (line: string) => void deps.stderr.write(`${line}\n`),
           clock: deps.clock,
           version: deps.version,
         },

@@ -256,7 +256,10 @@ test('--listen runs the agent: host:port, [v6]:port or a port; no timeout unless
   assert.deepEqual(run(['--listen', '[::1]:0']).listen, { host: '::1', port: 0 });
   assert.deepEqual(run(['--listen', '9000']).listen, { host: '127.0.0.1', port: 9000 });
   assert.equal(run(['--listen', '9000', '--timeout', '1h']).timeoutMs, 3_600_000);
-  assert.equal(run(['--listen', '9000', '--history', '600']).historySeconds, 600);
+  const h = run(['--listen', '9000', '--history-db', '/tmp/h.db', '--history-max-size', '200M']);
+  assert.equal(h.historyDb, '/tmp/h.db');
+  assert.equal(h.historyMaxBytes, 200 * 1024 * 1024);
+  assert.equal(run(['--listen', '9000', '--history-retention', '30']).historyRetentionDays, 30);
 });
 
 test('--listen usage errors say what to do', () => {
@@ -266,16 +269,20 @@ test('--listen usage errors say what to do', () => {
     usageError(['--listen', '9000', '--json']),
     /--listen runs the HTTP agent: drop --json/,
   );
-  assert.match(usageError(['--history', '60']), /--history goes with --listen/);
+  assert.match(usageError(['--history-db', 'x.db']), /--history-db goes with the agent/);
+  assert.match(
+    usageError(['serve', '--history-interval', '7']),
+    /--history-interval 7 does not divide a minute/,
+  );
 });
 
 test('pidflow serve is the agent on 127.0.0.1:9465 unless --listen says otherwise', () => {
   assert.deepEqual(run(['serve']).listen, { host: '127.0.0.1', port: 9465 });
   assert.equal(run(['serve']).timeoutMs, 0);
   assert.deepEqual(run(['serve', '--listen', '0']).listen, { host: '127.0.0.1', port: 0 });
-  const o = run(['serve', 'eth0', '--history', '60']);
+  const o = run(['serve', 'eth0', '--history-db', 'memory']);
   assert.deepEqual(o.devices, ['eth0']);
-  assert.equal(o.historySeconds, 60);
+  assert.equal(o.historyDb, 'memory');
 });
 
 test('--no-udp-events keeps kernel tracking to TCP connects; UDP sends are tracked by default', () => {

@@ -39,8 +39,11 @@ export interface CliOptions {
   debug: boolean;
   /** Serve the HTTP agent (JSON API + /metrics) on this address instead of printing. */
   listen: { host: string; port: number } | undefined;
-  /** Seconds of per-tick history the agent keeps. */
-  historySeconds: number | undefined;
+  /** The agent's history database: a file, ':memory:', or 'none' (off). */
+  historyDb: string | undefined;
+  historyMaxBytes: number | undefined;
+  historyRetentionDays: number | undefined;
+  historyIntervalSeconds: number | undefined;
 }
 
 /** Result of parsing: run with options, or exit now with a code and text to print. */
@@ -50,6 +53,8 @@ export type ParseResult =
 
 /** Where `pidflow serve` listens unless --listen says otherwise. */
 export const DEFAULT_LISTEN = '127.0.0.1:9465';
+/** Where `pidflow serve` keeps its history unless --history-db says otherwise. */
+export const DEFAULT_HISTORY_DB = '/var/lib/pidflow/history.db';
 /** Default refresh interval, ms. */
 export const DEFAULT_INTERVAL_MS = 1000;
 /** Default capture timeout, ms (5 minutes), so a forgotten capture ends by itself. */
@@ -181,7 +186,9 @@ Examples:
   sudo pidflow --filter 'port 443' --tcp --timeout 1h
   sudo pidflow --read capture.pcap --json    replay a pcap file
   sudo pidflow serve                    HTTP agent on 127.0.0.1:9465 (JSON API, /metrics)
-  sudo pidflow --listen [::1]:9465 --history 600
+  sudo pidflow --listen [::1]:9465 --history-db /srv/pidflow/history.db
+  pidflow history --since 03:00 --until 04:00 --by container
+                                        who used the network last night (reads the database)
   sudo pidflow serve --pcap /var/tmp/p.pcap --pcap-rotate 100M --pcap-files 10
                                         also keep the newest ~1G of packets on disk
 
@@ -288,9 +295,24 @@ function buildProgram(version: string): Command {
       listenArg,
     )
     .option(
-      '--history <seconds>',
-      'with --listen: seconds of per-tick history for /api/v1/history (default 3600)',
-      positiveIntArg('seconds', 86_400),
+      '--history-db <path>',
+      `with --listen: history database file (default ${DEFAULT_HISTORY_DB}; 'memory' keeps it in memory, 'none' disables it)`,
+      nonEmpty('a file path, memory or none'),
+    )
+    .option(
+      '--history-max-size <size>',
+      'with --listen: bound of the history file (default 1G)',
+      parseByteSize,
+    )
+    .option(
+      '--history-retention <days>',
+      'with --listen: days of history kept at 1 h resolution (default 90)',
+      positiveIntArg('days', 3650),
+    )
+    .option(
+      '--history-interval <seconds>',
+      'with --listen: seconds per history row for a new database (1..60 dividing 60; default 10)',
+      positiveIntArg('seconds', 60),
     )
     .option('--no-color', 'no colours in the terminal UI (also when NO_COLOR is set)')
     .option('--debug', 'print stack traces and library debug messages on stderr')
@@ -327,7 +349,10 @@ interface RawOptions {
   color: boolean;
   debug?: boolean;
   listen?: { host: string; port: number };
-  history?: number;
+  historyDb?: string;
+  historyMaxSize?: number;
+  historyRetention?: number;
+  historyInterval?: number;
 }
 
 const HINT = "Run 'pidflow --help' for the options and examples.\n";
@@ -383,8 +408,22 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
         'add --pcap <file> --pcap-rotate <size> (e.g. --pcap-rotate 100M --pcap-files 10 keeps about 1G).',
     );
   }
-  if (raw.history !== undefined && raw.listen === undefined) {
-    return usage('--history goes with --listen: add --listen 127.0.0.1:9465.');
+  for (const [given, flag] of [
+    [raw.historyDb, '--history-db'],
+    [raw.historyMaxSize, '--history-max-size'],
+    [raw.historyRetention, '--history-retention'],
+    [raw.historyInterval, '--history-interval'],
+  ] as const) {
+    if (given !== undefined && raw.listen === undefined) {
+      return usage(
+        `${flag} goes with the agent: use 'pidflow serve' or add --listen 127.0.0.1:9465.`,
+      );
+    }
+  }
+  if (raw.historyInterval !== undefined && 60 % raw.historyInterval !== 0) {
+    return usage(
+      `--history-interval ${raw.historyInterval} does not divide a minute: use 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60.`,
+    );
   }
   // An agent runs for weeks: no capture timeout unless one is asked for.
   const timeoutMs =
@@ -444,7 +483,10 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
       color: raw.color,
       debug: raw.debug ?? false,
       listen: raw.listen,
-      historySeconds: raw.history,
+      historyDb: raw.historyDb,
+      historyMaxBytes: raw.historyMaxSize,
+      historyRetentionDays: raw.historyRetention,
+      historyIntervalSeconds: raw.historyInterval,
     },
   };
 }

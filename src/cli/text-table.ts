@@ -4,9 +4,10 @@
 import { containerLabel } from './container-label.js';
 import { formatBytes, formatRate } from './format.js';
 import type { NdjsonRecord } from './ndjson.js';
+import { toDisplayText } from '../text/display-text.js';
 
-/** Widest container label in the text table (names are up to 253 characters each). */
-const MAX_CONTAINER_CHARS = 48;
+/** Widest container label in the text table, in cells (names are up to 253 characters each). */
+const MAX_CONTAINER_CELLS = 48;
 
 function pad(text: string, width: number, alignRight: boolean): string {
   if (text.length >= width) return text;
@@ -42,9 +43,8 @@ export function formatTextTable(record: NdjsonRecord, title: string, showUnknown
     if (hasContainer) {
       const label =
         p.container === null ? '-' : containerLabel(p.containerInfo ?? undefined, p.container);
-      row.push(
-        label.length > MAX_CONTAINER_CHARS ? `${label.slice(0, MAX_CONTAINER_CHARS - 1)}…` : label,
-      );
+      // Escaped like in the terminal UI (names are chosen by the containers' owners), cut to fit.
+      row.push(toDisplayText(label, MAX_CONTAINER_CELLS));
     }
     row.push(programOf(p) + (p.exited ? ' (exited)' : ''));
     rows.push(row);

@@ -464,7 +464,7 @@ test('validateLimits rejects bad values and misspelled keys with UsageError', ()
 // Real cgroup v1 limits on children we spawn (never on the test runner itself).
 
 function skipReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root to create cgroups';
+  if (process.getuid?.() !== 0) return '[needs-root] needs root to create cgroups';
   const mounts = parseCgroupMounts(
     execFileSync('cat', ['/proc/self/mountinfo'], { encoding: 'utf8' }),
   );
@@ -474,7 +474,7 @@ function skipReason(): string | undefined {
         m.version === 1 && m.mountPoint.startsWith('/sys/fs/cgroup/') && m.controllers.includes(c),
     );
   if (!has('cpu') || !has('memory'))
-    return 'needs cgroup v1 cpu and memory hierarchies under /sys/fs/cgroup (this is a v2-only or v1-less system)';
+    return '[no-cgroup-v1-cpu-memory] needs cgroup v1 cpu and memory hierarchies under /sys/fs/cgroup (this is a v2-only or v1-less system)';
   return undefined;
 }
 

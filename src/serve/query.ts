@@ -58,6 +58,25 @@ export class Query {
     return value;
   }
 
+  /** True when the parameter is present. */
+  has(name: string): boolean {
+    return this.params.has(name);
+  }
+
+  /** A non-empty text parameter of at most `maxChars` characters, or undefined when absent. */
+  text(name: string, maxChars: number): string | undefined {
+    const raw = this.params.get(name);
+    if (raw === null) return undefined;
+    if (raw.length === 0 || raw.length > maxChars) {
+      throw new HttpError(
+        400,
+        'ERR_BAD_PARAMETER',
+        `query parameter '${name}' must be 1..${maxChars} characters, got ${raw.length}`,
+      );
+    }
+    return raw;
+  }
+
   /** One of `allowed`, or `fallback` when absent. */
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
     const raw = this.params.get(name);

@@ -516,51 +516,60 @@ test('/api/v1/snapshot and /api/v1/stats return the monitor state', async () => 
   assert.equal(st['devices'][0]['malformedByKind']['short-ipv4'], 2);
 });
 
-test('/api/v1/history returns per-tick bytes and the top processes of each tick', async () => {
+test('/api/v1/history returns per-interval bytes of the top processes from the history database', async () => {
   const monitor = new RecordingMonitor({ tickIntervalMs: 1000 });
-  const { url, clock } = await serve(monitor, { historySeconds: 60, historyTopProcesses: 2 });
+  const { url, clock } = await serve(monitor, { history: { path: ':memory:' } });
   const snap = (time: number, nginxASent: number): Snapshot => ({
     ...knownSnapshot(processes(nginxASent)),
     time,
   });
-  monitor.tick(snap(START_MS + 1000, 1_000_000));
-  monitor.tick(snap(START_MS + 2000, 1_004_000));
-  monitor.tick(snap(START_MS + 3000, 1_004_000));
-  clock.advance(3000);
-  const { body } = await getJson(`${url}/api/v1/history?seconds=2`);
-  const points = body['points'] as Json[];
-  assert.deepEqual(
-    points.map((p) => [p['time'], p['sentBytes']]),
-    [
-      [START_MS + 2000, 4000],
-      [START_MS + 3000, 0],
-    ],
+  // 21 ticks: nginx (4242) sends 4000 B a second after 1,000,000 B before the first tick.
+  for (let i = 1; i <= 21; i++) monitor.tick(snap(START_MS + i * 1000, 1_000_000 + 4000 * i));
+  clock.advance(21_000);
+  const res = await getJson(
+    `${url}/api/v1/history?from=${START_MS}&to=${START_MS + 20_000}&step=10&limit=1`,
   );
-  assert.deepEqual(points[0]!['processes'], [
-    {
-      key: '4242:1000',
-      pid: 4242,
-      comm: 'nginx',
-      container: null,
-      sentBytes: 4000,
-      receivedBytes: 0,
-    },
-  ]);
-  assert.deepEqual(points[1]!['processes'], []);
-  const all = await getJson(`${url}/api/v1/history`);
-  const first = (all.body['points'] as Json[])[0]!;
-  // The first point carries the totals so far; top 2 by bytes this tick.
-  assert.equal(first['sentBytes'], 1_503_010);
-  assert.deepEqual(
-    (first['processes'] as Json[]).map((p) => p['pid']),
-    [4242, 4243],
+  const status = res.status;
+  const body = res.body as Json;
+  assert.equal(status, 200, JSON.stringify(body));
+  assert.deepEqual(body['times'], [START_MS, START_MS + 10_000]);
+  assert.deepEqual(body['recordedSeconds'], [10, 10]);
+  assert.equal(body['stepSeconds'], 10);
+  assert.equal(body['groupBy'], 'process');
+  const nginx = (body['series'] as Json[])[0] as Json;
+  assert.equal(nginx['key'], '4242:1000');
+  assert.equal(nginx['name'], 'nginx');
+  // The first interval carries the totals before it (the monitor started with the agent).
+  assert.deepEqual(nginx['sentBytes'], [1_040_000, 40_000]);
+  assert.equal(nginx['sentBytesTotal'], 1_080_000);
+  assert.deepEqual(nginx['process']['cmdline'], [...nginxA.cmdline]);
+  // totals = unknown + other + series at every step.
+  for (let i = 0; i < 2; i++) {
+    assert.equal(
+      body['totals']['sentBytes'][i],
+      body['unknown']['sentBytes'][i] + body['other']['sentBytes'][i] + nginx['sentBytes'][i],
+    );
+  }
+  assert.deepEqual(body['totals']['sentBytes'], [1_543_010, 40_000]);
+  const byContainer = await getJson(
+    `${url}/api/v1/history?from=${START_MS}&to=${START_MS + 20_000}&groupBy=container&key=c0ffee0123456789`,
   );
-  assert.equal(all.body['seconds'], 60);
+  assert.equal((byContainer.body as Json)['series'][0]['containerRuntime'], 'docker');
+  const stats = (await getJson(`${url}/api/v1/stats`)).body as Json;
+  assert.equal(stats['history']['up'], true);
+  assert.equal(stats['history']['writtenIntervals'], 2);
+});
+
+test('/api/v1/history without a database is 503 and says why', async () => {
+  const { url } = await serve(new RecordingMonitor(), { history: false });
+  const { status, body } = await getJson(`${url}/api/v1/history`);
+  assert.equal(status, 503);
+  assert.equal((body as Json)['error']['code'], 'ERR_HISTORY_UNAVAILABLE');
 });
 
 test('rejects bad query values with 400 naming the parameter and the allowed values', async () => {
   const monitor = new RecordingMonitor({ ringSeconds: 15 });
-  const { url } = await serve(monitor, { historySeconds: 600 });
+  const { url } = await serve(monitor);
   const cases: [string, RegExp][] = [
     ['/api/v1/processes?limit=0', /'limit' must be an integer 1\.\.1000, got '0'/],
     ['/api/v1/processes?limit=abc', /'limit' must be an integer 1\.\.1000, got 'abc'/],
@@ -579,7 +588,16 @@ test('rejects bad query values with 400 naming the parameter and the allowed val
       '/api/v1/stats?x=1',
       /unknown query parameter 'x' for \/api\/v1\/stats \(it takes no parameters\)/,
     ],
-    ['/api/v1/history?seconds=601', /'seconds' must be an integer 1\.\.600, got '601'/],
+    ['/api/v1/history?groupBy=pid', /'groupBy' must be one of process, container, remote/],
+    ['/api/v1/history?from=2000&to=1000', /'from' \(2000\) must be before 'to' \(1000\)/],
+    [
+      '/api/v1/history?groupBy=remote&name=x',
+      /name filter processes: use them with groupBy=process/,
+    ],
+    [
+      `/api/v1/history?from=${START_MS - 86_400_000}&to=${START_MS}&step=10`,
+      /8640 points .*limit is 2000/,
+    ],
     ['/api/v1/processes/abc', /pid must be an integer 1\.\.4194304, got 'abc'/],
     ['/api/v1/processes/0', /pid must be an integer/],
     ['/api/v1/processes/1?sort=up', /'sort' must be one of total, sent, received/],
@@ -667,9 +685,6 @@ test('bad server options are UsageErrors naming the option', async () => {
     name: 'UsageError',
     code: 'ERR_USAGE',
     message: 'server option port must be an integer 0..65535, got 70000',
-  });
-  await assert.rejects(startServer(monitor, { historySeconds: 0 }), {
-    message: /historySeconds must be an integer 1\.\.86400, got 0/,
   });
   await assert.rejects(startServer(monitor, { maxSeries: 1.5 }), {
     message: /maxSeries must be an integer 1\.\.10000/,

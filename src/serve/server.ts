@@ -13,7 +13,9 @@ import type {
   Snapshot,
   SortBy,
 } from '../monitor/types.js';
-import { HistoryRing } from './history-ring.js';
+import { HistoryQueryError, HistoryWriter, type HistoryStats } from '../history/history-writer.js';
+import { HistoryRecorder } from './history-recorder.js';
+import { historyQueryFromParams } from './history-params.js';
 import {
   API_VERSION,
   processInfoView,
@@ -35,10 +37,13 @@ export interface ServerOptions {
   host?: string;
   /** TCP port; 0 picks a free one. @default 9465 */
   port?: number;
-  /** Seconds of per-tick history kept for /api/v1/history (1..86400). @default 3600 */
-  historySeconds?: number;
-  /** Processes kept per history point (1..100). @default 20 */
-  historyTopProcesses?: number;
+  /**
+   * The history database behind /api/v1/history (docs/history.md), or false for none.
+   * @default { path: ':memory:' } (kept in memory only; `pidflow serve` uses a file)
+   */
+  history?: HistoryServerOptions | false;
+  /** Receives one line per event (history state changes...); the library never prints. */
+  onEvent?: (line: string) => void;
   /** Named series per metric family before processes fold into comm="other" (1..10000). @default 500 */
   maxSeries?: number;
   /** Concurrent HTTP connections at most (1..10000). @default 64 */
@@ -49,6 +54,20 @@ export interface ServerOptions {
   version?: string;
 }
 
+/** Options of the history database of a server. */
+export interface HistoryServerOptions {
+  /** Database file, or ':memory:'. */
+  path: string;
+  /** Seconds between rows for a new database (1..60, dividing 60). @default 10 */
+  intervalSeconds?: number;
+  /** Days the coarsest rows are kept. @default 90 */
+  retentionDays?: number;
+  /** Bound of the main file, bytes. @default 1 GiB */
+  maxBytes?: number;
+  /** Rows waiting for the writer thread at most. @default 100000 */
+  maxPendingRows?: number;
+}
+
 /** A running server. */
 export interface RunningServer {
   /** Base URL, e.g. `http://127.0.0.1:9465`. */
@@ -57,13 +76,14 @@ export interface RunningServer {
   readonly port: number;
   /** Stop listening, close connections and detach from the monitor. A second call is harmless. */
   close(): Promise<void>;
+  /** Counters of the history database, or undefined without one. */
+  historyStats(): HistoryStats | undefined;
 }
 
 /** Default port: not assigned by IANA, next to node_exporter's 9100 range of exporters. */
 export const DEFAULT_PORT = 9465;
-export const DEFAULT_HISTORY_SECONDS = 3600;
-const MAX_HISTORY_SECONDS = 86_400;
-const DEFAULT_HISTORY_TOP = 20;
+/** Longest range of one history query. */
+const MAX_HISTORY_RANGE_MS = 90 * 86_400_000;
 const DEFAULT_MAX_CONNECTIONS = 64;
 /** Longer URLs are refused with 414: every valid request is far shorter. */
 const MAX_URL_CHARS = 2048;
@@ -80,8 +100,8 @@ const PID_MAX = 4_194_304;
 const KNOWN_OPTIONS = [
   'host',
   'port',
-  'historySeconds',
-  'historyTopProcesses',
+  'history',
+  'onEvent',
   'maxSeries',
   'maxConnections',
   'clock',
@@ -135,20 +155,8 @@ function resolveOptions(options: ServerOptions): Required<ServerOptions> {
   return {
     host,
     port: integerOption('port', options.port, 0, 65_535, DEFAULT_PORT),
-    historySeconds: integerOption(
-      'historySeconds',
-      options.historySeconds,
-      1,
-      MAX_HISTORY_SECONDS,
-      DEFAULT_HISTORY_SECONDS,
-    ),
-    historyTopProcesses: integerOption(
-      'historyTopProcesses',
-      options.historyTopProcesses,
-      1,
-      100,
-      DEFAULT_HISTORY_TOP,
-    ),
+    history: options.history ?? { path: ':memory:' },
+    onEvent: options.onEvent ?? (() => undefined),
     maxSeries: integerOption('maxSeries', options.maxSeries, 1, 10_000, DEFAULT_MAX_SERIES),
     maxConnections: integerOption(
       'maxConnections',
@@ -184,7 +192,8 @@ class Agent {
   private readonly server: Server;
   private readonly series: ProcessSeriesTable;
   private readonly monotonic = new MonotonicCounters();
-  private readonly history: HistoryRing;
+  private readonly history: HistoryWriter | undefined;
+  private recorder: HistoryRecorder | undefined;
   private end: MonitorEnd | undefined;
   private closing: Promise<void> | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
@@ -194,12 +203,17 @@ class Agent {
     private readonly o: Required<ServerOptions>,
   ) {
     this.series = new ProcessSeriesTable({ maxSeries: o.maxSeries });
-    const tickMs = Math.max(1, monitor.options.tickIntervalMs);
-    this.history = new HistoryRing({
-      capacity: Math.min(MAX_HISTORY_SECONDS, Math.ceil((o.historySeconds * 1000) / tickMs)),
-      maxAgeMs: o.historySeconds * 1000,
-      topProcesses: o.historyTopProcesses,
-    });
+    if (o.history !== false) {
+      const h = o.history;
+      this.history = new HistoryWriter({
+        path: h.path,
+        ...(h.intervalSeconds === undefined ? {} : { intervalSeconds: h.intervalSeconds }),
+        ...(h.retentionDays === undefined ? {} : { retentionDays: h.retentionDays }),
+        ...(h.maxBytes === undefined ? {} : { maxBytes: h.maxBytes }),
+        ...(h.maxPendingRows === undefined ? {} : { maxPendingRows: h.maxPendingRows }),
+        onEvent: o.onEvent,
+      });
+    }
     this.server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) =>
       this.handle(req, res),
     );
@@ -213,14 +227,25 @@ class Agent {
 
   /** Per tick: the history point, and the series (so short-lived processes are seen at tick granularity). */
   private readonly onTick = (snapshot: Snapshot): void => {
-    this.history.add(snapshot);
+    this.recorder?.tick(snapshot);
     this.series.update(snapshot.processes, this.o.clock.now());
   };
 
-  listen(): Promise<RunningServer> {
+  async listen(): Promise<RunningServer> {
+    if (this.history !== undefined) {
+      await this.history.ready;
+      const monitor = this.monitor;
+      this.recorder = new HistoryRecorder(this.history, {
+        intervalSeconds: this.history.intervalSeconds,
+        rank: (options) => monitor.rank(options),
+        maxRemotes: monitor.options.maxRemotes,
+      });
+    }
     return new Promise((resolve, reject) => {
-      const onError = (error: NodeJS.ErrnoException): void =>
+      const onError = (error: NodeJS.ErrnoException): void => {
+        void this.history?.close();
         reject(listenError(error, this.o.host, this.o.port));
+      };
       this.server.once('error', onError);
       this.server.listen(this.o.port, this.o.host, () => {
         this.server.off('error', onError);
@@ -231,6 +256,7 @@ class Agent {
           url: `http://${host}:${address.port}`,
           port: address.port,
           close: () => this.close(),
+          historyStats: () => this.history?.stats(),
         });
       });
     });
@@ -239,9 +265,12 @@ class Agent {
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       this.monitor.off('tick', this.onTick);
+      // The interval being collected is written before the database closes.
+      this.recorder?.flush();
+      const historyClosed = this.history?.close() ?? Promise.resolve();
       this.server.close(() => {
         clearTimeout(this.graceTimer);
-        resolve();
+        void historyClosed.then(resolve);
       });
       this.server.closeIdleConnections();
       // A real timer (not the injected clock): this bounds socket I/O, not accounting time.
@@ -326,7 +355,11 @@ class Agent {
       case '/api/v1/stats':
         return (q, res) => {
           q.allow();
-          this.sendJson(res, 200, { stats: statsView(this.monitor.stats()) });
+          const history = this.history?.stats();
+          this.sendJson(res, 200, {
+            stats: statsView(this.monitor.stats()),
+            history: history === undefined ? null : (history as unknown as JsonObject),
+          });
         };
       case '/api/v1/history':
         return (q, res) => this.historyRoute(q, res);
@@ -417,15 +450,27 @@ class Agent {
   }
 
   private historyRoute(q: Query, res: ServerResponse): void {
-    q.allow('seconds');
-    const seconds = q.integer('seconds', 1, this.o.historySeconds, this.o.historySeconds);
-    const points = this.history.since(this.o.clock.now(), seconds);
-    this.sendJson(res, 200, {
-      seconds,
-      historySeconds: this.o.historySeconds,
-      tickIntervalMs: this.monitor.options.tickIntervalMs,
-      points: points as unknown as JsonObject[],
-    });
+    const now = this.o.clock.now();
+    const query = historyQueryFromParams(q, now, MAX_HISTORY_RANGE_MS);
+    if (this.history === undefined) {
+      throw new HttpError(
+        503,
+        'ERR_HISTORY_UNAVAILABLE',
+        'this agent runs without a history database (started with history disabled)',
+      );
+    }
+    this.history.query(query, now).then(
+      (result) => this.sendJson(res, 200, result as unknown as JsonObject),
+      (error: unknown) => {
+        if (error instanceof HistoryQueryError && error.code !== 'ERR_USAGE') {
+          this.sendError(res, new HttpError(503, error.code, `history: ${error.message}`));
+        } else if (error instanceof HistoryQueryError) {
+          this.sendError(res, new HttpError(400, 'ERR_BAD_PARAMETER', error.message));
+        } else {
+          this.sendError(res, error);
+        }
+      },
+    );
   }
 
   private sendJson(res: ServerResponse, status: number, body: JsonObject): void {

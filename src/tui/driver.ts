@@ -5,6 +5,7 @@
 import { emitKeypressEvents, type Interface } from 'node:readline';
 import type { Monitor, Snapshot } from '../monitor/types.js';
 import type { ProcessFilter } from '../cli/process-filter.js';
+import type { DisplayText } from '../text/display-text.js';
 import { render, type TerminalSize } from './render.js';
 import { createTuiState, handleKey, rankedViewOf, type KeyPress, type TuiState } from './state.js';
 
@@ -74,7 +75,7 @@ export function runTui(
     color: options.color,
     processFilter: options.processFilter,
   });
-  let previousLines: string[] = [];
+  let previousLines: readonly DisplayText[] = [];
   let previousSize = '';
   let isActive = true;
   let resolveResult!: (result: TuiResult) => void;
@@ -85,7 +86,8 @@ export function runTui(
   const draw = (): void => {
     if (!isActive) return;
     const s = size();
-    const lines = render(state, s);
+    // Only display text reaches the terminal: every name in it went through toDisplayText.
+    const lines: readonly DisplayText[] = render(state, s);
     const sizeKey = `${s.columns}x${s.rows}`;
     let out = '';
     if (sizeKey !== previousSize) {

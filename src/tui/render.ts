@@ -15,6 +15,14 @@ import {
   formatPercent,
   formatRate,
 } from '../cli/format.js';
+import {
+  display,
+  fitDisplay,
+  joinDisplay,
+  styleDisplay,
+  toDisplayText,
+  type DisplayText,
+} from '../text/display-text.js';
 import { sparkline } from './sparkline.js';
 import {
   KEY_HELP,
@@ -36,25 +44,19 @@ export interface TerminalSize {
 export const MIN_COLUMNS = 40;
 export const MIN_ROWS = 8;
 
-const ESC = '\x1b[';
 const STYLE = {
-  inverse: (s: string) => `${ESC}7m${s}${ESC}0m`,
-  bold: (s: string) => `${ESC}1m${s}${ESC}0m`,
-  yellow: (s: string) => `${ESC}33m${s}${ESC}0m`,
-  cyan: (s: string) => `${ESC}36m${s}${ESC}0m`,
-  dim: (s: string) => `${ESC}2m${s}${ESC}0m`,
+  inverse: (s: DisplayText) => styleDisplay(7, s),
+  bold: (s: DisplayText) => styleDisplay(1, s),
+  yellow: (s: DisplayText) => styleDisplay(33, s),
+  cyan: (s: DisplayText) => styleDisplay(36, s),
+  dim: (s: DisplayText) => styleDisplay(2, s),
 };
 
-/** Cuts or pads `text` to exactly `width` cells (one cell per code point). */
-export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
-  if (width <= 0) return '';
-  const chars = Array.from(text);
-  if (chars.length > width) {
-    return width === 1 ? '…' : chars.slice(0, width - 1).join('') + '…';
-  }
-  const padding = ' '.repeat(width - chars.length);
-  return align === 'right' ? padding + text : text + padding;
-}
+/** Cuts or pads display text to exactly `width` terminal cells (wide characters take two). */
+const fit = fitDisplay;
+
+/** Our own text (numbers, units, labels): made displayable like any other. */
+const own = (text: string): DisplayText => toDisplayText(text);
 
 const SHORT_VIEW_TITLES: Record<string, string> = {
   processes: 'Proc',
@@ -71,14 +73,15 @@ interface Column {
   readonly priority: number;
   /** The one column that takes the spare width (at least `width`). */
   readonly flexMax?: number;
-  readonly cell: (row: Row) => string;
+  /** The cell's text: names in it went through toDisplayText. */
+  readonly cell: (row: Row) => DisplayText;
   readonly isSparkline?: boolean;
   /** Columns of one group (sent and received) are dropped together. */
   readonly group?: string;
 }
 
-function endpoint(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+function endpoint(address: string, port: number): DisplayText {
+  return own(address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 }
 
 function trafficColumns(state: TuiState, historyWidth: number): Column[] {
@@ -95,7 +98,7 @@ function trafficColumns(state: TuiState, historyWidth: number): Column[] {
       align: 'right',
       priority: ratePriority,
       group: 'rates',
-      cell: (r) => formatRate(r.entry.rate.sentBytesPerSecond, u),
+      cell: (r) => own(formatRate(r.entry.rate.sentBytesPerSecond, u)),
     },
     {
       title: 'RECV/s',
@@ -103,7 +106,7 @@ function trafficColumns(state: TuiState, historyWidth: number): Column[] {
       align: 'right',
       priority: ratePriority,
       group: 'rates',
-      cell: (r) => formatRate(r.entry.rate.receivedBytesPerSecond, u),
+      cell: (r) => own(formatRate(r.entry.rate.receivedBytesPerSecond, u)),
     },
     {
       title: 'SENT',
@@ -111,7 +114,7 @@ function trafficColumns(state: TuiState, historyWidth: number): Column[] {
       align: 'right',
       priority: totalPriority,
       group: 'totals',
-      cell: (r) => formatBytes(r.entry.total.sentBytes, u),
+      cell: (r) => own(formatBytes(r.entry.total.sentBytes, u)),
     },
     {
       title: 'RECV',
@@ -119,7 +122,7 @@ function trafficColumns(state: TuiState, historyWidth: number): Column[] {
       align: 'right',
       priority: totalPriority,
       group: 'totals',
-      cell: (r) => formatBytes(r.entry.total.receivedBytes, u),
+      cell: (r) => own(formatBytes(r.entry.total.receivedBytes, u)),
     },
     {
       title: `LAST ${historyWidth}s`,
@@ -131,17 +134,17 @@ function trafficColumns(state: TuiState, historyWidth: number): Column[] {
         const h = r.entry.history;
         const sum = h.sentBytes.map((v, i) => v + (h.receivedBytes[i] ?? 0));
         // The last value is the current, unfinished second: it would always look like a drop.
-        return sparkline(sum.slice(0, -1), historyWidth);
+        return own(sparkline(sum.slice(0, -1), historyWidth));
       },
     },
   ];
 }
 
-function programText(state: TuiState, p: ProcessEntry): string {
+function programText(state: TuiState, p: ProcessEntry): DisplayText {
   const info = p.process;
   const cmd = info.cmdline.join(' ');
-  const text = state.showCommandLine && cmd !== '' ? cmd : info.comm;
-  return p.exited ? `${text} (exited)` : text;
+  const text = toDisplayText(state.showCommandLine && cmd !== '' ? cmd : info.comm);
+  return p.exited ? display`${text} (exited)` : text;
 }
 
 function columnsFor(state: TuiState, rows: readonly Row[], historyWidth: number): Column[] {
@@ -150,7 +153,7 @@ function columnsFor(state: TuiState, rows: readonly Row[], historyWidth: number)
   if (state.drillProcessKey !== undefined || state.view === 'connections') {
     const conn = (r: Row) => r.entry as ConnectionEntry;
     const cols: Column[] = [
-      { title: 'PROTO', width: 5, align: 'left', priority: 6, cell: (r) => conn(r).protocol },
+      { title: 'PROTO', width: 5, align: 'left', priority: 6, cell: (r) => own(conn(r).protocol) },
       {
         title: 'LOCAL',
         width: 21,
@@ -169,13 +172,13 @@ function columnsFor(state: TuiState, rows: readonly Row[], historyWidth: number)
     ];
     if (state.drillProcessKey === undefined) {
       cols.push(
-        { title: 'PID', width: 7, align: 'right', priority: 7, cell: (r) => r.pid.toString() },
+        { title: 'PID', width: 7, align: 'right', priority: 7, cell: (r) => own(r.pid.toString()) },
         {
           title: 'PROGRAM',
           width: 12,
           align: 'left',
           priority: 6,
-          cell: (r) => conn(r).process.comm,
+          cell: (r) => toDisplayText(conn(r).process.comm),
         },
       );
     }
@@ -189,14 +192,14 @@ function columnsFor(state: TuiState, rows: readonly Row[], historyWidth: number)
         align: 'left',
         priority: 10,
         flexMax: 39,
-        cell: (r) => (r.entry as RemoteEntry).remoteAddress,
+        cell: (r) => own((r.entry as RemoteEntry).remoteAddress),
       },
       {
         title: 'PROCS',
         width: 5,
         align: 'right',
         priority: 4,
-        cell: (r) => (r.entry as RemoteEntry).processCount.toString(),
+        cell: (r) => own((r.entry as RemoteEntry).processCount.toString()),
       },
       ...traffic,
     ];
@@ -209,29 +212,28 @@ function columnsFor(state: TuiState, rows: readonly Row[], historyWidth: number)
         align: 'left',
         priority: 10,
         flexMax: 64,
-        cell: (r) => r.name,
+        cell: (r) => toDisplayText(r.name),
       },
       {
         title: 'RUNTIME',
         width: 10,
         align: 'left',
         priority: 3,
-        cell: (r) => (r.entry as ContainerEntry).containerRuntime ?? '',
+        cell: (r) => toDisplayText((r.entry as ContainerEntry).containerRuntime ?? ''),
       },
-
       {
         title: 'PROCS',
         width: 5,
         align: 'right',
         priority: 4,
-        cell: (r) => (r.entry as ContainerEntry).processCount.toString(),
+        cell: (r) => own((r.entry as ContainerEntry).processCount.toString()),
       },
       {
         title: 'IMAGE',
         width: 16,
         align: 'left',
         priority: 1,
-        cell: (r) => (r.entry as ContainerEntry).container?.image ?? '',
+        cell: (r) => toDisplayText((r.entry as ContainerEntry).container?.image ?? ''),
       },
       ...traffic,
     ];
@@ -243,14 +245,14 @@ function columnsFor(state: TuiState, rows: readonly Row[], historyWidth: number)
       width: 7,
       align: 'right',
       priority: 9,
-      cell: (r) => (r.kind === 'unknown' ? '-' : r.pid.toString()),
+      cell: (r) => own(r.kind === 'unknown' ? '-' : r.pid.toString()),
     },
     {
       title: 'USER',
       width: 8,
       align: 'left',
       priority: 4,
-      cell: (r) => (r.process ? r.process.process.user : '-'),
+      cell: (r) => toDisplayText(r.process ? r.process.process.user : '-'),
     },
     {
       title: 'PROGRAM',
@@ -258,7 +260,7 @@ function columnsFor(state: TuiState, rows: readonly Row[], historyWidth: number)
       align: 'left',
       priority: 10,
       flexMax: programMax,
-      cell: (r) => (r.process ? programText(state, r.process) : '(unknown traffic)'),
+      cell: (r) => (r.process ? programText(state, r.process) : own('(unknown traffic)')),
     },
   ];
   if (hasContainer) {
@@ -268,7 +270,9 @@ function columnsFor(state: TuiState, rows: readonly Row[], historyWidth: number)
       align: 'left',
       priority: 2,
       cell: (r) =>
-        containerLabel(r.process?.process.container, r.process?.process.containerId ?? null),
+        toDisplayText(
+          containerLabel(r.process?.process.container, r.process?.process.containerId ?? null),
+        ),
     });
   }
   return [...cols, ...traffic];
@@ -300,10 +304,15 @@ function layoutColumns(columns: Column[], width: number): { columns: Column[]; w
   return { columns: kept, widths };
 }
 
-function headerLines(state: TuiState, size: TerminalSize): string[] {
+function headerLines(state: TuiState, size: TerminalSize): DisplayText[] {
   const s = state.data.snapshot;
   const color = state.color;
-  const devices = s ? s.devices.join(', ') || '-' : '…';
+  const devices = s
+    ? joinDisplay(
+        s.devices.map((d) => toDisplayText(d)),
+        ', ',
+      ) || own('-')
+    : own('…');
   let timing = 'starting…';
   if (s) {
     const remaining =
@@ -314,12 +323,13 @@ function headerLines(state: TuiState, size: TerminalSize): string[] {
           : `stops in ${formatDuration(s.remainingMs)}`;
     timing = `up ${formatDuration(s.elapsedMs)} · ${remaining}`;
   }
-  const paused = state.paused ? ' PAUSED ' : '';
-  const left = ` pidflow ${state.version} │ ${devices} │ ${timing}`;
+  const paused = own(state.paused ? ' PAUSED ' : '');
+  const left = display` pidflow ${toDisplayText(state.version)} │ ${devices} │ ${own(timing)}`;
   const titleWidth = size.columns - paused.length;
   let title = fit(left, titleWidth);
-  if (color) title = STYLE.inverse(title) + (paused ? STYLE.yellow(STYLE.bold(paused)) : '');
-  else title += paused;
+  if (color)
+    title = display`${STYLE.inverse(title)}${paused ? STYLE.yellow(STYLE.bold(paused)) : own('')}`;
+  else title = display`${title}${paused}`;
 
   let totalsLine = 'waiting for the first interval…';
   if (s) {
@@ -355,33 +365,38 @@ function headerLines(state: TuiState, size: TerminalSize): string[] {
   let tabLine = `${tabsOf(VIEW_TITLES)}  ${status}`;
   // Narrow terminals get short view names so that the sort and units stay visible.
   if (tabLine.length > size.columns) tabLine = `${tabsOf(SHORT_VIEW_TITLES)} ${status}`;
-  return [title, fit(totalsLine, size.columns), fit(tabLine, size.columns)];
+  return [title, fit(own(totalsLine), size.columns), fit(own(tabLine), size.columns)];
 }
 
-function footerLine(state: TuiState, size: TerminalSize, rowCount: number): string {
+function footerLine(state: TuiState, size: TerminalSize, rowCount: number): DisplayText {
+  // The typed (or pasted) filter is shown escaped like any name.
+  const typed = toDisplayText(state.filterText);
   if (state.isEditingFilter)
-    return fit(`/${state.filterText}█  (Enter keeps, Esc clears)`, size.columns);
+    return fit(display`/${typed}█  (Enter keeps, Esc clears)`, size.columns);
   const notice = state.data.endMessage ?? state.data.warning;
   if (notice !== undefined) {
-    const text = fit(`${notice}${state.data.endMessage ? ' · q quits' : ''}`, size.columns);
+    const quits = own(state.data.endMessage ? ' · q quits' : '');
+    const text = fit(display`${toDisplayText(notice)}${quits}`, size.columns);
     return state.color ? STYLE.yellow(text) : text;
   }
-  const filter = state.filterText !== '' ? `filter "${state.filterText}" (Esc clears) · ` : '';
-  const hints =
+  const filter = state.filterText !== '' ? display`filter "${typed}" (Esc clears) · ` : own('');
+  const hints = own(
     state.drillProcessKey !== undefined
       ? 'Esc back · q quit · ? help'
-      : 'q quit · ? help · ←→ view · s/r/t/p/n sort · Enter connections · / filter · Space pause';
-  const text = fit(`${filter}${rowCount} rows · ${hints}`, size.columns);
+      : 'q quit · ? help · ←→ view · s/r/t/p/n sort · Enter connections · / filter · Space pause',
+  );
+  const text = fit(display`${filter}${rowCount} rows · ${hints}`, size.columns);
   return state.color ? STYLE.dim(text) : text;
 }
 
-function helpLines(state: TuiState, size: TerminalSize, height: number): string[] {
+function helpLines(state: TuiState, size: TerminalSize, height: number): DisplayText[] {
   const keyWidth = Math.max(...KEY_HELP.map(([k]) => k.length));
+  const keys = own(' Keys');
   const lines = [
-    state.color ? STYLE.bold(fit(' Keys', size.columns)) : fit(' Keys', size.columns),
-    ...KEY_HELP.map(([k, what]) => fit(`  ${k.padEnd(keyWidth)}  ${what}`, size.columns)),
-    '',
-    fit('  Press any key to close this help.', size.columns),
+    state.color ? STYLE.bold(fit(keys, size.columns)) : fit(keys, size.columns),
+    ...KEY_HELP.map(([k, what]) => fit(own(`  ${k.padEnd(keyWidth)}  ${what}`), size.columns)),
+    own(''),
+    fit(own('  Press any key to close this help.'), size.columns),
   ];
   return lines.slice(0, height);
 }
@@ -402,14 +417,15 @@ function wrap(text: string, width: number): string[] {
   return lines;
 }
 
-function tooSmall(size: TerminalSize): string[] {
+function tooSmall(size: TerminalSize): DisplayText[] {
   const message = wrap(
     `Terminal too small (${size.columns}x${size.rows}): pidflow needs at least ${MIN_COLUMNS}x${MIN_ROWS}. ` +
       'Enlarge the window, or use --text. q quits.',
     Math.max(1, size.columns),
   );
-  const lines: string[] = [];
-  for (let i = 0; i < Math.max(1, size.rows); i++) lines.push(fit(message[i] ?? '', size.columns));
+  const lines: DisplayText[] = [];
+  for (let i = 0; i < Math.max(1, size.rows); i++)
+    lines.push(fit(own(message[i] ?? ''), size.columns));
   return lines;
 }
 
@@ -417,7 +433,7 @@ function tooSmall(size: TerminalSize): string[] {
  * Draws the whole screen for `state` at `size`: exactly `size.rows` lines, none wider than
  * `size.columns` cells once the ANSI styles are removed.
  */
-export function render(state: TuiState, size: TerminalSize): string[] {
+export function render(state: TuiState, size: TerminalSize): DisplayText[] {
   if (size.columns < MIN_COLUMNS || size.rows < MIN_ROWS) return tooSmall(size);
   const lines = headerLines(state, size);
   const rows = buildRows(state);
@@ -428,15 +444,16 @@ export function render(state: TuiState, size: TerminalSize): string[] {
     if (state.drillProcessKey !== undefined) {
       const p = state.data.snapshot?.processes.find((e) => e.key === state.drillProcessKey);
       const who = p
-        ? `${p.process.pid} ${p.process.comm} (${p.process.user})  ${p.process.cmdline.join(' ')}`
-        : `${state.drillProcessKey} (gone)`;
-      const text = fit(`Connections of ${who}`, size.columns);
+        ? display`${p.process.pid} ${toDisplayText(p.process.comm)} (${toDisplayText(p.process.user)})  ${toDisplayText(p.process.cmdline.join(' '))}`
+        : display`${toDisplayText(state.drillProcessKey)} (gone)`;
+      const text = fit(display`Connections of ${who}`, size.columns);
       lines.push(state.color ? STYLE.bold(text) : text);
     }
     const historyLength = rows.reduce((n, r) => Math.max(n, r.entry.history.sentBytes.length), 0);
     const historyWidth = Math.max(8, Math.min(20, historyLength || 15));
     const { columns, widths } = layoutColumns(columnsFor(state, rows, historyWidth), size.columns);
-    const head = ' ' + columns.map((c, i) => fit(c.title, widths[i]!, c.align)).join(' ');
+    const titles = columns.map((c, i) => fit(own(c.title), widths[i]!, c.align));
+    const head = display` ${joinDisplay(titles, ' ')}`;
     lines.push(state.color ? STYLE.bold(fit(head, size.columns)) : fit(head, size.columns));
     const tableHeight = size.rows - lines.length - 1;
     const selected = selectedIndexOf(state, rows);
@@ -445,10 +462,10 @@ export function render(state: TuiState, size: TerminalSize): string[] {
     if (rows.length === 0) {
       const empty =
         state.data.snapshot === undefined
-          ? '  waiting for traffic…'
+          ? own('  waiting for traffic…')
           : state.filterText !== ''
-            ? `  nothing matches "${state.filterText}"`
-            : '  no traffic yet';
+            ? display`  nothing matches "${toDisplayText(state.filterText)}"`
+            : own('  no traffic yet');
       lines.push(fit(empty, size.columns));
     }
     for (let i = start; i < rows.length && lines.length < size.rows - 1; i++) {
@@ -458,11 +475,11 @@ export function render(state: TuiState, size: TerminalSize): string[] {
         const text = fit(c.cell(row), widths[j]!, c.align);
         return c.isSparkline && state.color ? STYLE.cyan(text) : text;
       });
-      const line = (isSelected ? '>' : ' ') + cells.join(' ');
+      const line = display`${own(isSelected ? '>' : ' ')}${joinDisplay(cells, ' ')}`;
       lines.push(isSelected && state.color ? STYLE.inverse(line) : line);
     }
   }
-  while (lines.length < size.rows - 1) lines.push('');
+  while (lines.length < size.rows - 1) lines.push(own(''));
   lines.push(footerLine(state, size, rows.length));
   return lines;
 }

@@ -12,6 +12,7 @@ import type {
 import { containerLabel, containerSearchText } from '../cli/container-label.js';
 import { BYTE_UNITS, type ByteUnit } from '../cli/format.js';
 import { matchesProcessFilter, type ProcessFilter } from '../cli/process-filter.js';
+import { isTypeableCharacter } from '../text/display-text.js';
 
 export type ViewKind = 'processes' | 'connections' | 'remotes' | 'containers';
 export type SortKey = 'sent' | 'received' | 'total' | 'pid' | 'name';
@@ -282,16 +283,13 @@ export function handleKey(
     if (name === 'escape')
       return { state: { ...state, isEditingFilter: false, filterText: '' }, action: 'none' };
     if (name === 'backspace')
-      return { state: { ...state, filterText: state.filterText.slice(0, -1) }, action: 'none' };
+      return {
+        state: { ...state, filterText: Array.from(state.filterText).slice(0, -1).join('') },
+        action: 'none',
+      };
     if (key.ctrl && name === 'u') return { state: { ...state, filterText: '' }, action: 'none' };
-    if (
-      ch.length === 1 &&
-      ch >= ' ' &&
-      ch !== '\x7f' &&
-      !key.ctrl &&
-      !key.meta &&
-      state.filterText.length < 64
-    ) {
+    // Only printable characters: a pasted escape sequence or control character never gets in.
+    if (isTypeableCharacter(ch) && !key.ctrl && !key.meta && state.filterText.length < 64) {
       return {
         state: { ...state, filterText: state.filterText + ch, selectedKey: undefined },
         action: 'none',

@@ -107,7 +107,7 @@ test(
   'maps real sockets on loopback and in a namespace to the pids and namespace we created',
   {
     timeout: TIME_LIMIT_MS,
-    skip: canCreateTestNets() ? false : 'needs root to create network namespaces',
+    skip: canCreateTestNets() ? false : '[needs-root] needs root to create network namespaces',
   },
   async () => {
     const net = await createTestNet({ prefix: 'pfa', v6: true });

@@ -22,7 +22,9 @@ import {
 } from '../helpers/traffic.js';
 import type { Worker, WorkerReport } from '../helpers/traffic.js';
 
-const SKIP = canCreateTestNets() ? false : 'needs root: creates network namespaces and captures';
+const SKIP = canCreateTestNets()
+  ? false
+  : '[needs-root] needs root: creates network namespaces and captures';
 /** Per-test bound; traffic phases are bounded well below it. */
 const TEST_TIMEOUT_MS = 90_000;
 const TRAFFIC_BOUND_MS = 15_000;

@@ -1,5 +1,5 @@
 // End-to-end capture as root: known UDP traffic on loopback and over a veth pair into a
-// namespace this test creates (198.18.0.0/24, fd42:6e66::/64), counted per direction; the
+// namespace this test creates (addresses allocated per run by test/helpers/netns.ts), counted per direction; the
 // pcap file round trip checked with tcpdump -r; and the live error paths, including capture
 // without the capability from an unprivileged child process.
 import assert from 'node:assert/strict';
@@ -18,16 +18,11 @@ import { formatDstAddress, formatSrcAddress } from '../../src/decode/address.js'
 import { createRecord, readRecord } from '../../src/decode/read-record.js';
 import { RECORD_SIZE, REC_OFF_FLOW_HASH } from '../../src/decode/record.js';
 import { CaptureError } from '../../src/errors.js';
+import { createTestNet } from '../helpers/netns.js';
+import { needsRoot } from '../helpers/skip-reasons.js';
 
-const IS_ROOT = process.getuid?.() === 0;
-const SKIP = IS_ROOT
-  ? false
-  : 'needs root (CAP_NET_RAW, CAP_NET_ADMIN, netns): run as root; CI does';
+const SKIP = needsRoot('CAP_NET_RAW, CAP_NET_ADMIN, netns');
 const TEST_TIMEOUT_MS = 60_000;
-const TAG = String(process.pid % 100000);
-const NS = `pfc-e2e-${TAG}`;
-const VETH_HOST = `pfc${TAG}a`;
-const VETH_NS = `pfc${TAG}b`;
 
 /** Flow key -> [records, ipBytes, payloadBytes, wireBytes] */
 type Tally = Map<string, [number, number, number, number]>;
@@ -73,8 +68,6 @@ function bind(type: 'udp4' | 'udp6', address: string): Promise<dgram.Socket> {
   return new Promise((resolve) => s.bind(0, address, () => resolve(s)));
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 test(
   'loopback: exactly the datagrams sent, per direction, with their IP and payload bytes',
   { skip: SKIP, timeout: TEST_TIMEOUT_MS },
@@ -89,7 +82,6 @@ test(
       source.start();
       await sendUdp(a, 1500, 200, pb, '127.0.0.1');
       await sendUdp(b, 700, 1000, pa, '127.0.0.1');
-      await sleep(300);
     } finally {
       await source.stop();
       a.close();
@@ -138,7 +130,6 @@ test(
     try {
       for (const s of sources) s.start();
       await sendUdp(a, 50, 10, pb, '127.0.0.1');
-      await sleep(300);
     } finally {
       await Promise.all(sources.map((s) => s.stop()));
       a.close();
@@ -154,76 +145,61 @@ test(
   },
 );
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: 'pipe', timeout: 10_000 });
-}
-
-function cleanupNetns(): void {
-  spawnSync('ip', ['link', 'del', VETH_HOST], { stdio: 'ignore', timeout: 10_000 });
-  spawnSync('ip', ['netns', 'del', NS], { stdio: 'ignore', timeout: 10_000 });
-}
-
 test(
   'veth into a namespace: IPv4 and IPv6 datagrams counted exactly per direction',
   { skip: SKIP, timeout: TEST_TIMEOUT_MS },
   async () => {
-    cleanupNetns();
+    // Names and addresses allocated per run (test/helpers/netns.ts): two runs never collide.
+    const net = await createTestNet({ prefix: 'pfc', v6: true });
+    const hostV4 = net.a.ipv4;
+    const hostV6 = net.a.ipv6!;
+    const nsV4 = net.b.ipv4;
+    const nsV6 = net.b.ipv6!;
     let source: PacketSource | undefined;
     const sockets: dgram.Socket[] = [];
     try {
-      ip('netns', 'add', NS);
-      ip('link', 'add', VETH_HOST, 'type', 'veth', 'peer', 'name', VETH_NS);
-      ip('link', 'set', VETH_NS, 'netns', NS);
-      ip('addr', 'add', '198.18.0.1/24', 'dev', VETH_HOST);
-      ip('addr', 'add', 'fd42:6e66::1/64', 'dev', VETH_HOST, 'nodad');
-      ip('link', 'set', VETH_HOST, 'up');
-      ip('-n', NS, 'addr', 'add', '198.18.0.2/24', 'dev', VETH_NS);
-      ip('-n', NS, 'addr', 'add', 'fd42:6e66::2/64', 'dev', VETH_NS, 'nodad');
-      ip('-n', NS, 'link', 'set', VETH_NS, 'up');
-      ip('-n', NS, 'link', 'set', 'lo', 'up');
-
-      const s4 = await bind('udp4', '198.18.0.1');
-      const s6 = await bind('udp6', 'fd42:6e66::1');
+      const s4 = await bind('udp4', hostV4);
+      const s6 = await bind('udp6', hostV6);
       sockets.push(s4, s6);
       const p4 = s4.address().port;
       const p6 = s6.address().port;
       const sinkPort = 47000 + (process.pid % 1000);
-      source = openCapture({ devices: [VETH_HOST], filter: `udp and port ${sinkPort}` });
+      source = openCapture({ devices: [net.a.device], filter: `udp and port ${sinkPort}` });
       const tally = collect(source);
       source.start();
-      await sendUdp(s4, 800, 300, sinkPort, '198.18.0.2');
-      await sendUdp(s6, 600, 500, sinkPort, 'fd42:6e66::2');
+      await sendUdp(s4, 800, 300, sinkPort, nsV4);
+      await sendUdp(s6, 600, 500, sinkPort, nsV6);
       // The namespace side sends back: 400 x 100 bytes over IPv4, 300 x 50 over IPv6.
       const sender = `import socket
-for fam, dst, src, n, size in ((socket.AF_INET, ('198.18.0.1', ${p4}), '198.18.0.2', 400, 100), (socket.AF_INET6, ('fd42:6e66::1', ${p6}), 'fd42:6e66::2', 300, 50)):
+for fam, dst, src, n, size in ((socket.AF_INET, ('${hostV4}', ${p4}), '${nsV4}', 400, 100), (socket.AF_INET6, ('${hostV6}', ${p6}), '${nsV6}', 300, 50)):
     s = socket.socket(fam, socket.SOCK_DGRAM)
     s.bind((src, ${sinkPort}))
     for _ in range(n):
         s.sendto(b'b' * size, dst)
     s.close()
 `;
-      execFileSync('ip', ['netns', 'exec', NS, 'python3', '-c', sender], { timeout: 20_000 });
-      await sleep(300);
+      await net.exec(net.b.ns, 'python3', ['-c', sender]);
+      // No sleep: stop() reads what the kernel captured before it returns.
       await source.stop();
-      assert.deepEqual(tally.get(`17 198.18.0.1:${p4} > 198.18.0.2:${sinkPort}`), [
+      assert.deepEqual(tally.get(`17 ${hostV4}:${p4} > ${nsV4}:${sinkPort}`), [
         800,
         800 * 328,
         800 * 300,
         800 * 342,
       ]);
-      assert.deepEqual(tally.get(`17 fd42:6e66::1:${p6} > fd42:6e66::2:${sinkPort}`), [
+      assert.deepEqual(tally.get(`17 ${hostV6}:${p6} > ${nsV6}:${sinkPort}`), [
         600,
         600 * 548,
         600 * 500,
         600 * 562,
       ]);
-      assert.deepEqual(tally.get(`17 198.18.0.2:${sinkPort} > 198.18.0.1:${p4}`), [
+      assert.deepEqual(tally.get(`17 ${nsV4}:${sinkPort} > ${hostV4}:${p4}`), [
         400,
         400 * 128,
         400 * 100,
         400 * 142,
       ]);
-      assert.deepEqual(tally.get(`17 fd42:6e66::2:${sinkPort} > fd42:6e66::1:${p6}`), [
+      assert.deepEqual(tally.get(`17 ${nsV6}:${sinkPort} > ${hostV6}:${p6}`), [
         300,
         300 * 98,
         300 * 50,
@@ -237,7 +213,7 @@ for fam, dst, src, n, size in ((socket.AF_INET, ('198.18.0.1', ${p4}), '198.18.0
     } finally {
       await source?.stop();
       for (const s of sockets) s.close();
-      cleanupNetns();
+      await net.destroy();
     }
   },
 );
@@ -273,7 +249,6 @@ test(
     try {
       source.start();
       await sendUdp(a, 1200, 400, pb, '127.0.0.1');
-      await sleep(300);
       await source.stop();
       const files = readdirSync(dir).sort();
       const stats = source.stats().pcap;
@@ -316,7 +291,6 @@ test(
     try {
       source.start();
       await sendUdp(a, 50, 10, pa, '127.0.0.1');
-      await sleep(300);
     } finally {
       await source.stop();
       a.close();
@@ -414,7 +388,6 @@ test(
     try {
       source.start();
       await sendUdp(a, 200, 10, pa, '127.0.0.1');
-      await sleep(300);
     } finally {
       await source.stop();
       a.close();
@@ -491,7 +464,6 @@ test(
     try {
       source.start();
       await sendUdp(a, 400, 72, pa, '127.0.0.1');
-      await sleep(300);
     } finally {
       await source.stop();
       a.close();
@@ -520,7 +492,6 @@ test(
     try {
       source.start();
       await sendUdp(a, 100, 8, pa, '127.0.0.1');
-      await sleep(300);
     } finally {
       await source.stop();
       a.close();

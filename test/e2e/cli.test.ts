@@ -16,9 +16,9 @@ const BIN = join(ROOT, 'bin', 'pidflow.js');
 const IS_ROOT = process.getuid?.() === 0;
 const HAS_BUILD = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
 const SKIP = !IS_ROOT
-  ? 'needs root to capture on lo (CI runs as root)'
+  ? '[needs-root] needs root to capture on lo (CI runs as root)'
   : !HAS_BUILD
-    ? 'needs the compiled CLI: run `npx tsc -p tsconfig.json` first'
+    ? '[needs-build] needs the compiled CLI: run `npx tsc -p tsconfig.json` first'
     : false;
 
 /** IPv4 header (no options) plus UDP header, bytes. */
@@ -172,7 +172,7 @@ test(
 
 test(
   'pidflow rejects a bad option with exit 2 before capturing',
-  { skip: HAS_BUILD ? false : 'needs the compiled CLI', timeout: 10_000 },
+  { skip: HAS_BUILD ? false : '[needs-build] needs the compiled CLI', timeout: 10_000 },
   async () => {
     const child = spawn(process.execPath, [BIN, '--timeout', 'soon'], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -20,7 +20,7 @@ const isRoot = process.getuid?.() === 0;
 
 test(
   'examples/top-processes.mjs runs on loopback and ends by its capture timeout',
-  { skip: isRoot ? false : 'needs root to capture', timeout: 30_000 },
+  { skip: isRoot ? false : '[needs-root] needs root to capture', timeout: 30_000 },
   async () => {
     const root = packageRoot();
     const { stdout } = await run(

@@ -2,11 +2,12 @@
 // guard, and (as root) that test nets, traffic workers and tcpdump truth agree with each other.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { canCreateTestNets, createTestNet, isTestAddress } from '../helpers/netns.js';
 import {
   LINKTYPE_ETHERNET,
@@ -30,7 +31,9 @@ const V4_A = Buffer.from([198, 18, 0, 1]);
 const V4_B = Buffer.from([198, 18, 0, 2]);
 const V6_A = Buffer.from('fd426e66000000000000000000000001', 'hex');
 const V6_B = Buffer.from('fd426e66000000000000000000010002', 'hex');
-const NOT_ROOT = canCreateTestNets() ? false : 'needs root to create network namespaces';
+const NOT_ROOT = canCreateTestNets()
+  ? false
+  : '[needs-root] needs root to create network namespaces';
 
 test('pcap truth sums IP bytes per directional 5-tuple from a file written here', () => {
   const tcp = buildPacket({
@@ -128,6 +131,9 @@ test('the address guard allows only the test ranges and loopback', () => {
   for (const ok of [
     '198.18.0.1',
     '198.18.0.254',
+    '198.18.1.1',
+    '198.18.255.2',
+    '198.19.7.1',
     '127.0.0.1',
     '::1',
     'fd42:6e66::1',
@@ -136,7 +142,8 @@ test('the address guard allows only the test ranges and loopback', () => {
     assert.equal(isTestAddress(ok), true, ok);
   }
   for (const bad of [
-    '198.18.1.1',
+    '198.17.255.255',
+    '198.20.0.1',
     '8.8.8.8',
     '10.0.0.1',
     'fd42:6e66:0:1::1',
@@ -340,5 +347,84 @@ test(
       execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(net.id),
       false,
     );
+  },
+);
+
+/** Create `count` nets at once in a child process; it prints their hosts as JSON, then waits. */
+const NETS_CHILD = `
+const { createTestNet } = await import(process.argv[1]);
+const nets = await Promise.all(Array.from({ length: Number(process.argv[2]) }, () => createTestNet({ prefix: 'pfk' })));
+process.stdout.write(JSON.stringify(nets.map((n) => ({ id: n.id, a: n.a, b: n.b }))) + '\\n');
+process.stdin.once('data', async () => { for (const n of nets) await n.destroy(); process.exit(0); });
+setTimeout(() => process.exit(1), 30000).unref();
+`;
+
+test(
+  'test nets created at once by two processes get distinct names, devices and /29s inside 198.18.0.0/16',
+  { skip: NOT_ROOT, timeout: 60_000 },
+  async () => {
+    const self = fileURLToPath(import.meta.url);
+    const helper = fileURLToPath(new URL('../helpers/netns.js', import.meta.url));
+    const loader = self.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    const children = [0, 1].map(() =>
+      spawn(
+        process.execPath,
+        [...loader, '--input-type=module', '-e', NETS_CHILD, helper.replace(/\.ts$/, '.js'), '4'],
+        {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        },
+      ),
+    );
+    const local = await Promise.all([0, 1, 2].map(() => createTestNet({ prefix: 'pfk' })));
+    try {
+      const reports = await Promise.all(
+        children.map(
+          (child) =>
+            new Promise<
+              { id: string; a: { device: string; ipv4: string }; b: { ns: string; ipv4: string } }[]
+            >((resolve, reject) => {
+              let out = '';
+              const timer = setTimeout(
+                () => reject(new Error('child did not report its nets')),
+                30_000,
+              );
+              child.stdout.on('data', (d: Buffer) => {
+                out += d.toString();
+                if (out.includes('\n')) {
+                  clearTimeout(timer);
+                  resolve(JSON.parse(out) as never);
+                }
+              });
+            }),
+        ),
+      );
+      const all = [...reports.flat(), ...local.map((n) => ({ id: n.id, a: n.a, b: n.b }))];
+      assert.equal(all.length, 11);
+      const distinct = (values: string[]): number => new Set(values).size;
+      assert.equal(distinct(all.map((n) => n.id)), 11, 'ids');
+      assert.equal(distinct(all.map((n) => n.a.device)), 11, 'devices');
+      assert.equal(distinct(all.map((n) => n.b.ns ?? '')), 11, 'namespaces');
+      const subnets = all.map((n) => {
+        const [, , c, d] = n.a.ipv4.split('.').map(Number);
+        return ((c ?? 0) * 256 + (d ?? 0)) >> 3;
+      });
+      assert.equal(distinct(subnets.map(String)), 11, '/29s');
+      for (const n of all) {
+        for (const address of [n.a.ipv4, n.b.ipv4]) {
+          assert.match(address, /^198\.18\.\d+\.\d+$/);
+          assert.equal(address.startsWith('198.18.0.'), false, `${address} is in the reserved /24`);
+        }
+      }
+    } finally {
+      for (const child of children) child.stdin.end('done\n');
+      await Promise.all(
+        children.map(
+          (c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r))),
+        ),
+      );
+      for (const n of local) await n.destroy();
+    }
+    const links = execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' });
+    assert.equal(/ pfk[0-9a-z]+a[@:]/.test(links), false, 'a test veth was left behind');
   },
 );

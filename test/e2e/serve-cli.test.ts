@@ -14,9 +14,9 @@ const ROOT = packageRootDir();
 const BIN = join(ROOT, 'bin', 'pidflow.js');
 const IS_ROOT = process.getuid?.() === 0;
 const SKIP = !IS_ROOT
-  ? 'needs root to capture on lo (CI runs as root)'
+  ? '[needs-root] needs root to capture on lo (CI runs as root)'
   : !existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))
-    ? 'needs the compiled CLI: run `npx tsc -p tsconfig.json` first'
+    ? '[needs-build] needs the compiled CLI: run `npx tsc -p tsconfig.json` first'
     : false;
 
 const DATAGRAMS = 10;

@@ -56,7 +56,7 @@ function waitForOutput(child: ChildProcess, text: string, timeoutMs: number): Pr
 test(
   'serves the exact bytes of a known child as JSON and as Prometheus counters',
   {
-    skip: IS_ROOT ? false : 'needs root to capture on lo (CI runs as root)',
+    skip: IS_ROOT ? false : '[needs-root] needs root to capture on lo (CI runs as root)',
     timeout: TEST_TIMEOUT_MS,
   },
   async () => {

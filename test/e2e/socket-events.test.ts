@@ -13,7 +13,9 @@ import type { SocketEvent, SocketEventsHandle } from '../../src/capture/socket-e
 import { createMonitor } from '../../src/index.js';
 import { canCreateTestNets, createTestNet } from '../helpers/netns.js';
 
-const SKIP = canCreateTestNets() ? false : 'needs root: loads a BPF program and creates namespaces';
+const SKIP = canCreateTestNets()
+  ? false
+  : '[needs-root] needs root: loads a BPF program and creates namespaces';
 const TEST_TIMEOUT_MS = 60_000;
 /** Connections per child; each lives a few ms. */
 const CONNECTIONS = 50;

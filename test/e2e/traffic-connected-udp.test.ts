@@ -8,7 +8,9 @@ import { test } from 'node:test';
 import { canCreateTestNets, createTestNet } from '../helpers/netns.js';
 import { startUdpClient, startUdpServer } from '../helpers/traffic.js';
 
-const NOT_ROOT = canCreateTestNets() ? false : 'needs root to create network namespaces';
+const NOT_ROOT = canCreateTestNets()
+  ? false
+  : '[needs-root] needs root to create network namespaces';
 const PEER_PORT = 40000;
 const PAYLOAD_BYTES = 64;
 const REPLY_BYTES = 10;

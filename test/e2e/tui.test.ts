@@ -25,11 +25,11 @@ function hasTmux(): boolean {
 
 const SKIP =
   process.getuid?.() !== 0
-    ? 'needs root to capture on lo (CI runs as root)'
+    ? '[needs-root] needs root to capture on lo (CI runs as root)'
     : !hasTmux()
-      ? 'needs tmux (apt-get install tmux)'
+      ? '[needs-tmux] needs tmux (apt-get install tmux)'
       : !existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))
-        ? 'needs the compiled CLI: run `npx tsc -p tsconfig.json` first'
+        ? '[needs-build] needs the compiled CLI: run `npx tsc -p tsconfig.json` first'
         : false;
 
 function tmux(...args: string[]): string {

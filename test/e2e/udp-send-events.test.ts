@@ -14,7 +14,9 @@ import type { Monitor } from '../../src/index.js';
 import { canCreateTestNets, createTestNet } from '../helpers/netns.js';
 import type { TestNet } from '../helpers/netns.js';
 
-const SKIP = canCreateTestNets() ? false : 'needs root: loads a BPF program and creates namespaces';
+const SKIP = canCreateTestNets()
+  ? false
+  : '[needs-root] needs root: loads a BPF program and creates namespaces';
 const TEST_TIMEOUT_MS = 90_000;
 const SENDERS_V4 = 16;
 const SENDERS_V6 = 8;
@@ -106,7 +108,7 @@ test(
   async (t) => {
     const why = udpTrackingError();
     if (why !== false) {
-      t.skip(`UDP send tracking cannot load here: ${why}`);
+      t.skip(`[no-udp-send-events] UDP send tracking cannot load here: ${why}`);
       return;
     }
     const net = await createTestNet({ prefix: 'pfu', v6: true });
@@ -171,7 +173,7 @@ test(
   async (t) => {
     const why = udpTrackingError();
     if (why !== false) {
-      t.skip(`UDP send tracking cannot load here: ${why}`);
+      t.skip(`[no-udp-send-events] UDP send tracking cannot load here: ${why}`);
       return;
     }
     const events: SocketEvent[] = [];

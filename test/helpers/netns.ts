@@ -1,18 +1,27 @@
 // Test hosts for end-to-end tests and benchmarks: network namespaces joined by a veth pair,
-// addressed inside 198.18.0.0/24 and fd42:6e66::/64 only, torn down even when a test fails.
+// addressed inside 198.18.0.0/16 and fd42:6e66::/64 only, torn down even when a test fails.
+// Each net holds a slot (a /29 and a /112, and the names derived from it) through a lock the
+// kernel arbitrates: an abstract unix socket `pidflow-test-slot-<n>`, bound by one process at
+// a time and released when that process exits, so parallel runs and benchmarks never share
+// a name or a route, and a crashed run frees its slot by itself.
 
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { isIP } from 'node:net';
+import { createServer, isIP, type Server } from 'node:net';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
 /** Longest interface name Linux accepts (IFNAMSIZ - 1). */
 const MAX_IFNAME_CHARS = 15;
-/** Each run takes a /29 slice of 198.18.0.0/24 (and a /112 of fd42:6e66::/64) so parallel runs never share a route. */
-const SLOT_COUNT = 30;
+/**
+ * Slots are /29 slices of 198.18.0.0/16 (and /112s of fd42:6e66::/64). The first 32 (198.18.0.0/24)
+ * are never handed out: tests written before the allocator used fixed addresses there.
+ */
+const FIRST_SLOT = 32;
+const SLOT_COUNT = 8192;
+const SLOT_ATTEMPTS = 200;
 const COMMAND_TIMEOUT_MS = 10_000;
 
 /** One end of the test link. */
@@ -61,21 +70,25 @@ export interface TestNet {
 }
 
 /**
- * Throw unless `address` lies in 198.18.0.0/24, fd42:6e66::/64 or loopback: the only places
+ * Throw unless `address` lies in 198.18.0.0/15, fd42:6e66::/64 or loopback: the only places
  * tests and benchmarks may send to.
  */
 export function assertTestAddress(address: string): void {
   if (!isTestAddress(address)) {
     throw new Error(
-      `refusing address ${address}: tests may only use 198.18.0.0/24, fd42:6e66::/64 or loopback`,
+      `refusing address ${address}: tests may only use 198.18.0.0/15, fd42:6e66::/64 or loopback`,
     );
   }
 }
 
-/** True for 198.18.0.0/24, fd42:6e66::/64, 127.0.0.0/8 and ::1. */
+/** True for 198.18.0.0/15, fd42:6e66::/64, 127.0.0.0/8 and ::1. */
 export function isTestAddress(address: string): boolean {
   const version = isIP(address);
-  if (version === 4) return address.startsWith('198.18.0.') || address.startsWith('127.');
+  if (version === 4) {
+    return (
+      address.startsWith('198.18.') || address.startsWith('198.19.') || address.startsWith('127.')
+    );
+  }
   if (version === 6) {
     const words = expandIpv6(address);
     if (words === undefined) return false;
@@ -121,6 +134,10 @@ function installExitHandlers(): void {
 class TestNetImpl implements TestNet {
   readonly children = new Set<ChildProcess>();
   readonly namespaces: string[] = [];
+  /** The host-side veth was created by this net (only then may destroy delete it). */
+  linkCreated = false;
+  /** The slot's lock; closed once the links are gone. */
+  slotLock: Server | undefined;
   destroyed = false;
 
   constructor(
@@ -180,6 +197,8 @@ class TestNetImpl implements TestNet {
       ),
     );
     this.removeLinks();
+    this.slotLock?.close();
+    this.slotLock = undefined;
     liveNets.delete(this);
   }
 
@@ -194,7 +213,7 @@ class TestNetImpl implements TestNet {
     // Deleting a namespace deletes the veth end in it and so its peer; delete the host end too
     // in case the namespace was never created.
     for (const ns of this.namespaces) runQuiet('ip', ['netns', 'del', ns]);
-    if (this.a.ns === undefined) runQuiet('ip', ['link', 'del', this.a.device]);
+    if (this.a.ns === undefined && this.linkCreated) runQuiet('ip', ['link', 'del', this.a.device]);
   }
 }
 
@@ -221,21 +240,50 @@ function runQuiet(cmd: string, args: readonly string[]): void {
   }
 }
 
-/** A slot whose /29 is not yet on any interface of the root namespace. */
-function pickSlot(): number {
-  const used = run('ip', ['-o', 'addr', 'show']);
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const slot = 1 + ((randomBytes(1)[0] ?? 0) % SLOT_COUNT);
-    if (!used.includes(`198.18.0.${slot * 8 + 1}/`) && !used.includes(`198.18.0.${slot * 8 + 2}/`))
-      return slot;
+/** Bind the slot's abstract unix socket: resolves with the lock, or undefined when taken. */
+function lockSlot(slot: number): Promise<Server | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(undefined));
+    server.listen({ path: `\0pidflow-test-slot-${slot}`, exclusive: true }, () => {
+      server.unref();
+      resolve(server);
+    });
+  });
+}
+
+/** The IPv4 address `host` (1 or 2) of a slot's /29. */
+function slotIpv4(slot: number, host: number): string {
+  const offset = slot * 8 + host;
+  return `198.18.${offset >> 8}.${offset & 0xff}`;
+}
+
+/**
+ * Lock a free slot: its socket bound by no other process, and its /29 on no interface (a run
+ * killed with SIGKILL leaves its links behind; their slot is skipped, not reused).
+ */
+async function acquireSlot(): Promise<{ slot: number; lock: Server }> {
+  for (let attempt = 0; attempt < SLOT_ATTEMPTS; attempt++) {
+    const slot = FIRST_SLOT + (randomBytes(2).readUInt16LE(0) % (SLOT_COUNT - FIRST_SLOT));
+    const lock = await lockSlot(slot);
+    if (lock === undefined) continue;
+    const used = run('ip', ['-o', 'addr', 'show']);
+    if (used.includes(` ${slotIpv4(slot, 1)}/`) || used.includes(` ${slotIpv4(slot, 2)}/`)) {
+      lock.close();
+      continue;
+    }
+    return { slot, lock };
   }
-  throw new Error('no free 198.18.0.0/24 slot: remove stale test links (ip -o addr | grep 198.18)');
+  throw new Error(
+    'no free 198.18.0.0/16 test slot: remove stale test links (ip -o addr | grep 198.18)',
+  );
 }
 
 /**
  * Create two hosts joined by a veth pair. Needs root (CAP_NET_ADMIN + CAP_SYS_ADMIN).
- * Side a gets 198.18.0.(8s+1)/29, side b 198.18.0.(8s+2)/29 for a random free slot s, and
- * with `v6` fd42:6e66::s:1/112 and fd42:6e66::s:2/112.
+ * For a slot s locked for this process (32 <= s < 8192), side a gets the first address of the
+ * /29 at 198.18.0.0 + 8s, side b the second, and with `v6` fd42:6e66::s:1/112 and
+ * fd42:6e66::s:2/112. Names carry the slot, so they are unique among live nets too.
  * @example
  * const net = await createTestNet({ prefix: 'pfe', v6: true });
  * try { ... } finally { await net.destroy(); }
@@ -246,8 +294,9 @@ export async function createTestNet(options: TestNetOptions): Promise<TestNet> {
     throw new Error(`bad test net prefix ${JSON.stringify(prefix)}: use 2..6 chars [a-z0-9]`);
   }
   installExitHandlers();
-  const id = prefix + randomBytes(3).toString('hex').slice(0, 5);
-  const slot = pickSlot();
+  const { slot, lock } = await acquireSlot();
+  // prefix + slot (3 base-36 digits) + 2 random hex digits: at most 11 characters.
+  const id = prefix + slot.toString(36).padStart(3, '0') + randomBytes(1).toString('hex');
   const nsA = mode === 'pair' ? `${id}-a` : undefined;
   const nsB = `${id}-b`;
   const devA = `${id}a`;
@@ -256,13 +305,13 @@ export async function createTestNet(options: TestNetOptions): Promise<TestNet> {
   const a: TestHost = {
     ns: nsA,
     device: devA,
-    ipv4: `198.18.0.${slot * 8 + 1}`,
+    ipv4: slotIpv4(slot, 1),
     ipv6: v6 ? `fd42:6e66::${slot.toString(16)}:1` : undefined,
   };
   const b: TestHost = {
     ns: nsB,
     device: devB,
-    ipv4: `198.18.0.${slot * 8 + 2}`,
+    ipv4: slotIpv4(slot, 2),
     ipv6: v6 ? `fd42:6e66::${slot.toString(16)}:2` : undefined,
   };
   for (const host of [a, b]) {
@@ -270,6 +319,7 @@ export async function createTestNet(options: TestNetOptions): Promise<TestNet> {
     if (host.ipv6 !== undefined) assertTestAddress(host.ipv6);
   }
   const net = new TestNetImpl(id, a, b);
+  net.slotLock = lock;
   liveNets.add(net);
   try {
     for (const ns of [nsA, nsB]) {
@@ -278,6 +328,7 @@ export async function createTestNet(options: TestNetOptions): Promise<TestNet> {
       net.namespaces.push(ns);
     }
     run('ip', ['link', 'add', devA, 'type', 'veth', 'peer', 'name', devB]);
+    net.linkCreated = true;
     for (const host of [a, b]) {
       const ipIn = (args: string[]): string =>
         host.ns === undefined ? run('ip', args) : run('ip', ['-n', host.ns, ...args]);
