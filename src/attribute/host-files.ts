@@ -2,7 +2,15 @@
 // /var/log, users' ~/.local/share): the only place the attribution stage reads outside /proc.
 // Those files are written from data that containers' owners control, so every read is capped.
 
-import { closeSync, constants, fstatSync, openSync, readSync, readdirSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readSync,
+  readdirSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /** One file read by {@link HostFiles.readFile}. */
@@ -26,6 +34,8 @@ export interface HostFiles {
   readFile(path: string, maxBytes: number): HostFile;
   /** Entry names of a directory (no `.`/`..`). */
   readdir(path: string): string[];
+  /** Modification time and size, without reading (a link as the last component is not followed). */
+  stat(path: string): { readonly mtimeMs: number; readonly sizeBytes: number };
 }
 
 /** An errno-style error with a code of our own. */
@@ -74,6 +84,11 @@ export class NodeHostFiles implements HostFiles {
 
   readdir(path: string): string[] {
     return readdirSync(this.resolve(path));
+  }
+
+  stat(path: string): { readonly mtimeMs: number; readonly sizeBytes: number } {
+    const stat = lstatSync(this.resolve(path));
+    return { mtimeMs: stat.mtimeMs, sizeBytes: stat.size };
   }
 
   private resolve(path: string): string {

@@ -37,6 +37,9 @@ class UnionHostFiles implements HostFiles {
   readdir(path: string): string[] {
     return this.first((t) => t.readdir(path));
   }
+  stat(path: string): { mtimeMs: number; sizeBytes: number } {
+    return this.first((t) => t.stat(path));
+  }
   private first<T>(read: (tree: NodeHostFiles) => T): T {
     let last: unknown;
     for (const tree of this.trees) {

@@ -310,6 +310,11 @@ test('the cache is bounded: the least recently asked-for id is evicted and count
     readdir(): string[] {
       return [];
     },
+    stat(path: string): never {
+      const error: NodeJS.ErrnoException = new Error(`ENOENT ${path}`);
+      error.code = 'ENOENT';
+      throw error;
+    },
   };
   const names = new ContainerNames({ files, monotonicMs: () => 0, maxContainers: 2 });
   const lookup = (n: number): { id: string; runtime: ContainerRuntime; cgroupPath: string } => ({
@@ -377,6 +382,9 @@ test('a reader that throws anything (not only errno errors) never escapes resolv
     readdir(): string[] {
       throw new RangeError('boom');
     },
+    stat(): never {
+      throw new Error('boom');
+    },
   };
   const names = new ContainerNames({ files, monotonicMs: () => 0 });
   for (const runtime of ['docker', 'containerd', 'crio', 'podman', 'kubepods'] as const) {
@@ -387,4 +395,19 @@ test('a reader that throws anything (not only errno errors) never escapes resolv
     });
     assert.equal(info.name, '');
   }
+});
+
+test('a containers.json is parsed once per version of the file, not once per new id', () => {
+  const names = resolver('podman');
+  const lookup = (cid: string): { id: string; runtime: ContainerRuntime; cgroupPath: string } => ({
+    id: cid,
+    runtime: 'podman',
+    cgroupPath: `/machine.slice/libpod-${cid}.scope/container`,
+  });
+  names.resolve(lookup(id('podmanRoot')));
+  names.resolve(lookup('1'.repeat(64)));
+  const reads = names.stats().filesRead;
+  assert.equal(names.resolve(lookup('2'.repeat(64))).name, '');
+  assert.equal(names.resolve(lookup(id('podmanVolatile'))).name, 'quirky_hopper');
+  assert.equal(names.stats().filesRead, reads, 'both lists came from the cache');
 });

@@ -17,7 +17,7 @@ import {
   parsePasswdHome,
   parsePodLogDir,
   parsePodUid,
-  parseStorageContainers,
+  parseStorageContainerList,
 } from './state-parsers.js';
 
 /** Largest config.v2.json / OCI config.json read (real ones are 5 to 40 KB). */
@@ -28,6 +28,8 @@ export const MAX_CONTAINER_LIST_BYTES = 8 * 1024 * 1024;
 const MAX_PASSWD_BYTES = 4 * 1024 * 1024;
 /** Directory entries looked at at most in one listing (containerd namespaces, /var/log/pods...). */
 const MAX_DIR_ENTRIES = 4096;
+/** Parsed container lists (containers.json) kept, re-read only when their mtime or size changes. */
+const MAX_CACHED_LISTS = 16;
 /** An id no state file knew is looked up again at most this often while it keeps appearing. */
 export const UNRESOLVED_RETRY_MS = 5000;
 
@@ -115,6 +117,10 @@ export class ContainerNames {
   private readonly maxContainers: number;
   private readonly paths: ContainerStatePaths;
   private readonly entries = new Map<string, Entry>();
+  private readonly lists = new Map<
+    string,
+    { mtimeMs: number; sizeBytes: number; byId: Map<string, ContainerFacts> | undefined }
+  >();
   private counters = {
     evicted: 0,
     filesRead: 0,
@@ -209,7 +215,10 @@ export class ContainerNames {
       break;
     }
     const podUid = parsePodUid(cgroupPath);
-    if (podUid !== undefined || info.pod !== null || runtime !== 'docker') {
+    // Kubernetes' own files only for containers that can be in a pod (podman's and docker's
+    // are when their labels or cgroup say so).
+    const canBeInPod = runtime === 'containerd' || runtime === 'crio' || runtime === 'kubepods';
+    if (podUid !== undefined || info.pod !== null || canBeInPod) {
       if (info.pod === null || info.pod.container === '' || info.pod.name === '') {
         const link = this.fromContainerLogs(id);
         if (link !== undefined) merge(info, link);
@@ -284,13 +293,8 @@ export class ContainerNames {
     for (const root of roots) {
       for (const driver of ['overlay', 'vfs']) {
         for (const list of ['containers.json', 'volatile-containers.json']) {
-          const text = this.read(`${root}/${driver}-containers/${list}`, MAX_CONTAINER_LIST_BYTES);
-          if (text === undefined) continue;
-          const facts = parseStorageContainers(text, id);
-          if (facts === undefined) {
-            if (!text.trimStart().startsWith('[')) this.counters.malformedFiles++;
-            continue;
-          }
+          const facts = this.storageList(`${root}/${driver}-containers/${list}`)?.get(id);
+          if (facts === undefined) continue;
           // Annotations (found) win over the list.
           const merged: ContainerFacts = { ...facts, ...found };
           // cri-o names its storage entries k8s_<container>_<pod>_<namespace>_<uid>_<attempt>:
@@ -303,6 +307,27 @@ export class ContainerNames {
       }
     }
     return found;
+  }
+
+  /**
+   * A containers.json by id, parsed once per version of the file (mtime and size): a node
+   * with many podman containers lists them all in one file, read for each new id otherwise.
+   */
+  private storageList(path: string): Map<string, ContainerFacts> | undefined {
+    let stat: { mtimeMs: number; sizeBytes: number };
+    try {
+      stat = this.files.stat(path);
+    } catch {
+      return undefined;
+    }
+    const cached = this.lists.get(path);
+    if (cached?.mtimeMs === stat.mtimeMs && cached.sizeBytes === stat.sizeBytes) return cached.byId;
+    const text = this.read(path, MAX_CONTAINER_LIST_BYTES);
+    const byId = text === undefined ? undefined : parseStorageContainerList(text);
+    if (text !== undefined && byId === undefined) this.counters.malformedFiles++;
+    if (this.lists.size >= MAX_CACHED_LISTS) this.lists.clear();
+    this.lists.set(path, { mtimeMs: stat.mtimeMs, sizeBytes: stat.sizeBytes, byId });
+    return byId;
   }
 
   private fromRootlessStorage(id: string, cgroupPath: string): ContainerFacts | undefined {

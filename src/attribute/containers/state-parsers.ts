@@ -155,12 +155,12 @@ export function parseOciConfig(text: string): ContainerFacts | undefined {
 }
 
 /**
- * The entry of `id` in containers/storage's containers.json (or volatile-containers.json):
+ * Every entry of containers/storage's containers.json (or volatile-containers.json), by id:
  * an array of `{id, names: [...], image, layer, metadata, created}` where `metadata` is itself
- * JSON text (podman: `{"image-name": ..., "name": ...}`). Undefined when the id is not listed
- * or the file is not such an array.
+ * JSON text (podman: `{"image-name": ..., "name": ...}`). Undefined when the file is not such
+ * an array; entries of another shape are skipped.
  */
-export function parseStorageContainers(text: string, id: string): ContainerFacts | undefined {
+export function parseStorageContainerList(text: string): Map<string, ContainerFacts> | undefined {
   let list: unknown;
   try {
     list = JSON.parse(text);
@@ -168,8 +168,11 @@ export function parseStorageContainers(text: string, id: string): ContainerFacts
     return undefined;
   }
   if (!Array.isArray(list)) return undefined;
+  const byId = new Map<string, ContainerFacts>();
   for (const entry of list as unknown[]) {
-    if (!isObject(entry) || own(entry, 'id') !== id) continue;
+    if (!isObject(entry)) continue;
+    const id = own(entry, 'id');
+    if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id)) continue;
     const facts: ContainerFacts = {};
     const names = own(entry, 'names');
     if (Array.isArray(names)) put(facts, 'name', boundedString(names[0], MAX_NAME_CHARS));
@@ -182,9 +185,14 @@ export function parseStorageContainers(text: string, id: string): ContainerFacts
       if (facts.name === undefined) put(facts, 'name', name(metadata, 'name'));
       put(facts, 'image', boundedString(own(metadata, 'image-name'), MAX_IMAGE_CHARS));
     }
-    return facts;
+    byId.set(id, facts);
   }
-  return undefined;
+  return byId;
+}
+
+/** The entry of `id` in a containers.json text (see {@link parseStorageContainerList}). */
+export function parseStorageContainers(text: string, id: string): ContainerFacts | undefined {
+  return parseStorageContainerList(text)?.get(id);
 }
 
 /**
