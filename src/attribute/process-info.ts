@@ -169,6 +169,8 @@ export interface ContainerNameSource {
     readonly runtime: ContainerRef['runtime'];
     readonly cgroupPath: string;
   }): ContainerInfo;
+  /** Sees every process read (a dockerd tells where its containers' state is). */
+  noteProcess?(process: ProcessInfo): void;
 }
 
 /** Outcome of reading one process. */

@@ -532,6 +532,7 @@ export class SocketScanner {
         this.options.containerNames,
       );
       if (result.status === 'vanished') return undefined;
+      this.options.containerNames?.noteProcess?.(result.info);
       return { info: result.info, isNew: true };
     } catch {
       return undefined;

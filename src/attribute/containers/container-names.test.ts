@@ -411,3 +411,63 @@ test('a containers.json is parsed once per version of the file, not once per new
   assert.equal(names.resolve(lookup(id('podmanVolatile'))).name, 'quirky_hopper');
   assert.equal(names.stats().filesRead, reads, 'both lists came from the cache');
 });
+
+test("a root dockerd's --data-root or its config file's data-root is searched too; other users' are not", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pidflow-cnames-'));
+  try {
+    const cid = '7'.repeat(64);
+    const other = '8'.repeat(64);
+    for (const [root, id, name] of [
+      ['srv/docker-data', cid, 'from-config'],
+      ['data/docker', other, 'from-flag'],
+      ['home/mallory/fake', '9'.repeat(64), 'spoofed'],
+    ] as const) {
+      mkdirSync(join(dir, root, 'containers', id), { recursive: true });
+      writeFileSync(
+        join(dir, root, 'containers', id, 'config.v2.json'),
+        JSON.stringify({ ID: id, Name: `/${name}`, Config: { Image: 'x' } }),
+      );
+    }
+    mkdirSync(join(dir, 'tmp/engine'), { recursive: true });
+    writeFileSync(
+      join(dir, 'tmp/engine/daemon.json'),
+      JSON.stringify({ 'data-root': '/srv/docker-data/' }),
+    );
+    const names = new ContainerNames({ files: new NodeHostFiles(dir), monotonicMs: () => 0 });
+    const lookup = (id: string): { id: string; runtime: ContainerRuntime; cgroupPath: string } => ({
+      id,
+      runtime: 'docker',
+      cgroupPath: dockerScope(id),
+    });
+    const first = names.resolve(lookup(cid));
+    assert.equal(first.name, '', 'not under /var/lib/docker');
+    names.noteProcess({
+      comm: 'dockerd',
+      uid: 1001,
+      cmdline: ['dockerd', '--data-root', '/home/mallory/fake'],
+    });
+    assert.equal(names.resolve(lookup('9'.repeat(64))).name, '', "a user's dockerd is not trusted");
+    names.noteProcess({
+      comm: 'dockerd',
+      uid: 0,
+      cmdline: ['/usr/sbin/dockerd', '--config-file', '/tmp/engine/daemon.json'],
+    });
+    names.retryUnresolved();
+    assert.equal(first.name, 'from-config', 'filled in place at the next retry');
+    names.noteProcess({
+      comm: 'dockerd',
+      uid: 0,
+      cmdline: ['dockerd', '--data-root=/data/docker', '-H', 'fd://'],
+    });
+    assert.equal(names.resolve(lookup(other)).name, 'from-flag');
+    names.noteProcess({ comm: 'dockerd', uid: 0, cmdline: ['dockerd', '--data-root', '/../etc'] });
+    names.noteProcess({
+      comm: 'nginx',
+      uid: 0,
+      cmdline: ['nginx', '--data-root', '/home/mallory/fake'],
+    });
+    assert.equal(names.resolve(lookup('9'.repeat(64))).name, '');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -16,6 +16,7 @@ import {
   parseOciConfig,
   parsePasswdHome,
   parsePodLogDir,
+  parseJsonObject,
   parsePodUid,
   parseStorageContainerList,
 } from './state-parsers.js';
@@ -28,6 +29,8 @@ export const MAX_CONTAINER_LIST_BYTES = 8 * 1024 * 1024;
 const MAX_PASSWD_BYTES = 4 * 1024 * 1024;
 /** Directory entries looked at at most in one listing (containerd namespaces, /var/log/pods...). */
 const MAX_DIR_ENTRIES = 4096;
+/** Docker data roots searched at most (defaults plus those learnt from dockerd processes). */
+const MAX_DOCKER_ROOTS = 8;
 /** Parsed container lists (containers.json) kept, re-read only when their mtime or size changes. */
 const MAX_CACHED_LISTS = 16;
 /** An id no state file knew is looked up again at most this often while it keeps appearing. */
@@ -117,6 +120,8 @@ export class ContainerNames {
   private readonly maxContainers: number;
   private readonly paths: ContainerStatePaths;
   private readonly entries = new Map<string, Entry>();
+  /** Docker data roots: the defaults plus those of running root dockerd processes. */
+  private readonly dockerRoots: string[];
   private readonly lists = new Map<
     string,
     { mtimeMs: number; sizeBytes: number; byId: Map<string, ContainerFacts> | undefined }
@@ -134,6 +139,37 @@ export class ContainerNames {
     this.monotonicMs = options.monotonicMs;
     this.maxContainers = Math.max(1, options.maxContainers ?? 4096);
     this.paths = { ...DEFAULT_CONTAINER_STATE_PATHS, ...options.paths };
+    this.dockerRoots = [...this.paths.docker];
+  }
+
+  /**
+   * Learn a Docker data root from a running dockerd (root's only: anyone can start a process
+   * called dockerd): `--data-root` (or the old `-g`/`--graph`), else `data-root` of its
+   * `--config-file` (default /etc/docker/daemon.json). Unresolved containers are looked up
+   * again at the next retry.
+   */
+  noteProcess(process: {
+    readonly comm: string;
+    readonly uid: number;
+    readonly cmdline: readonly string[];
+  }): void {
+    if (process.comm !== 'dockerd' || process.uid !== 0) return;
+    const args = process.cmdline;
+    let root = flagValue(args, ['--data-root', '-g', '--graph']);
+    if (root === undefined) {
+      const configPath = flagValue(args, ['--config-file']) ?? '/etc/docker/daemon.json';
+      if (isSafeAbsolutePath(configPath)) {
+        const text = this.read(configPath, MAX_CONFIG_BYTES);
+        const config = text === undefined ? undefined : parseJsonObject(text);
+        const value = config === undefined ? undefined : config['data-root'];
+        if (typeof value === 'string') root = value;
+      }
+    }
+    if (root === undefined || !isSafeAbsolutePath(root)) return;
+    root = root.replace(/\/+$/, '') || '/';
+    if (this.dockerRoots.includes(root) || this.dockerRoots.length >= MAX_DOCKER_ROOTS) return;
+    this.dockerRoots.push(root);
+    for (const entry of this.entries.values()) entry.retryAtMs = 0;
   }
 
   /** Names of a container; reads state files only for a new id (or an unresolved one, rarely). */
@@ -234,7 +270,7 @@ export class ContainerNames {
   }
 
   private fromDocker(id: string): ContainerFacts | undefined {
-    for (const root of this.paths.docker) {
+    for (const root of this.dockerRoots) {
       const text = this.read(`${root}/containers/${id}/config.v2.json`, MAX_CONFIG_BYTES);
       if (text === undefined) continue;
       const facts = parseDockerConfig(text, id);
@@ -394,6 +430,28 @@ export class ContainerNames {
       return undefined;
     }
   }
+}
+
+/** Value of the first of `names` in an argument list (`--flag value` or `--flag=value`). */
+function flagValue(args: readonly string[], names: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    for (const name of names) {
+      if (arg === name) return args[i + 1];
+      if (arg.startsWith(`${name}=`)) return arg.slice(name.length + 1);
+    }
+  }
+  return undefined;
+}
+
+/** An absolute path without `..` components, of a sane length. */
+function isSafeAbsolutePath(path: string): boolean {
+  return (
+    path.startsWith('/') &&
+    path.length <= 4096 &&
+    !path.split('/').includes('..') &&
+    !path.includes('\0')
+  );
 }
 
 function isUnresolved(info: ContainerInfo): boolean {
