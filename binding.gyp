@@ -10,7 +10,8 @@
         "native/capture.cc",
         "native/decode.cc",
         "native/savefile.cc",
-        "native/sock_events.cc"
+        "native/sock_events.cc",
+        "native/sock_diag.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

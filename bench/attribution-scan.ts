@@ -14,6 +14,9 @@ import { NodeProcFs } from '../src/attribute/procfs.js';
 import type { ProcFs } from '../src/attribute/procfs.js';
 import type { FlowCounters, FlowTuple } from '../src/attribute/types.js';
 import { systemClock } from '../src/clock.js';
+import { loadAddon } from '../src/capture/addon.js';
+import { SockDiagTables } from '../src/attribute/sock-diag.js';
+import type { SocketTableReader } from '../src/attribute/sock-diag.js';
 
 const PROCESSES = 1000;
 const SOCKETS_PER_PROCESS = 10;
@@ -93,7 +96,10 @@ interface ScanFigures {
   steadyMeanCpuMs: number;
 }
 
-async function measureScans(procFs: ProcFs): Promise<ScanFigures> {
+async function measureScans(
+  procFs: ProcFs,
+  socketTables?: SocketTableReader,
+): Promise<ScanFigures> {
   // Scans run back to back here; the steady-state series moves the attributor's clock 1 s per
   // scan, as the periodic timer would, so that processes settle (see SETTLED_PROCESS_MS).
   let offsetMs = 0;
@@ -106,6 +112,7 @@ async function measureScans(procFs: ProcFs): Promise<ScanFigures> {
       fullScanEvery,
       syncIntervalMs: 3_600_000,
       onResolved: () => undefined,
+      socketTables,
     });
   let cpuMs = 0;
   const time = async (attributor: Attributor): Promise<number> => {
@@ -308,7 +315,17 @@ async function measureRealProcesses(): Promise<void> {
       });
     });
     pids.push(...(JSON.parse(line) as number[]));
-    print('real /proc + 1000 processes in a namespace', await measureScans(new NodeProcFs('/')));
+    const procFs = new NodeProcFs('/');
+    print('real /proc + 1000 processes in a namespace, /proc/net text', await measureScans(procFs));
+    const tables = new SockDiagTables(loadAddon());
+    try {
+      print(
+        'real /proc + 1000 processes in a namespace, sock_diag',
+        await measureScans(procFs, tables),
+      );
+    } finally {
+      tables.close();
+    }
   } finally {
     cleanup();
     process.off('SIGINT', onSignal);

@@ -2,7 +2,8 @@
 // Exports: recordVersion, recordSize, malformedKinds, libpcapVersion, listDevices(),
 // open(options, onMessage) -> CaptureHandle {start(), stop(), stats(), openResults()},
 // sockEventVersion, sockEventSize, hasSocketEvents,
-// openSocketEvents(options, onBatch) -> {stop(), stats()} (native/sock_events.cc).
+// openSocketEvents(options, onBatch) -> {stop(), stats()} (native/sock_events.cc),
+// sockDiagVersion, sockDiagRecordSize, sockDiagOpen, sockDiagDump, sockDiagClose (native/sock_diag.cc).
 // TypeScript (src/capture/addon.ts) validates every argument first; the checks here are the
 // last line of defence and throw TypeError with the usage line.
 #include <arpa/inet.h>
@@ -16,6 +17,7 @@
 #include "capture.h"
 #include "decode.h"
 #include "record.h"
+#include "sock_diag.h"
 #include "sock_events.h"
 #include "bpf/sock_events.h"
 
@@ -204,6 +206,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("hasSocketEvents", Napi::Boolean::New(env, SocketEventsBuilt()));
   exports.Set("openSocketEvents",
               Napi::Function::New(env, OpenSocketEvents, "openSocketEvents"));
+  exports.Set("sockDiagVersion", Napi::Number::New(env, PIDFLOW_SOCK_DIAG_VERSION));
+  exports.Set("sockDiagRecordSize", Napi::Number::New(env, PIDFLOW_SOCK_DIAG_RECORD_SIZE));
+  exports.Set("sockDiagOpen", Napi::Function::New(env, SockDiagOpen, "sockDiagOpen"));
+  exports.Set("sockDiagDump", Napi::Function::New(env, SockDiagDump, "sockDiagDump"));
+  exports.Set("sockDiagClose", Napi::Function::New(env, SockDiagClose, "sockDiagClose"));
   return exports;
 }
 

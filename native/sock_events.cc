@@ -1,8 +1,9 @@
 // Loader and reader of the socket-tracking BPF programs: opens the embedded object with
 // libbpf (bpf_object__open_mem, load, attach to raw tracepoint inet_sock_set_state for TCP and,
-// when the kernel has it, to raw tracepoint sock_send_length for UDP), polls
+// when the kernel has them, to raw tracepoints sock_send_length and sock_recv_length for UDP
+// sends and TCP reads/writes), polls
 // its ring buffer on a std::thread (ring_buffer__poll with a 100 ms timeout, so stop() is
-// prompt) and hands batches of 64-byte records to JS through a TypedThreadSafeFunction.
+// prompt) and hands batches of 80-byte records to JS through a TypedThreadSafeFunction.
 // Bounded like native/capture.cc: at most queue_limit records in flight to JS, the rest are
 // counted as dropped. Man pages / docs: bpf(2), bpf-helpers(7), libbpf's libbpf.h (API 1.1).
 #include "sock_events.h"
@@ -141,6 +142,8 @@ class SocketEvents {
   }
 
   bool udp_active() const { return udp_link_ != nullptr; }
+  // TCP reads and writes are reported (both programs attached).
+  bool io_active() const { return udp_link_ != nullptr && recv_link_ != nullptr; }
   const std::string& udp_warning() const { return udp_warning_; }
 
   void Start(Napi::Env env, Napi::Function on_batch, std::shared_ptr<SocketEvents> self) {
@@ -194,15 +197,18 @@ class SocketEvents {
     obj_ = bpf_object__open_mem(kSockEventsBpf, kSockEventsBpfLen, &opts);
     if (obj_ == nullptr) return Fail("bpf_object__open_mem", errno);
     if (!with_udp) {
-      bpf_program* prog = bpf_object__find_program_by_name(obj_, kUdpProgram);
-      if (prog != nullptr) bpf_program__set_autoload(prog, false);
+      for (const char* name : {kUdpProgram, kRecvProgram}) {
+        bpf_program* prog = bpf_object__find_program_by_name(obj_, name);
+        if (prog != nullptr) bpf_program__set_autoload(prog, false);
+      }
     }
     int err = bpf_object__load(obj_);
     if (err != 0) return Fail("loading the BPF program (bpf_object__load)", -err);
     return "";
   }
 
-  // Attach the UDP program; a failure only turns UDP tracking off.
+  // Attach the send program (UDP sends, TCP writes) and the receive program (TCP reads); a
+  // failure only turns UDP (or TCP read/write) tracking off.
   void AttachUdp() {
     g_libbpf_last.clear();
     bpf_program* prog = bpf_object__find_program_by_name(obj_, kUdpProgram);
@@ -214,12 +220,17 @@ class SocketEvents {
       udp_warning_ = std::string("attaching ") + kUdpProgram + " to raw tracepoint " +
                      udp_tracepoint_ + " failed: " + std::strerror(err) +
                      (g_libbpf_last.empty() ? "" : " (libbpf: " + g_libbpf_last + ")");
+      return;
     }
+    bpf_program* recv = bpf_object__find_program_by_name(obj_, kRecvProgram);
+    if (recv != nullptr) recv_link_ = bpf_program__attach(recv);
   }
 
   void DetachUdp() {
     if (udp_link_ != nullptr) bpf_link__destroy(udp_link_);
     udp_link_ = nullptr;
+    if (recv_link_ != nullptr) bpf_link__destroy(recv_link_);
+    recv_link_ = nullptr;
   }
 
   std::string Fail(const std::string& what, int err) {
@@ -313,9 +324,11 @@ class SocketEvents {
   bpf_object* obj_ = nullptr;
   bpf_link* link_ = nullptr;
   bpf_link* udp_link_ = nullptr;
+  bpf_link* recv_link_ = nullptr;
   std::string udp_warning_;  // why UDP tracking is off, empty when on
   std::string udp_tracepoint_ = "sock_send_length";
   static constexpr const char* kUdpProgram = "on_sock_send_length";
+  static constexpr const char* kRecvProgram = "on_sock_recv_length";
   ring_buffer* rb_ = nullptr;
   int dropped_fd_ = -1;
   int ncpus_ = 1;
@@ -397,6 +410,8 @@ Napi::Value OpenSocketEvents(const Napi::CallbackInfo& info) {
   // or attach on this kernel, then udpWarning says why.
   handle.Set("udp", Napi::Boolean::New(env, events->udp_active()));
   handle.Set("udpWarning", Napi::String::New(env, events->udp_warning()));
+  // TCP reads and writes by process (who serves an accepted or passed connection).
+  handle.Set("io", Napi::Boolean::New(env, events->io_active()));
   handle.Set("stats", Napi::Function::New(env, [events](const Napi::CallbackInfo& i) {
                return events->Stats(i.Env());
              }));

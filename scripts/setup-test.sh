@@ -15,6 +15,8 @@ test_packages=(
   iperf3
   util-linux
   stress-ng
+  prometheus
+  python3
 )
 apt_need "${test_packages[@]}"
 bash scripts/setup.sh

@@ -16,6 +16,8 @@ import {
   waitForExit,
 } from '../../test/helpers/traffic.js';
 import type { WorkerReport } from '../../test/helpers/traffic.js';
+import { readServerTruth, runServerClients, startServer } from '../../test/helpers/servers.js';
+import type { ServerMode } from '../../test/helpers/servers.js';
 
 /** What a scenario's traffic produced. */
 export interface TrafficResult {
@@ -200,6 +202,55 @@ async function floodScenario(net: TestNet, flood: FloodSpec): Promise<TrafficRes
   };
 }
 
+/**
+ * A real server shape (test/helpers/servers.py) on the host, where nethogs can see it, loaded
+ * from the namespace with 50 short connections/s (2 KB up, 20 KB down, a few ms each) for 6 s
+ * and 4 long ones (2 s each). The truth maps each captured connection to the process that
+ * served it, from the serving processes' own reports.
+ */
+async function serverScenario(net: TestNet, mode: ServerMode): Promise<TrafficResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'pfb-srv-'));
+  const results = join(dir, 'served.txt');
+  const server = await startServer(net, undefined, mode, net.a.ipv4, results, 4);
+  try {
+    const clients = await runServerClients(net, serverNs(net), net.a.ipv4, server.port, {
+      shortPerSecond: 50,
+      seconds: 6,
+      longConnections: 4,
+    });
+    if (clients.failed > 0) throw new Error(`${clients.failed} ${mode} connections failed`);
+  } catch (error) {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const reports: WorkerReport[] = [...readServerTruth(results).values()].map((t) => ({
+    type: 'report',
+    pid: t.pid,
+    role: 'tcp-server',
+    elapsedMs: 0,
+    sockets: t.connectionReports.map((c) => ({
+      protocol: 'tcp',
+      localAddress: c.localAddress,
+      localPort: c.localPort,
+      remoteAddress: c.remoteAddress,
+      remotePort: c.remotePort,
+      sentPayloadBytes: c.sentBytes,
+      receivedPayloadBytes: c.receivedBytes,
+      sentDatagrams: 0,
+      receivedDatagrams: 0,
+    })),
+  }));
+  return {
+    reports,
+    hostPids: reports.map((r) => r.pid),
+    release: () => {
+      void server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** The scenarios of `npm run bench`, in order. */
 export const SCENARIOS: Scenario[] = [
   {
@@ -328,6 +379,18 @@ export const SCENARIOS: Scenario[] = [
     v6: false,
     udpOnly: false,
     run: (net) => floodScenario(net, { connected: false, packets: 3 * FLOOD_RATE_PPS }),
+  },
+  {
+    name: 'pre-fork server (master + 4 workers on one listener; 50 short connections/s + 4 long)',
+    v6: false,
+    udpOnly: false,
+    run: (net) => serverScenario(net, 'prefork'),
+  },
+  {
+    name: 'fork-per-connection server (a child serves each connection; 50 short/s + 4 long)',
+    v6: false,
+    udpOnly: false,
+    run: (net) => serverScenario(net, 'forkper'),
   },
 ];
 

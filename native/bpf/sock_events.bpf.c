@@ -53,6 +53,7 @@
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
 #define IPPROTO_UDPLITE 136
+#define SOCK_STREAM 1
 #define SOCK_DGRAM 2
 #define TCP_SYN_SENT 2
 
@@ -65,12 +66,31 @@ struct in6_addr {
   } in6_u;
 } __attribute__((preserve_access_index));
 
+struct ns_common {
+  unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct net {
+  struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+  struct net *net;
+} possible_net_t;
+
+struct task_struct {
+  struct task_struct *group_leader;
+  unsigned long long start_boottime;  // ns since boot
+} __attribute__((preserve_access_index));
+
 struct sock_common {
   unsigned int skc_daddr;      // __be32, remote IPv4
   unsigned int skc_rcv_saddr;  // __be32, local IPv4
   unsigned short skc_dport;    // __be16, remote port
   unsigned short skc_num;      // local port, host order
   unsigned short skc_family;
+  unsigned char skc_state;
+  possible_net_t skc_net;
   struct in6_addr skc_v6_daddr;
   struct in6_addr skc_v6_rcv_saddr;
 } __attribute__((preserve_access_index));
@@ -83,10 +103,12 @@ struct sock {
 
 struct owner {
   unsigned int tgid;
+  unsigned int pad;
+  unsigned long long start;  // clock ticks since boot, as /proc/<pid>/stat field 22
   char comm[16];
 };
 
-// 256 KiB: at 64 bytes per event, 4096 connects waiting for the reader (it polls every 100 ms).
+// 256 KiB: at 80 bytes per event, 3276 events waiting for the reader (it polls every 100 ms).
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 256 * 1024);
@@ -118,6 +140,25 @@ struct {
   __type(value, struct udp_seen);
 } udp_reported SEC(".maps");
 
+// TCP sockets whose reads and writes were already reported -> by whom (keyed by the socket's
+// address; the ports tell a reused address apart). A process that reads or writes a connected
+// TCP socket it was not reported for (the worker that accepted it, the child an inetd-style
+// parent forked for it, the receiver of a passed socket) is reported once; every further read
+// or write costs one hash lookup. LRU: bounded, the oldest sockets are forgotten (at worst
+// reported once more).
+struct tcp_seen {
+  unsigned int tgid;
+  unsigned short sport;
+  unsigned short dport;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, unsigned long long);
+  __type(value, struct tcp_seen);
+} tcp_reported SEC(".maps");
+
 // [0]: events lost because the ring buffer was full.
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -134,15 +175,28 @@ static __always_inline void count_dropped(void) {
 
 // The fields every event takes from the socket: its ends (the remote one is zero for an
 // unconnected UDP socket) and who reported it.
+// Start time of the current process (its thread group leader) in clock ticks since boot, as
+// /proc/<pid>/stat shows it (fs/proc/array.c: nsec_to_clock_t(start_boottime), USER_HZ 100).
+// Process context only.
+static __always_inline unsigned long long current_start_ticks(void) {
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  return BPF_CORE_READ(task, group_leader, start_boottime) / 10000000ULL;
+}
+
 static __always_inline void fill_event(struct pidflow_sock_event *e, const struct sock *sk,
                                        unsigned short family, unsigned short sport,
-                                       unsigned short protocol, unsigned int tgid) {
+                                       unsigned short protocol, unsigned short kind,
+                                       unsigned int tgid, unsigned long long start) {
   e->tgid = tgid;
   e->family = family;
   e->sport = sport;
   e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
   e->protocol = protocol;
+  e->kind = kind;
   e->reserved = 0;
+  e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+  e->reserved2 = 0;
+  e->start = start;
   __builtin_memset(e->saddr, 0, sizeof(e->saddr));
   __builtin_memset(e->daddr, 0, sizeof(e->daddr));
   if (family == AF_INET) {
@@ -163,7 +217,8 @@ static __always_inline void emit(const struct sock *sk, unsigned short family,
     count_dropped();
     return;
   }
-  fill_event(e, sk, family, sport, IPPROTO_TCP, who->tgid);
+  fill_event(e, sk, family, sport, IPPROTO_TCP, PIDFLOW_SOCK_EVENT_CONNECT, who->tgid,
+             who->start);
   __builtin_memcpy(e->comm, who->comm, sizeof(e->comm));
   bpf_ringbuf_submit(e, 0);
 }
@@ -182,6 +237,7 @@ int on_inet_sock_set_state(struct bpf_raw_tracepoint_args *ctx) {
   if (newstate == TCP_SYN_SENT) {
     struct owner who = {};
     who.tgid = (unsigned int)(bpf_get_current_pid_tgid() >> 32);
+    who.start = current_start_ticks();
     bpf_get_current_comm(who.comm, sizeof(who.comm));
     if (sport != 0) {
       emit(sk, family, sport, &who);
@@ -199,12 +255,53 @@ int on_inet_sock_set_state(struct bpf_raw_tracepoint_args *ctx) {
 
 // Each sendmsg() that returned `ret` on socket sk; only datagrams sent on UDP and UDP-Lite
 // sockets are reported.
+// A read or write of `ret` bytes on TCP socket sk by the current process: reported when this
+// process was not the last one reported for the socket (tcp_reported).
+static __always_inline int report_tcp_io(const struct sock *sk, int ret) {
+  if (ret < 0) return 0;  // EAGAIN and errors: no bytes moved
+  if (BPF_CORE_READ(sk, sk_type) != SOCK_STREAM) return 0;
+  unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  if (family != AF_INET && family != AF_INET6) return 0;
+  unsigned short sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+  unsigned short dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  if (sport == 0 || dport == 0) return 0;  // not connected
+  unsigned int tgid = (unsigned int)(bpf_get_current_pid_tgid() >> 32);
+  unsigned long long key = (unsigned long long)sk;
+  struct tcp_seen *seen = bpf_map_lookup_elem(&tcp_reported, &key);
+  if (seen && seen->tgid == tgid && seen->sport == sport && seen->dport == dport) return 0;
+  struct pidflow_sock_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    count_dropped();  // not remembered: the next read or write tries again
+    return 0;
+  }
+  struct tcp_seen now = {.tgid = tgid, .sport = sport, .dport = dport};
+  bpf_map_update_elem(&tcp_reported, &key, &now, BPF_ANY);
+  fill_event(e, sk, family, sport, IPPROTO_TCP, PIDFLOW_SOCK_EVENT_TCP_IO, tgid,
+             current_start_ticks());
+  bpf_get_current_comm(e->comm, sizeof(e->comm));
+  bpf_ringbuf_submit(e, 0);
+  return 0;
+}
+
+// Each recvmsg() that returned `ret` on socket sk (raw tracepoint sock_recv_length,
+// TP_PROTO(struct sock *sk, int ret, int flags), Linux 6.3+, fired by sock_recvmsg_nosec() in
+// the reader's context): only TCP reads are reported, through report_tcp_io.
+SEC("raw_tp/sock_recv_length")
+int on_sock_recv_length(struct bpf_raw_tracepoint_args *ctx) {
+  const struct sock *sk = (const struct sock *)ctx->args[0];
+  int ret = (int)ctx->args[1];
+  if (sk == 0) return 0;
+  if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) return 0;
+  return report_tcp_io(sk, ret);
+}
+
 SEC("raw_tp/sock_send_length")
 int on_sock_send_length(struct bpf_raw_tracepoint_args *ctx) {
   const struct sock *sk = (const struct sock *)ctx->args[0];
   int ret = (int)ctx->args[1];
   if (ret < 0 || sk == 0) return 0;  // nothing sent: no traffic to attribute
   unsigned short protocol = BPF_CORE_READ(sk, sk_protocol);
+  if (protocol == IPPROTO_TCP) return report_tcp_io(sk, ret);
   if (protocol != IPPROTO_UDP && protocol != IPPROTO_UDPLITE) return 0;
   // A raw socket of protocol 17 has sk_protocol 17 too, and its "port" is the protocol.
   if (BPF_CORE_READ(sk, sk_type) != SOCK_DGRAM) return 0;
@@ -225,7 +322,8 @@ int on_sock_send_length(struct bpf_raw_tracepoint_args *ctx) {
   struct udp_seen now = {.tgid = tgid, .sport = sport, .pad = 0};
   bpf_map_update_elem(&udp_reported, &key, &now, BPF_ANY);
   // Connected: the peer; else 0 (sendto()'s destination is not a tracepoint argument).
-  fill_event(e, sk, family, sport, protocol, tgid);
+  fill_event(e, sk, family, sport, protocol, PIDFLOW_SOCK_EVENT_UDP_SEND, tgid,
+             current_start_ticks());
   bpf_get_current_comm(e->comm, sizeof(e->comm));
   bpf_ringbuf_submit(e, 0);
   return 0;

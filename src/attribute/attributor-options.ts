@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js';
 import type { ContainerNamesStats } from './containers/container-names.js';
 import type { HostFiles } from './host-files.js';
 import type { ProcFs } from './procfs.js';
+import type { SocketTableReader } from './sock-diag.js';
 import type { SocketEventIntakeStats } from './socket-event-intake.js';
 import type { Attribution, FlowCounters, FlowTuple } from './types.js';
 
@@ -60,14 +61,28 @@ export interface AttributorOptions {
    * apart, whatever syncIntervalMs and minOnDemandGapMs say. @default 0.1
    */
   maxScanShare?: number | undefined;
-  /** Every Nth scan re-reads all fd directories instead of only searching new sockets. @default 10 */
+  /**
+   * Every Nth scan re-reads every stat and fd directory, a consistency check of the incremental
+   * scans; what it corrects is counted in `scans.ownerCorrections`. @default 300
+   */
   fullScanEvery?: number | undefined;
+  /**
+   * Settled processes are checked in this many rotating groups, one group per scan: their stat
+   * is re-read (a renamed process, a reused pid) and their fd count compared with their last fd
+   * walk (a socket handed over). @default 10
+   */
+  refreshGroups?: number | undefined;
   /** Longest synchronous slice of a scan before it yields to the event loop. @default 5 */
   scanSliceMs?: number | undefined;
   /** Processes tracked at most. @default 65536 */
   maxProcesses?: number | undefined;
   /** Inode of the capture's network namespace; default: /proc/self/ns/net. */
   hostNetns?: number | undefined;
+  /**
+   * Binary socket tables (sock_diag netlink, see SockDiagTables); the caller owns and closes
+   * it. Default: none, every namespace's tables are parsed from /proc/net text.
+   */
+  socketTables?: SocketTableReader | undefined;
   /**
    * Recent kernel connect events remembered at most (see {@link Attributor.recordConnects});
    * the same limit again for UDP send events.
@@ -98,6 +113,10 @@ export interface AttributorStats {
     /** Flows whose socket was never seen, given to the one process that recently talked to the same peer. */
     readonly inferredFlows: number;
     readonly inferredPackets: number;
+    /** TCP ends given to the only process holding the listener on their port (no event, no socket of their own). */
+    readonly listenerLookups: number;
+    /** TCP ends left unknown because their listener is shared (pre-fork group, SO_REUSEPORT group, parent and children). */
+    readonly sharedListenerLookups: number;
   };
   readonly scans: {
     readonly count: number;
@@ -126,6 +145,15 @@ export interface AttributorStats {
     /** fd directories read by the last scan. */
     readonly fdDirsRead: number;
     readonly malformedLines: number;
+    /** Namespaces of the last scan whose tables came through sock_diag (the rest: /proc/net). */
+    readonly netlinkNamespaces: number;
+    /**
+     * Sockets whose owner a full scan (consistency check) found elsewhere than the incremental
+     * scans had it, since start: handoffs not yet seen, or misses.
+     */
+    readonly ownerCorrections: number;
+    /** Scans that found nothing changed and kept the index. */
+    readonly unchanged: number;
   };
   /** Container names (src/attribute/containers/container-names.ts). */
   readonly containerNames: ContainerNamesStats;

@@ -180,12 +180,15 @@ test('an exact 5-tuple match beats the wildcard listener', async () => {
   );
   procFs.addProcess({ pid: 10, comm: 'master', sockets: [700] });
   procFs.addProcess({ pid: 11, comm: 'worker', sockets: [700, 701] });
-  const { attributor, resolved } = setup(procFs, ['198.18.0.1']);
+  const { attributor, clock, resolved } = setup(procFs, ['198.18.0.1']);
   await attributor.start();
   attributor.ingest(flow(TCP, '198.18.0.9:5000', '198.18.0.1:80'), counters());
   attributor.ingest(flow(TCP, '198.18.0.9:5001', '198.18.0.1:80'), counters());
   assert.equal(resolved[0]?.attribution.receiver?.process.comm, 'worker');
   assert.equal(resolved[0]?.attribution.receiver?.socketInode, 701);
+  // A connection no table knows waits for its retries before the listener stands in for it.
+  assert.equal(resolved.length, 1);
+  await advance(clock, attributor, 1000);
   assert.equal(resolved[1]?.attribution.receiver?.socketInode, 700);
   attributor.stop();
 });
@@ -230,10 +233,11 @@ test('wildcard listeners in two namespaces are told apart by their addresses', a
     tcp: line(0, '0.0.0.0:80', '0.0.0.0:0', TcpState.listen, 1101),
     fib_trie: '     |-- 198.18.0.2\n        /32 host LOCAL\n',
   });
-  const { attributor, resolved } = setup(procFs, ['198.18.0.1']);
+  const { attributor, clock, resolved } = setup(procFs, ['198.18.0.1']);
   await attributor.start();
   attributor.ingest(flow(TCP, '198.18.0.9:1000', '198.18.0.2:80'), counters());
   attributor.ingest(flow(TCP, '198.18.0.9:1000', '198.18.0.1:80'), counters());
+  await advance(clock, attributor, 1000);
   assert.equal(resolved[0]?.attribution.receiver?.process.comm, 'ctr-web');
   assert.equal(resolved[1]?.attribution.receiver?.process.comm, 'host-web');
   attributor.stop();

@@ -9,6 +9,8 @@ import type { Clock } from '../clock.js';
 import { TCP_FIN, TCP_RST, TCP_SYN } from '../decode/record.js';
 import { StateError, UsageError } from '../errors.js';
 import { FlowCache } from './flow-cache.js';
+import { flowKey } from './flow-key.js';
+import { findForkFamilies, isHeldByRelative } from './fork-families.js';
 import { PROTOCOL_TCP, PROTOCOL_UDP, PROTOCOL_UDPLITE } from './net-table.js';
 import { PeerInference } from './peer-inference.js';
 import { ContainerNames } from './containers/container-names.js';
@@ -20,7 +22,7 @@ import { ScanScheduler } from './scan-scheduler.js';
 import { SocketEventIntake } from './socket-event-intake.js';
 import { SocketIndex, SocketScanner } from './socket-scanner.js';
 import type { ScanResult } from './socket-scanner.js';
-import type { Attribution, FlowCounters, FlowTuple, ProcessInfo } from './types.js';
+import type { Attribution, FlowCounters, FlowTuple, Owner, ProcessInfo } from './types.js';
 
 export type { AttributorLogger, AttributorOptions, AttributorStats } from './attributor-options.js';
 
@@ -87,6 +89,12 @@ export class Attributor {
   private readonly cache: FlowCache;
 
   private index: SocketIndex;
+  /** Processes forked from a process of the same program -> relatives (last scan). */
+  private forkFamilies: ReadonlyMap<number, readonly number[]> = new Map();
+  /** Listener inode -> held by more than one process, found out since the last scan. */
+  private readonly sharedListeners = new Map<number, boolean>();
+  private listenerLookups = 0;
+  private sharedListenerLookups = 0;
   private isStopped = false;
   private scanGen = 0;
 
@@ -102,6 +110,7 @@ export class Attributor {
   private failedScans = 0;
   private maxBlockMs = 0;
   private lastScan: ScanResult | undefined;
+  private unchangedScans = 0;
 
   constructor(options: AttributorOptions) {
     this.procFs = options.procFs ?? new NodeProcFs();
@@ -140,9 +149,11 @@ export class Attributor {
       monotonicMs: () => this.clock.monotonicMs(),
       yieldToEventLoop: options.yieldToEventLoop ?? defaultYield,
       sliceMs: positive('scanSliceMs', options.scanSliceMs, 5),
-      fullScanEvery: positive('fullScanEvery', options.fullScanEvery, 10),
+      fullScanEvery: positive('fullScanEvery', options.fullScanEvery, 300),
+      refreshGroups: positive('refreshGroups', options.refreshGroups, 10),
       maxProcesses: positive('maxProcesses', options.maxProcesses, 65536),
       hostNetns: options.hostNetns,
+      socketTables: options.socketTables,
     });
     this.events = new SocketEventIntake({
       processes: this.scanner,
@@ -218,7 +229,7 @@ export class Attributor {
       ) {
         // A flow that already had its retries, or whose UDP owner came from an event since
         // replaced (port reuse): look again in the newer tables, never park again.
-        const result = this.lookup(flow);
+        const result = this.lookup(flow, true);
         const found = result.isComplete
           ? result.attribution
           : this.infer(flow, counters, result.attribution);
@@ -233,7 +244,7 @@ export class Attributor {
       this.onResolved(flow, counters, cached);
       return;
     }
-    const result = this.lookup(flow);
+    let result = this.lookup(flow, this.isStopped);
     if (result.isComplete || this.isStopped) {
       if (result.isComplete) {
         this.remember(flow.key, result, now, isClosing);
@@ -246,6 +257,7 @@ export class Attributor {
     if (this.retry.size >= this.retryBufferFlows) {
       // Report now with what is known rather than lose it: totals still add up, and the
       // caller sees the loss of precision in droppedFlows/droppedPackets.
+      result = this.lookup(flow, true);
       this.droppedFlows++;
       this.droppedPackets += counters.packets;
       this.onResolved(flow, counters, this.infer(flow, counters, result.attribution));
@@ -268,7 +280,7 @@ export class Attributor {
       this.retry.delete(key);
       this.pendingPackets -= parked.counters.packets;
       this.pendingBytes -= parked.counters.bytes;
-      const result = this.lookup(parked.flow);
+      const result = this.lookup(parked.flow, true);
       if (result.isComplete) this.resolvedFlows++;
       else this.expiredFlows++;
       this.onResolved(
@@ -309,6 +321,7 @@ export class Attributor {
    */
   recordConnects(events: readonly ConnectEvent[]): void {
     this.events.record(events, this.clock.monotonicMs());
+    this.settleByEvents(events);
   }
 
   /** Info of a live process by key (`${pid}:${startTime}`), as of the last scan. */
@@ -330,6 +343,8 @@ export class Attributor {
         resolvedFlows: this.resolvedFlows,
         expiredFlows: this.expiredFlows,
         ...this.peers.stats(),
+        listenerLookups: this.listenerLookups,
+        sharedListenerLookups: this.sharedListenerLookups,
       },
       scans: {
         count: this.scanCount,
@@ -350,6 +365,9 @@ export class Attributor {
         droppedProcesses: last?.droppedProcesses ?? 0,
         fdDirsRead: last?.fdDirsRead ?? 0,
         malformedLines: last?.malformedLines ?? 0,
+        netlinkNamespaces: last?.netlinkNamespaces ?? 0,
+        ownerCorrections: last?.ownerCorrections ?? 0,
+        unchanged: this.unchangedScans,
       },
       containerNames: this.containerNames.stats(),
       flows: this.cache.stats(),
@@ -357,41 +375,43 @@ export class Attributor {
     };
   }
 
-  /** Both ends of the flow looked up as local sockets in the current index. */
-  private lookup(flow: FlowTuple): Lookup {
+  /**
+   * Both ends of the flow looked up as local sockets in the current index. `isFinal`: the flow
+   * had its retries, so a TCP listener may stand in for a connection nothing else knows.
+   */
+  private lookup(flow: FlowTuple, isFinal: boolean): Lookup {
     const index = this.index;
     const p = flow.protocol;
     const hasPorts = p === PROTOCOL_TCP || p === PROTOCOL_UDP || p === PROTOCOL_UDPLITE;
-    let sender = hasPorts
-      ? index.findOwner(p, flow.srcAddress, flow.srcPort, flow.dstAddress, flow.dstPort)
-      : undefined;
-    let receiver = hasPorts
-      ? index.findOwner(p, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort)
-      : undefined;
-    // A local end no table knows: the kernel may have told us who connected it.
     const now = this.clock.monotonicMs();
+    let sender: Owner | undefined;
+    let receiver: Owner | undefined;
     let usedEvent = false;
-    if (sender === undefined && p === PROTOCOL_TCP) {
-      sender = this.events.connectOwner(
-        p,
+    let isProvisionalEnd = false;
+    if (p === PROTOCOL_TCP) {
+      const src = this.tcpEnd(
         flow.srcAddress,
         flow.srcPort,
         flow.dstAddress,
         flow.dstPort,
         now,
+        isFinal,
       );
-      usedEvent = sender !== undefined;
-    }
-    if (receiver === undefined && p === PROTOCOL_TCP) {
-      receiver = this.events.connectOwner(
-        p,
+      const dst = this.tcpEnd(
         flow.dstAddress,
         flow.dstPort,
         flow.srcAddress,
         flow.srcPort,
         now,
+        isFinal,
       );
-      usedEvent ||= receiver !== undefined;
+      sender = src.owner;
+      receiver = dst.owner;
+      usedEvent = src.isFromEvent || dst.isFromEvent;
+      isProvisionalEnd = src.isFromListener || dst.isFromListener;
+    } else if (hasPorts) {
+      sender = index.findOwner(p, flow.srcAddress, flow.srcPort, flow.dstAddress, flow.dstPort);
+      receiver = index.findOwner(p, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort);
     }
     // A UDP local end no table knows: the kernel may have told us who sent from it. Only a
     // local address can be such an end: an event of a socket bound to no address would
@@ -413,13 +433,71 @@ export class Attributor {
     const isComplete =
       !hasPorts ||
       ((sender !== undefined || !srcIsLocal) && (receiver !== undefined || !dstIsLocal));
-    const isProvisional = usedEvent && (sender === undefined || receiver === undefined);
+    const isProvisional =
+      isProvisionalEnd || (usedEvent && (sender === undefined || receiver === undefined));
     return {
       attribution: { sender, receiver, srcIsLocal, dstIsLocal },
       isComplete,
       isProvisional,
       usedUdpEvent,
     };
+  }
+
+  /**
+   * Owner of one local end of a TCP connection, in this order: the process that read or wrote
+   * the connection last (kernel event: the worker that accepted it, the child that serves it,
+   * the receiver of a passed socket); the owner of the connection's own socket in the tables;
+   * the process that connected it (kernel event). A listener on the port stands in only once
+   * the flow had its retries (`isFinal`), and only when no other process may hold it: a
+   * listener shared by a pre-fork group, an inetd-style parent and its children, or an
+   * SO_REUSEPORT group gives no owner (reported unknown) rather than the wrong one.
+   */
+  private tcpEnd(
+    address: string,
+    port: number,
+    peerAddress: string,
+    peerPort: number,
+    now: number,
+    isFinal: boolean,
+  ): { owner: Owner | undefined; isFromEvent: boolean; isFromListener: boolean } {
+    const io = this.events.ioOwner(PROTOCOL_TCP, address, port, peerAddress, peerPort, now);
+    if (io !== undefined) return { owner: io, isFromEvent: true, isFromListener: false };
+    const level = this.index.findOwnerLevel(PROTOCOL_TCP, address, port, peerAddress, peerPort);
+    if (level.isExact) return { owner: level.owner, isFromEvent: false, isFromListener: false };
+    const connect = this.events.connectOwner(
+      PROTOCOL_TCP,
+      address,
+      port,
+      peerAddress,
+      peerPort,
+      now,
+    );
+    if (connect !== undefined) return { owner: connect, isFromEvent: true, isFromListener: false };
+    if (!level.found || !isFinal || level.owner === undefined) {
+      return { owner: undefined, isFromEvent: false, isFromListener: false };
+    }
+    if (level.isShared || this.isSharedListener(level.owner)) {
+      this.sharedListenerLookups++;
+      return { owner: undefined, isFromEvent: false, isFromListener: false };
+    }
+    this.listenerLookups++;
+    return { owner: level.owner, isFromEvent: false, isFromListener: true };
+  }
+
+  /** True when a relative of the listener's owner holds the listener too (cached per scan). */
+  private isSharedListener(owner: Owner): boolean {
+    if (!this.forkFamilies.has(owner.process.pid)) return false;
+    let isShared = this.sharedListeners.get(owner.socketInode);
+    if (isShared === undefined) {
+      isShared = isHeldByRelative(
+        this.procFs,
+        this.forkFamilies,
+        owner.process.pid,
+        owner.socketInode,
+      );
+      this.sharedListeners.set(owner.socketInode, isShared);
+    }
+    return isShared;
   }
 
   private infer(flow: FlowTuple, counters: FlowCounters, attribution: Attribution): Attribution {
@@ -459,8 +537,11 @@ export class Attributor {
     this.scheduler.recordDuration(this.clock.monotonicMs() - startMs);
     if (result !== undefined) {
       this.lastScan = result;
+      if (result.isUnchanged) this.unchangedScans++;
       this.maxBlockMs = Math.max(this.maxBlockMs, result.maxBlockMs);
       this.index = result.index;
+      this.forkFamilies = findForkFamilies(result.alive, (key) => this.scanner.processByKey(key));
+      this.sharedListeners.clear();
       this.scanGen++;
       this.events.dropContradictedUdpSends(this.index, startMs);
       this.callSafely(() => this.onScan?.(result.alive));
@@ -473,41 +554,89 @@ export class Attributor {
 
   private retryParked(seq: number): void {
     for (const [key, parked] of this.retry) {
-      const result = this.lookup(parked.flow);
+      let result = this.lookup(parked.flow, false);
       if (!result.isComplete) {
         if (seq <= parked.parkedAtSeq) continue; // this scan began before the flow arrived
         parked.waitedScans++;
         if (parked.waitedScans < this.retryScans) continue;
-        this.expiredFlows++;
+        // Its last chance: a listener may stand in for the connection now.
+        result = this.lookup(parked.flow, true);
+        if (result.isComplete) this.resolvedFlows++;
+        else this.expiredFlows++;
       } else {
         this.resolvedFlows++;
       }
-      this.retry.delete(key);
-      this.pendingPackets -= parked.counters.packets;
-      this.pendingBytes -= parked.counters.bytes;
-      const isClosing =
-        parked.flow.protocol === PROTOCOL_TCP && (parked.counters.tcpFlags & CLOSING_FLAGS) !== 0;
-      // Expired flows are remembered too (until the next scan) so their later batches are not
-      // parked again; complete ones for the flow's life.
-      const now = this.clock.monotonicMs();
-      // Learn only from sockets really found, never from an inferred answer.
-      this.peers.learn(parked.flow, result.attribution, now);
-      const attribution = result.isComplete
-        ? result.attribution
-        : this.infer(parked.flow, parked.counters, result.attribution);
-      this.remember(
-        key,
-        {
-          attribution,
-          isComplete: result.isComplete,
-          isProvisional: result.isProvisional,
-          usedUdpEvent: result.usedUdpEvent,
-        },
-        now,
-        isClosing,
-      );
-      this.callSafely(() => this.onResolved(parked.flow, parked.counters, attribution));
+      this.settle(key, parked, result);
     }
+  }
+
+  /**
+   * Parked flows of connections a TCP read/write event just named an owner for: resolved now
+   * instead of at the next scan; remembered flows of them are looked up again at their next
+   * batch (the connection changed hands: a child took over from the parent that accepted it).
+   */
+  private settleByEvents(events: readonly ConnectEvent[]): void {
+    for (const event of events) {
+      if (event.kind !== 'tcpIo') continue;
+      const keys = [
+        flowKey(
+          event.protocol,
+          event.localAddress,
+          event.localPort,
+          event.remoteAddress,
+          event.remotePort,
+        ),
+        flowKey(
+          event.protocol,
+          event.remoteAddress,
+          event.remotePort,
+          event.localAddress,
+          event.localPort,
+        ),
+      ];
+      for (const key of keys) {
+        const cached = this.cache.get(key);
+        if (cached !== undefined) {
+          cached.isComplete = false;
+          cached.scanGen = -1;
+        }
+        const parked = this.retry.get(key);
+        if (parked === undefined) continue;
+        const result = this.lookup(parked.flow, false);
+        if (!result.isComplete) continue;
+        this.resolvedFlows++;
+        this.settle(key, parked, result);
+      }
+    }
+  }
+
+  /** Report a parked flow with `result` and remember it. */
+  private settle(key: string, parked: ParkedFlow, result: Lookup): void {
+    this.retry.delete(key);
+    this.pendingPackets -= parked.counters.packets;
+    this.pendingBytes -= parked.counters.bytes;
+    const isClosing =
+      parked.flow.protocol === PROTOCOL_TCP && (parked.counters.tcpFlags & CLOSING_FLAGS) !== 0;
+    // Expired flows are remembered too (until the next scan) so their later batches are not
+    // parked again; complete ones for the flow's life.
+    const now = this.clock.monotonicMs();
+    // Learn only from sockets really found, never from an inferred answer.
+    this.peers.learn(parked.flow, result.attribution, now);
+    const attribution = result.isComplete
+      ? result.attribution
+      : this.infer(parked.flow, parked.counters, result.attribution);
+    this.remember(
+      key,
+      {
+        attribution,
+        isComplete: result.isComplete,
+        isProvisional: result.isProvisional,
+        usedUdpEvent: result.usedUdpEvent,
+      },
+      now,
+      isClosing,
+    );
+    this.callSafely(() => this.onResolved(parked.flow, parked.counters, attribution));
   }
 
   /**

@@ -75,10 +75,26 @@ export async function readNamespaceTables(
     for (const entry of table.entries) sockets.push(entry);
     await slices?.pause();
   }
+  return { netns, sockets, addresses: readNamespaceAddresses(procFs, pid), malformedLines };
+}
+
+/** Tables of `netns` from sockets read elsewhere (sock_diag), with addresses from /proc. */
+export function namespaceTablesOf(
+  procFs: ProcFs,
+  pid: number,
+  netns: number,
+  sockets: SocketEntry[],
+): NamespaceTables {
+  return { netns, sockets, addresses: readNamespaceAddresses(procFs, pid), malformedLines: 0 };
+}
+
+/** Unicast addresses of the namespace `pid` lives in (fib_trie, if_inet6). */
+function readNamespaceAddresses(procFs: ProcFs, pid: number): Set<string> {
+  const base = `/proc/${pid}/net`;
   const addresses = new Set<string>();
   tryRead(procFs, `${base}/fib_trie`, (text) => addFibTrieLocals(text, addresses));
   tryRead(procFs, `${base}/if_inet6`, (text) => addIfInet6(text, addresses));
-  return { netns, sockets, addresses, malformedLines };
+  return addresses;
 }
 
 /**

@@ -5,6 +5,24 @@ import { isDenied, isVanished } from './procfs.js';
 import type { ProcFs } from './procfs.js';
 import type { ContainerInfo, ProcessInfo } from './types.js';
 
+/**
+ * Most bytes read of each /proc file that holds a name (docs/attribution.md, "Bounds"): a
+ * process cannot grow pidflow's memory or a row with a huge command line. comm is 15 bytes
+ * in the kernel (64 for some kernel threads); cmdline keeps the kernel's own limit before
+ * Linux 4.2, one page.
+ */
+export const READ_LIMITS_BYTES = {
+  stat: 4096,
+  status: 4096,
+  comm: 256,
+  cmdline: 4096,
+  cgroup: 16 * 1024,
+  passwd: 16 * 1024 * 1024,
+} as const;
+
+/** Longest user name kept from /etc/passwd, characters (useradd allows 32). */
+export const MAX_USER_NAME_LENGTH = 256;
+
 /** The fields of /proc/<pid>/stat we use. */
 export interface ProcessStat {
   readonly pid: number;
@@ -157,7 +175,8 @@ export function parsePasswd(text: string): Map<number, string> {
     if (line === '' || line.startsWith('#')) continue;
     const fields = line.split(':');
     const uid = Number(fields[2]);
-    if (fields[0] && Number.isSafeInteger(uid) && !users.has(uid)) users.set(uid, fields[0]);
+    if (fields[0] && Number.isSafeInteger(uid) && !users.has(uid))
+      users.set(uid, fields[0].slice(0, MAX_USER_NAME_LENGTH));
   }
   return users;
 }
@@ -190,11 +209,12 @@ export function readProcessInfo(
 ): ProcessReadResult {
   const base = `/proc/${stat.pid}`;
   try {
-    const comm = readOr(procFs, `${base}/comm`, stat.comm).replace(/\n$/, '');
-    const cmdlineText = readOr(procFs, `${base}/cmdline`, '');
+    const L = READ_LIMITS_BYTES;
+    const comm = readOr(procFs, `${base}/comm`, stat.comm, L.comm).replace(/\n$/, '');
+    const cmdlineText = readOr(procFs, `${base}/cmdline`, '', L.cmdline);
     const cmdline = cmdlineText === '' ? [] : cmdlineText.replace(/\0$/, '').split('\0');
-    const uid = parseStatusUid(procFs.readText(`${base}/status`)) ?? -1;
-    const cgroup = pickCgroupPath(readOr(procFs, `${base}/cgroup`, ''));
+    const uid = parseStatusUid(procFs.readText(`${base}/status`, L.status)) ?? -1;
+    const cgroup = pickCgroupPath(readOr(procFs, `${base}/cgroup`, '', L.cgroup));
     const container = parseContainer(cgroup);
     const exe = linkOr(procFs, `${base}/exe`, '');
     const netns = parseNamespaceLink(linkOr(procFs, `${base}/ns/net`, ''));
@@ -233,9 +253,9 @@ export function readProcessInfo(
 
 // Optional fields: a refusal or a missing file gives the fallback; the process being gone is
 // detected by the mandatory `status` read above, which throws.
-function readOr(procFs: ProcFs, path: string, fallback: string): string {
+function readOr(procFs: ProcFs, path: string, fallback: string, maxBytes: number): string {
   try {
-    return procFs.readText(path);
+    return procFs.readText(path, maxBytes);
   } catch (error) {
     if (isDenied(error) || isVanished(error)) return fallback;
     throw error;

@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { encodeBytes } from '../text/bytes.js';
 import { NodeProcFs, errnoCode, isDenied, isVanished } from './procfs.js';
 
 function withRoot(fn: (root: string) => void | Promise<void>): () => Promise<void> {
@@ -76,3 +77,36 @@ test('errno codes are sorted into vanished and denied', () => {
   assert.equal(isVanished(new Error('no code')), false);
   assert.equal(errnoCode(null), undefined);
 });
+
+test(
+  'keeps every byte of names that are not UTF-8, in files and link targets',
+  withRoot((root) => {
+    mkdirSync(join(root, 'proc', '7'), { recursive: true });
+    const comm = Buffer.from([0x61, 0x1b, 0x5b, 0x32, 0x4a, 0xff, 0xc3, 0x0a]);
+    writeFileSync(join(root, 'proc', '7', 'comm'), comm);
+    const target = Buffer.concat([Buffer.from('/tmp/'), Buffer.from([0xfe, 0xe6, 0x95, 0xb0])]);
+    symlinkSync(target, Buffer.from(join(root, 'proc', '7', 'exe')));
+    const fs = new NodeProcFs(root);
+    const text = fs.readText('/proc/7/comm');
+    assert.equal(text, 'a\x1b[2J\udcff\udcc3\n');
+    assert.deepEqual(encodeBytes(text), comm);
+    assert.deepEqual(encodeBytes(fs.readlink('/proc/7/exe')), target);
+  }),
+);
+
+test(
+  'reads at most maxBytes, cut at a whole character: a 1 MB command line stays 4 KiB',
+  withRoot((root) => {
+    mkdirSync(join(root, 'proc', '8'), { recursive: true });
+    const huge = `${'数'.repeat(400_000)}\0`; // 1.2 MB
+    writeFileSync(join(root, 'proc', '8', 'cmdline'), huge);
+    writeFileSync(join(root, 'proc', '8', 'short'), 'abc');
+    const fs = new NodeProcFs(root);
+    const cut = fs.readText('/proc/8/cmdline', 4096);
+    // 4096 bytes hold 1365 three-byte characters and one partial one, which is dropped.
+    assert.equal(cut, '数'.repeat(1365));
+    assert.equal(fs.readText('/proc/8/short', 3), 'abc');
+    assert.equal(fs.readText('/proc/8/short', 2), 'ab');
+    assert.equal(fs.readText('/proc/8/cmdline').length, 400_001);
+  }),
+);

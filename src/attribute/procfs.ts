@@ -1,9 +1,10 @@
 // The only place the attribution stage reads the system: files under /proc (and /etc/passwd
 // for user names) through a small ProcFs interface, so tests pass fake trees or in-memory fakes.
 
-import { closeSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { decodeBytes, utf8BoundaryBefore } from '../text/bytes.js';
 
 /**
  * Synchronous read access to a /proc tree. Paths are absolute (`/proc/42/stat`). Each method
@@ -13,11 +14,18 @@ import { join } from 'node:path';
  * scanner yields to the event loop between slices itself.
  */
 export interface ProcFs {
-  /** Whole file as UTF-8 text. */
-  readText(path: string): string;
+  /**
+   * The file as text, losslessly: valid UTF-8 as usual, every other byte as U+DC80 + byte
+   * (decodeBytes in src/text/bytes.ts). With `maxBytes`, at most that many bytes are read, and
+   * a longer file is cut at the last whole character before the bound.
+   */
+  readText(path: string, maxBytes?: number): string;
   /** Entry names of a directory (no `.`/`..`). */
   readdir(path: string): string[];
-  /** Target of a symbolic link (`socket:[123]`, `net:[4026531840]`, `/usr/bin/curl`). */
+  /**
+   * Target of a symbolic link (`socket:[123]`, `net:[4026531840]`, `/usr/bin/curl`), decoded
+   * losslessly like readText (the kernel bounds it at PATH_MAX, 4096 bytes).
+   */
   readlink(path: string): string;
   /**
    * Whole file as text, read off the event loop; only for ASCII files (decoded as latin1).
@@ -26,6 +34,12 @@ export interface ProcFs {
    * Optional: without it, readText is used.
    */
   readTextAsync?(path: string): Promise<string>;
+  /**
+   * Open fds of `pid`: st_size of /proc/<pid>/fd, which Linux 6.2 and later fill with the fd
+   * count (0 before). One stat, no listing: the cheap sign that a process's fd table changed.
+   * Optional; throws like readdir.
+   */
+  countFds?(pid: number): number;
 }
 
 /** ProcFs over the real file system; `root` prefixes every path (a fixture folder in tests). */
@@ -38,23 +52,27 @@ export class NodeProcFs implements ProcFs {
     this.root = root;
   }
 
-  readText(path: string): string {
+  readText(path: string, maxBytes = Infinity): string {
     // open + read into one reused buffer + close: procfs files report st_size 0, so
     // readFileSync's fstat is wasted, and a scan reads a thousand small files.
     const fd = openSync(this.resolve(path), 'r');
     try {
+      // One byte past the bound tells a file of exactly maxBytes from a longer one.
+      const limit = maxBytes + 1;
       let length = 0;
-      for (;;) {
+      while (length < limit) {
         if (length === this.buffer.length) {
           const bigger = Buffer.allocUnsafe(this.buffer.length * 2);
           this.buffer.copy(bigger, 0, 0, length);
           this.buffer = bigger;
         }
-        const n = readSync(fd, this.buffer, length, this.buffer.length - length, null);
+        const room = Math.min(this.buffer.length - length, limit - length);
+        const n = readSync(fd, this.buffer, length, room, null);
         if (n === 0) break;
         length += n;
       }
-      return this.buffer.toString('utf8', 0, length);
+      const end = length > maxBytes ? utf8BoundaryBefore(this.buffer, maxBytes) : length;
+      return decodeBytes(this.buffer, 0, end);
     } finally {
       closeSync(fd);
     }
@@ -70,8 +88,12 @@ export class NodeProcFs implements ProcFs {
     return readdirSync(this.resolve(path));
   }
 
+  countFds(pid: number): number {
+    return statSync(this.resolve(`/proc/${pid}/fd`)).size;
+  }
+
   readlink(path: string): string {
-    return readlinkSync(this.resolve(path));
+    return decodeBytes(readlinkSync(this.resolve(path), { encoding: 'buffer' }));
   }
 
   private resolve(path: string): string {

@@ -1,10 +1,11 @@
-// Event intake of the attribution stage: kernel socket events (TCP connects, UDP sends; BPF
-// programs, src/capture/socket-events.ts) in, owners of local ends no socket table knows out.
+// Event intake of the attribution stage: kernel socket events (TCP connects, UDP sends, TCP
+// reads and writes; BPF programs, src/capture/socket-events.ts) in, owners of local ends out.
 
 import { PROTOCOL_UDP, PROTOCOL_UDPLITE, isWildcardAddress } from './net-table.js';
 import { placeholderProcess, processKey } from './process-info.js';
-import { RecentConnects } from './recent-connects.js';
-import type { ConnectEvent } from './recent-connects.js';
+import { RecentConnects, connectKey } from './recent-connects.js';
+import type { ConnectEvent, RecentConnect } from './recent-connects.js';
+import { RecentEvents } from './recent-events.js';
 import { RecentUdpSends } from './recent-udp-sends.js';
 import type { RecentUdpSend } from './recent-udp-sends.js';
 import type { Owner, ProcessInfo } from './types.js';
@@ -53,6 +54,16 @@ export interface SocketEventIntakeStats {
   readonly udpEvicted: number;
   /** UDP send events dropped because a later scan showed another process on their local end. */
   readonly udpContradicted: number;
+  /** TCP read/write events among `received` (one per connection and process). */
+  readonly tcpIoReceived: number;
+  /** Lookups of a TCP local end answered from a read/write event (in `used` too). */
+  readonly tcpIoUsed: number;
+  /** TCP read/write events remembered now (the limit is `limit` again). */
+  readonly tcpIoIndexed: number;
+  /** TCP read/write events pushed out by the limit before their TTL. */
+  readonly tcpIoEvicted: number;
+  /** Connections that changed hands: read or written by another process than the one before. */
+  readonly tcpIoHandovers: number;
 }
 
 /** Processes remembered for events; a churning client is one pid connecting often. */
@@ -72,7 +83,12 @@ export class SocketEventIntake {
   private readonly eventProcesses = new Map<number, ProcessInfo>();
   private readonly connects: RecentConnects;
   private readonly udpSends: RecentUdpSends;
+  /** Connection (local end + peer) -> the process that read or wrote it last. */
+  private readonly tcpIo: RecentEvents<RecentConnect>;
   private received = 0;
+  private tcpIoReceived = 0;
+  private tcpIoUsed = 0;
+  private tcpIoHandovers = 0;
   private used = 0;
   private exitedOwners = 0;
   private udpReceived = 0;
@@ -83,6 +99,7 @@ export class SocketEventIntake {
     const limits = { limit: options.limit ?? 65_536, ttlMs: options.ttlMs ?? 120_000 };
     this.connects = new RecentConnects(limits);
     this.udpSends = new RecentUdpSends(limits);
+    this.tcpIo = new RecentEvents(limits);
   }
 
   /**
@@ -102,7 +119,21 @@ export class SocketEventIntake {
     this.received += events.length;
     for (const event of events) {
       const owner = { process: this.eventProcess(event), socketInode: 0 };
-      if (event.protocol === PROTOCOL_UDP || event.protocol === PROTOCOL_UDPLITE) {
+      if (event.kind === 'tcpIo') {
+        this.tcpIoReceived++;
+        const key = connectKey(
+          event.protocol,
+          event.localAddress,
+          event.localPort,
+          event.remoteAddress,
+          event.remotePort,
+        );
+        const previous = this.tcpIo.peek(key);
+        if (previous !== undefined && previous.owner?.process.key !== owner.process.key) {
+          this.tcpIoHandovers++;
+        }
+        this.tcpIo.put(key, { pid: event.pid, comm: event.comm, seenMs: nowMs, owner }, nowMs);
+      } else if (event.protocol === PROTOCOL_UDP || event.protocol === PROTOCOL_UDPLITE) {
         this.udpReceived++;
         this.udpSends.add(event, nowMs).owner = owner;
       } else {
@@ -130,6 +161,29 @@ export class SocketEventIntake {
     );
     if (entry?.owner === undefined) return undefined;
     this.used++;
+    return entry.owner;
+  }
+
+  /**
+   * The process that read or wrote this TCP connection last (the worker that accepted it, the
+   * child that serves it, the receiver of a passed socket), if reported less than ttlMs ago.
+   */
+  ioOwner(
+    protocol: number,
+    localAddress: string,
+    localPort: number,
+    remoteAddress: string,
+    remotePort: number,
+    nowMs: number,
+  ): Owner | undefined {
+    if (this.tcpIo.size === 0) return undefined;
+    const entry = this.tcpIo.get(
+      connectKey(protocol, localAddress, localPort, remoteAddress, remotePort),
+      nowMs,
+    );
+    if (entry?.owner === undefined) return undefined;
+    this.used++;
+    this.tcpIoUsed++;
     return entry.owner;
   }
 
@@ -176,6 +230,7 @@ export class SocketEventIntake {
   stats(): SocketEventIntakeStats {
     const connects = this.connects.stats();
     const udpSends = this.udpSends.stats();
+    const tcpIo = this.tcpIo.stats();
     return {
       received: this.received,
       used: this.used,
@@ -188,24 +243,32 @@ export class SocketEventIntake {
       udpIndexed: udpSends.size,
       udpEvicted: udpSends.evicted,
       udpContradicted: udpSends.contradicted,
+      tcpIoReceived: this.tcpIoReceived,
+      tcpIoUsed: this.tcpIoUsed,
+      tcpIoIndexed: tcpIo.size,
+      tcpIoEvicted: tcpIo.evicted,
+      tcpIoHandovers: this.tcpIoHandovers,
     };
   }
 
   /**
    * The process of an event: the scanner's cached info if the pid is tracked, else the one
    * read earlier for another event of the same pid (re-read when the comm differs: a reused
-   * pid), else read from /proc now. When the process is already gone, a minimal ProcessInfo
-   * from the event's pid and comm with startTime 0 (key `${pid}:0`) stands for it.
+   * pid), else read from /proc now. A start time in the event must match (a pid reused since
+   * is another process). When the process is already gone, a minimal ProcessInfo from the
+   * event's pid, start time (0 when unknown) and comm stands for it.
    */
   private eventProcess(event: ConnectEvent): ProcessInfo {
+    const startTime = event.startTime ?? 0;
+    const matches = (info: ProcessInfo): boolean => startTime === 0 || info.startTime === startTime;
     const tracked = this.processes.processByKnownPid(event.pid);
-    if (tracked !== undefined) return tracked;
+    if (tracked !== undefined && matches(tracked)) return tracked;
     const known = this.eventProcesses.get(event.pid);
-    if (known !== undefined && known.comm === event.comm) return known;
+    if (known !== undefined && known.comm === event.comm && matches(known)) return known;
     const read = this.processes.processByPid(event.pid);
-    if (read === undefined) {
+    if (read === undefined || !matches(read)) {
       this.exitedOwners++;
-      return placeholderProcess(processKey(event.pid, 0), event.pid, event.comm);
+      return placeholderProcess(processKey(event.pid, startTime), event.pid, event.comm);
     }
     if (this.eventProcesses.size >= MAX_EVENT_PROCESSES) {
       const oldest = this.eventProcesses.keys().next();

@@ -9,12 +9,14 @@ import {
   parseProcessStat,
   readProcessInfo,
   type ContainerNameSource,
+  READ_LIMITS_BYTES,
 } from './process-info.js';
-import { LineCache, readNamespaceTables } from './net-namespaces.js';
+import { LineCache, namespaceTablesOf, readNamespaceTables } from './net-namespaces.js';
 import type { NamespaceTables, ScanSlices } from './net-namespaces.js';
 import { isLoopbackAddress, isWildcardAddress } from './net-table.js';
 import type { SocketEntry } from './net-table.js';
-import { readSocketInodesSliced } from './socket-owners.js';
+import { FdHoldings } from './fd-holdings.js';
+import type { SocketTableReader } from './sock-diag.js';
 import type { Owner, ProcessInfo } from './types.js';
 
 /** A socket of the index: a table entry and the namespace whose table listed it. */
@@ -50,6 +52,12 @@ function indexKey(e: SocketEntry): string {
  * when they show a new socket. Saves one procfs read per process per scan on a quiet host.
  */
 const SETTLED_PROCESS_MS = 10_000;
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
 
 function add(map: Map<string, Candidates>, key: string, socket: IndexedSocket): void {
   const current = map.get(key);
@@ -122,6 +130,50 @@ export class SocketIndex {
     socket ??= this.pick(this.bound.get(`${protocol}|${address}|${port}`), address, false);
     socket ??= this.pick(this.wildcard.get(`${protocol}|${port}`), address, true);
     return socket === undefined ? undefined : this.owners.get(socket.entry.inode);
+  }
+
+  /**
+   * Like {@link findOwner}, and says whether the socket found is the connection's own (exact
+   * 5-tuple) or a socket with no peer (a listener, an unconnected UDP socket) standing in for it.
+   * `found` is false when no socket matches at all.
+   */
+  findOwnerLevel(
+    protocol: number,
+    address: string,
+    port: number,
+    peerAddress: string,
+    peerPort: number,
+  ): { found: boolean; isExact: boolean; isShared: boolean; owner: Owner | undefined } {
+    const exact = this.pick(
+      this.exact.get(`${protocol}|${address}|${port}|${peerAddress}|${peerPort}`),
+      address,
+      false,
+    );
+    if (exact !== undefined) {
+      const owner = this.owners.get(exact.entry.inode);
+      return { found: true, isExact: true, isShared: false, owner };
+    }
+    let candidates = this.bound.get(`${protocol}|${address}|${port}`);
+    let socket = this.pick(candidates, address, false);
+    if (socket === undefined) {
+      candidates = this.wildcard.get(`${protocol}|${port}`);
+      socket = this.pick(candidates, address, true);
+    }
+    if (socket === undefined) {
+      return { found: false, isExact: false, isShared: false, owner: undefined };
+    }
+    const owner = this.owners.get(socket.entry.inode);
+    // Several sockets of other processes on the same port of the same namespace (an
+    // SO_REUSEPORT group): the one picked need not be the one that took the connection.
+    let isShared = false;
+    if (Array.isArray(candidates)) {
+      for (const other of candidates) {
+        if (other === socket || other.netns !== socket.netns) continue;
+        const otherOwner = this.owners.get(other.entry.inode);
+        if (otherOwner?.process.pid !== owner?.process.pid) isShared = true;
+      }
+    }
+    return { found: true, isExact: false, isShared, owner };
   }
 
   /** True when any socket (owned or not) matches this local end, at any level of the lookup. */
@@ -228,14 +280,25 @@ export interface SocketScannerOptions {
   yieldToEventLoop: () => Promise<void>;
   /** Longest synchronous slice, ms. */
   sliceMs: number;
-  /** Every Nth scan re-reads every fd directory (catches sockets handed from one process to another). */
+  /**
+   * Every Nth scan re-reads every stat and fd directory: a consistency check of the incremental
+   * scans (what it corrects is counted in ownerCorrections).
+   */
   fullScanEvery: number;
+  /**
+   * Settled processes are checked in this many rotating groups, one group per scan: stat
+   * re-read (a renamed process, a reused pid) and fd count compared with the last walk (a socket
+   * handed over). 1: every process every scan. @default 10
+   */
+  refreshGroups?: number | undefined;
   /** Processes cached at most. */
   maxProcesses: number;
   /** Namespace of the capture; undefined: read /proc/self/ns/net (else pid 1's). */
   hostNetns: number | undefined;
   /** Names of containers (runtime state files); undefined: processes carry ids only. */
   containerNames?: ContainerNameSource | undefined;
+  /** Binary socket tables (sock_diag); undefined: parse /proc/net text for every namespace. */
+  socketTables?: SocketTableReader | undefined;
 }
 
 /** What one scan found and how much it cost. */
@@ -254,6 +317,15 @@ export interface ScanResult {
   /** fd directories read (the costly part; an incremental scan reads few). */
   readonly fdDirsRead: number;
   readonly malformedLines: number;
+  /** Namespaces whose tables came through sock_diag (the rest: /proc/net text). */
+  readonly netlinkNamespaces: number;
+  /**
+   * Sockets whose owner a full scan found elsewhere than the incremental scans had it (since
+   * the scanner started): a handoff not yet seen by the rotating check, or a miss.
+   */
+  readonly ownerCorrections: number;
+  /** The scan found nothing changed and kept the previous index. */
+  readonly isUnchanged: boolean;
   /** Longest synchronous stretch of the scan, ms. */
   readonly maxBlockMs: number;
 }
@@ -273,9 +345,23 @@ export class SocketScanner {
   private readonly firstSeenMs = new Map<number, number>();
   /** Pids seen in another namespace than cached (setns() without exec): re-read next scan. */
   private movedProcesses = new Set<number>();
+  private readonly holdings: FdHoldings;
+  private readonly refreshGroups: number;
+  private ownerCorrections = 0;
+  /** What the last scan built, to keep when nothing changed. */
+  private last:
+    | {
+        /** Socket lists and (as read, before sockets add theirs) addresses per namespace. */
+        tables: Map<number, { sockets: readonly SocketEntry[]; addresses: ReadonlySet<string> }>;
+        index: SocketIndex;
+        sockets: number;
+      }
+    | undefined;
 
   constructor(private readonly options: SocketScannerOptions) {
     this.hostNetns = options.hostNetns;
+    this.holdings = new FdHoldings(options.procFs);
+    this.refreshGroups = Math.max(1, Math.floor(options.refreshGroups ?? 10));
   }
 
   /** Cached info of a live (or last seen) process by key. */
@@ -302,6 +388,7 @@ export class SocketScanner {
   async scan(): Promise<ScanResult> {
     const { procFs, monotonicMs, sliceMs } = this.options;
     const full = this.scanCount % this.options.fullScanEvery === 0;
+    const group = this.scanCount % this.refreshGroups;
     this.scanCount++;
     this.usersReloaded = false;
     let sliceStart = monotonicMs();
@@ -327,7 +414,6 @@ export class SocketScanner {
     const alive = new Map<number, ProcessInfo>();
     const newPids: number[] = [];
     let skipped = 0;
-    let denied = 0;
     let dropped = 0;
     for (let i = 0; i < names.length; i++) {
       if ((i & 63) === 0) await yieldIfDue();
@@ -344,10 +430,11 @@ export class SocketScanner {
         cached !== undefined &&
         !full &&
         !this.movedProcesses.has(pid) &&
+        pid % this.refreshGroups !== group &&
         scanStartMs - (this.firstSeenMs.get(pid) ?? scanStartMs) >= SETTLED_PROCESS_MS
       ) {
         // A settled process: skip its stat read. A reused pid is caught when the fd search
-        // finds a new socket in it (verified there) or by the next full scan.
+        // finds a new socket in it (verified there) or when its refresh group comes round.
         alive.set(pid, cached);
         continue;
       }
@@ -363,7 +450,39 @@ export class SocketScanner {
       }
     }
     for (const pid of this.firstSeenMs.keys()) if (!alive.has(pid)) this.firstSeenMs.delete(pid);
+    let isProcessSetSame = alive.size === this.processes.size;
+    if (isProcessSetSame) {
+      for (const [pid, info] of alive) {
+        if (this.processes.get(pid) !== info) {
+          isProcessSetSame = false;
+          break;
+        }
+      }
+    }
     this.processes = alive;
+    this.holdings.prune(alive);
+
+    // Fd walks known to be due before the tables are read: everyone at a full scan; else the
+    // refresh group's processes whose fd count moved since their last walk (a socket may have
+    // been handed to or from them). New sockets are searched for after the tables.
+    const walked = new Set<number>();
+    const firstHolder = new Map<number, number>();
+    let denied = 0;
+    let fdDirsRead = 0;
+    const walk = async (pid: number, info: ProcessInfo): Promise<number[] | undefined> => {
+      walked.add(pid);
+      fdDirsRead++;
+      const result = await this.holdings.walk(pid, info.key, yieldIfDue);
+      if (result.status === 'denied') denied++;
+      return result.status === 'ok' ? result.inodes : undefined;
+    };
+    for (const [pid, info] of alive) {
+      if (!full && (pid % this.refreshGroups !== group || !verified.has(pid))) continue;
+      await yieldIfDue();
+      if (!full && !this.holdings.mayHaveChanged(pid, info.key)) continue;
+      const inodes = await walk(pid, info);
+      for (const inode of inodes ?? []) if (!firstHolder.has(inode)) firstHolder.set(inode, pid);
+    }
     this.movedProcesses.clear();
     const aliveKeys = new Set<string>();
     for (const info of alive.values()) aliveKeys.add(info.key);
@@ -378,15 +497,53 @@ export class SocketScanner {
     }
     const tables: NamespaceTables[] = [];
     let malformedLines = 0;
+    let netlinkNamespaces = 0;
     for (const [netns, pids] of byNamespace) {
       await yieldIfDue();
       for (const pid of pids) {
         const t = await this.readTablesOf(pid, netns, slices);
         if (t !== undefined) {
-          tables.push(t);
-          malformedLines += t.malformedLines;
+          tables.push(t.tables);
+          malformedLines += t.tables.malformedLines;
+          if (t.isNetlink) netlinkNamespaces++;
           break;
         }
+      }
+    }
+    this.options.socketTables?.prune(new Set(byNamespace.keys()));
+
+    // Nothing changed (an idle host): same processes, same tables, no walk: keep the index.
+    const last = this.last;
+    const readTables = new Map(
+      tables.map((t) => [t.netns, { sockets: t.sockets, addresses: new Set(t.addresses) }]),
+    );
+    if (!full && walked.size === 0 && isProcessSetSame && last !== undefined) {
+      let isSame = tables.length === last.tables.size;
+      for (let i = 0; isSame && i < tables.length; i++) {
+        const t = tables[i]!;
+        const before = last.tables.get(t.netns);
+        isSame = before !== undefined && before.sockets === t.sockets;
+        if (isSame && before !== undefined) isSame = sameSet(before.addresses, t.addresses);
+      }
+      if (isSame) {
+        this.lineCache.prune();
+        maxBlockMs = Math.max(maxBlockMs, monotonicMs() - sliceStart);
+        return {
+          index: last.index,
+          alive: aliveKeys,
+          processes: alive.size,
+          namespaces: tables.length,
+          sockets: last.sockets,
+          skippedProcesses: skipped + denied,
+          deniedProcesses: denied,
+          droppedProcesses: dropped,
+          fdDirsRead,
+          malformedLines,
+          netlinkNamespaces,
+          ownerCorrections: this.ownerCorrections,
+          isUnchanged: true,
+          maxBlockMs,
+        };
       }
     }
 
@@ -408,13 +565,24 @@ export class SocketScanner {
         if (!isWildcardAddress(entry.localAddress)) addresses.add(entry.localAddress);
         const inode = entry.inode;
         if (inode === 0 || owners.has(inode)) continue;
-        const previous = full ? undefined : this.owners.get(inode);
+        const previous = this.owners.get(inode);
         const current = previous === undefined ? undefined : alive.get(previous.process.pid);
-        if (previous !== undefined && current === previous.process) {
-          owners.set(inode, previous);
-        } else if (previous !== undefined && current?.key === previous.process.key) {
-          owners.set(inode, { process: current, socketInode: inode }); // re-read, same process
-        } else if (!full && previous === undefined && this.orphans.has(inode)) {
+        const isSameProcess = current !== undefined && current.key === previous?.process.key;
+        // The owner still holds it, unless its latest fd walk no longer shows it.
+        const isReleased =
+          isSameProcess && this.holdings.heldBy(current.pid, current.key)?.has(inode) === false;
+        const holder = firstHolder.get(inode);
+        if (isSameProcess && !isReleased) {
+          // Kept (re-read info of the same process when it changed, e.g. a new comm).
+          owners.set(
+            inode,
+            current === previous!.process ? previous! : { process: current, socketInode: inode },
+          );
+        } else if (holder !== undefined) {
+          if (full && isReleased) this.ownerCorrections++;
+          owners.set(inode, { process: alive.get(holder)!, socketInode: inode });
+        } else if (full || (previous === undefined && this.orphans.has(inode))) {
+          // Full: every fd directory was read and none holds it (kernel socket, refused).
           orphans.add(inode);
         } else {
           needed.add(inode);
@@ -424,19 +592,16 @@ export class SocketScanner {
       nsAddresses.set(t.netns, addresses);
     }
 
-    let fdDirsRead = 0;
     if (needed.size > 0) {
-      const order = full ? [...alive.keys()] : this.searchOrder(alive, newPids, neededNamespaces);
+      const order = this.searchOrder(alive, newPids, neededNamespaces);
       for (let i = 0; i < order.length && needed.size > 0; i++) {
         await yieldIfDue();
         const pid = order[i]!;
         let info = alive.get(pid);
-        if (info === undefined) continue;
-        const result = await readSocketInodesSliced(procFs, pid, yieldIfDue);
-        fdDirsRead++;
-        if (result.status === 'denied') denied++;
-        if (result.status !== 'ok') continue;
-        if (!verified.has(pid) && result.inodes.some((inode) => needed.has(inode))) {
+        if (info === undefined || walked.has(pid)) continue;
+        const inodes = await walk(pid, info);
+        if (inodes === undefined) continue;
+        if (!verified.has(pid) && inodes.some((inode) => needed.has(inode))) {
           // A settled process holds a new socket: make sure the pid was not reused.
           verified.add(pid);
           const fresh = this.refreshProcess(pid);
@@ -449,7 +614,7 @@ export class SocketScanner {
             info = fresh.info;
           }
         }
-        for (const inode of result.inodes) {
+        for (const inode of inodes) {
           if (needed.delete(inode)) owners.set(inode, { process: info, socketInode: inode });
         }
       }
@@ -458,16 +623,22 @@ export class SocketScanner {
     this.orphans = orphans;
     this.owners = owners;
 
+    const index = new SocketIndex(
+      this.hostNetns,
+      this.options.localAddresses,
+      nsAddresses,
+      owners,
+      sockets,
+    );
+    this.last = {
+      tables: readTables,
+      index,
+      sockets: sockets.length,
+    };
     const now = monotonicMs();
     maxBlockMs = Math.max(maxBlockMs, now - sliceStart);
     return {
-      index: new SocketIndex(
-        this.hostNetns,
-        this.options.localAddresses,
-        nsAddresses,
-        owners,
-        sockets,
-      ),
+      index,
       alive: aliveKeys,
       processes: alive.size,
       namespaces: tables.length,
@@ -477,6 +648,9 @@ export class SocketScanner {
       droppedProcesses: dropped,
       fdDirsRead,
       malformedLines,
+      netlinkNamespaces,
+      ownerCorrections: this.ownerCorrections,
+      isUnchanged: false,
       maxBlockMs,
     };
   }
@@ -509,7 +683,7 @@ export class SocketScanner {
     const { procFs } = this.options;
     let statText: string;
     try {
-      statText = procFs.readText(`/proc/${pid}/stat`);
+      statText = procFs.readText(`/proc/${pid}/stat`, READ_LIMITS_BYTES.stat);
     } catch {
       return undefined;
     }
@@ -548,17 +722,24 @@ export class SocketScanner {
     pid: number,
     netns: number,
     slices: ScanSlices,
-  ): Promise<NamespaceTables | undefined> {
+  ): Promise<{ tables: NamespaceTables; isNetlink: boolean } | undefined> {
     // The alive map of this scan keeps the process; only the next scan re-reads it.
-    const t = await readNamespaceTables(this.options.procFs, pid, netns, this.lineCache, slices);
+    const { procFs, socketTables } = this.options;
+    const sockets = await socketTables?.read(pid, netns);
+    if (socketTables !== undefined) slices.resumed();
+    const isNetlink = sockets !== undefined;
+    const t =
+      sockets !== undefined
+        ? namespaceTablesOf(procFs, pid, netns, sockets)
+        : await readNamespaceTables(procFs, pid, netns, this.lineCache, slices);
     if (t === undefined) return undefined;
     let now = 0;
     try {
-      now = parseNamespaceLink(this.options.procFs.readlink(`/proc/${pid}/ns/net`));
+      now = parseNamespaceLink(procFs.readlink(`/proc/${pid}/ns/net`));
     } catch (error) {
-      if (isDenied(error)) return t;
+      if (isDenied(error)) return { tables: t, isNetlink };
     }
-    if (now === netns) return t;
+    if (now === netns) return { tables: t, isNetlink };
     this.movedProcesses.add(pid);
     return undefined;
   }
@@ -567,7 +748,9 @@ export class SocketScanner {
     if (this.users === undefined || (!this.users.has(uid) && !this.usersReloaded)) {
       this.usersReloaded = true;
       try {
-        this.users = parsePasswd(this.options.procFs.readText('/etc/passwd'));
+        this.users = parsePasswd(
+          this.options.procFs.readText('/etc/passwd', READ_LIMITS_BYTES.passwd),
+        );
       } catch {
         this.users = new Map();
       }

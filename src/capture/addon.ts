@@ -128,7 +128,7 @@ export interface NativeSocketEventsOptions {
   readonly batchIntervalMs: number;
   /** Events in flight to JS at most; further batches are dropped and counted. */
   readonly queueLimit: number;
-  /** Load the UDP send program too (absent: true). */
+  /** Load the send (UDP sends, TCP writes) and receive (TCP reads) programs too (absent: true). */
   readonly udp?: boolean;
   /**
    * Raw tracepoint of the UDP send program (absent: `sock_send_length`). Tests name a missing
@@ -161,8 +161,28 @@ export interface NativeSocketEventsHandle {
   readonly udp?: boolean;
   /** Why UDP send tracking is off; empty when it is on. */
   readonly udpWarning?: string;
+  /** TCP reads and writes are tracked (the send and receive programs are attached). */
+  readonly io?: boolean;
   stop(): void;
   stats(): NativeSocketEventsStats;
+}
+
+/** A NETLINK_SOCK_DIAG socket bound to one network namespace (native/sock_diag.cc). */
+export interface NativeSockDiagSocket {
+  readonly fd: number;
+  /** Inode of the namespace the socket was opened in (0: unknown). */
+  readonly netns: number;
+}
+
+/** One sock_diag dump: `records` holds `sockDiagRecordSize`-byte records (native/sock_diag.h). */
+export interface NativeSockDiagDump {
+  readonly records: Uint8Array;
+  /** Bits of the protocol mask whose table the kernel refused (no IPv6, no udp_diag). */
+  readonly failedMask: number;
+  /** errno of the first refused table, 0 when none. */
+  readonly errno: number;
+  /** Sockets past maxSockets, not returned. */
+  readonly dropped: number;
 }
 
 /** Everything the .node file exports. */
@@ -187,6 +207,25 @@ export interface NativeAddon {
     options: NativeSocketEventsOptions,
     onBatch: NativeSocketEventsHandler,
   ): NativeSocketEventsHandle;
+  /** Layout version and size of sock_diag records; absent in older builds. */
+  readonly sockDiagVersion?: number;
+  readonly sockDiagRecordSize?: number;
+  /**
+   * Open a sock_diag netlink socket in the namespace of `nsPath` (`/proc/<pid>/ns/net`; null:
+   * our own). Throws an Error with `code` EPERM/EACCES/ENOENT when refused or gone.
+   */
+  sockDiagOpen?(nsPath: string | null): NativeSockDiagSocket;
+  /**
+   * Dump the tables of `protocolMask` (bits: TCP v4, TCP v6, UDP v4, UDP v6, UDP-Lite v4, v6),
+   * TCP sockets only in the states of the `tcpStates` bit mask (1 << state), in the libuv pool.
+   */
+  sockDiagDump?(
+    fd: number,
+    protocolMask: number,
+    tcpStates: number,
+    maxSockets: number,
+  ): Promise<NativeSockDiagDump>;
+  sockDiagClose?(fd: number): void;
 }
 
 /** Where loadAddon() looks, relative to the package root, in order. */

@@ -1,4 +1,4 @@
-// decodeSocketEvents against hand-built 64-byte records (layout of native/bpf/sock_events.h),
+// decodeSocketEvents against hand-built 80-byte records (layout of native/bpf/sock_events.h),
 // and openSocketEvents' error paths and counters with a fake addon.
 
 import assert from 'node:assert/strict';
@@ -19,6 +19,10 @@ interface RecordSpec {
   comm: string;
   /** IP protocol; 6 (TCP) when absent. */
   protocol?: number;
+  /** 0 connect, 1 UDP send, 2 TCP read/write; by protocol when absent. */
+  kind?: number;
+  netns?: number;
+  start?: number;
 }
 
 function records(specs: RecordSpec[]): Uint8Array {
@@ -33,6 +37,9 @@ function records(specs: RecordSpec[]): Uint8Array {
     Buffer.from(r.saddr).copy(buf, o + 16);
     Buffer.from(r.daddr).copy(buf, o + 32);
     buf.write(r.comm, o + 48, 'latin1');
+    buf.writeUInt16LE(r.kind ?? ((r.protocol ?? 6) === 6 ? 0 : 1), o + 12);
+    buf.writeUInt32LE(r.netns ?? 0, o + 64);
+    buf.writeBigUInt64LE(BigInt(r.start ?? 0), o + 72);
   });
   return buf;
 }
@@ -93,6 +100,9 @@ test('decodes IPv4, IPv6 and IPv4-mapped records; skips an unknown family', () =
   assert.equal(malformed, 1);
   assert.deepEqual(events, [
     {
+      kind: 'connect',
+      startTime: 0,
+      netns: 0,
       pid: 4242,
       comm: 'curl',
       protocol: 6,
@@ -102,6 +112,9 @@ test('decodes IPv4, IPv6 and IPv4-mapped records; skips an unknown family', () =
       remotePort: 80,
     },
     {
+      kind: 'connect',
+      startTime: 0,
+      netns: 0,
       pid: 7,
       comm: 'fifteen-chars-x',
       protocol: 6,
@@ -111,6 +124,9 @@ test('decodes IPv4, IPv6 and IPv4-mapped records; skips an unknown family', () =
       remotePort: 443,
     },
     {
+      kind: 'connect',
+      startTime: 0,
+      netns: 0,
       pid: 8,
       comm: 'node',
       protocol: 6,
@@ -146,8 +162,8 @@ function addonWith(
 ): NativeAddon {
   return Object.assign(new FakeAddon(), {
     hasSocketEvents: true,
-    sockEventVersion: 1,
-    sockEventSize: 64,
+    sockEventVersion: 2,
+    sockEventSize: 80,
     ...(open === undefined ? {} : { openSocketEvents: open }),
     ...extra,
   });
@@ -187,7 +203,7 @@ test('delivers decoded batches and sums kernel, queue and malformed drops', () =
     2,
   );
   assert.equal(got.length, 1);
-  assert.deepEqual(handle.stats(), { events: 1, dropped: 4, udpEvents: 0 });
+  assert.deepEqual(handle.stats(), { events: 1, dropped: 4, udpEvents: 0, tcpIoEvents: 0 });
   handle.stop();
   assert.equal(stopped, 1);
 });
@@ -240,6 +256,9 @@ test('decodes UDP records: bound, wildcard IPv4 and IPv6, IPv4-mapped destinatio
   assert.equal(malformed, 0);
   assert.deepEqual(events, [
     {
+      kind: 'udpSend',
+      startTime: 0,
+      netns: 0,
       pid: 501,
       comm: 'dig',
       protocol: 17,
@@ -249,6 +268,9 @@ test('decodes UDP records: bound, wildcard IPv4 and IPv6, IPv4-mapped destinatio
       remotePort: 53,
     },
     {
+      kind: 'udpSend',
+      startTime: 0,
+      netns: 0,
       pid: 502,
       comm: 'bound',
       protocol: 17,
@@ -258,6 +280,9 @@ test('decodes UDP records: bound, wildcard IPv4 and IPv6, IPv4-mapped destinatio
       remotePort: 9999,
     },
     {
+      kind: 'udpSend',
+      startTime: 0,
+      netns: 0,
       pid: 503,
       comm: 'python3',
       protocol: 17,
@@ -267,6 +292,9 @@ test('decodes UDP records: bound, wildcard IPv4 and IPv6, IPv4-mapped destinatio
       remotePort: 53,
     },
     {
+      kind: 'udpSend',
+      startTime: 0,
+      netns: 0,
       pid: 504,
       comm: 'lite',
       protocol: 136,
@@ -302,7 +330,7 @@ test('counts UDP events and reports whether UDP tracking is attached', () => {
   );
   assert.equal(on.udp, true);
   assert.equal(on.udpWarning, undefined);
-  assert.deepEqual(on.stats(), { events: 2, dropped: 0, udpEvents: 1 });
+  assert.deepEqual(on.stats(), { events: 2, dropped: 0, udpEvents: 1, tcpIoEvents: 0 });
   const off = openSocketEvents(
     { onEvents: () => {} },
     addonWith(() => ({
@@ -314,6 +342,54 @@ test('counts UDP events and reports whether UDP tracking is attached', () => {
   );
   assert.equal(off.udp, false);
   assert.match(off.udpWarning ?? '', /^attaching on_sock_send_length failed: .*sock_send_length/);
+});
+
+test('decodes TCP read/write events with netns and start time; drops kinds not asked for', () => {
+  let onBatch: NativeSocketEventsHandler | undefined;
+  const seen: SocketEvent[] = [];
+  let nativeUdp: boolean | undefined;
+  const handle = openSocketEvents(
+    { onEvents: (batch) => seen.push(...batch), udp: false },
+    addonWith((options, handler) => {
+      onBatch = handler;
+      nativeUdp = options.udp;
+      return {
+        udp: true,
+        io: true,
+        udpWarning: '',
+        stop: () => {},
+        stats: () => ({ events: 3, delivered: 3, droppedQueue: 0, droppedKernel: 0 }),
+      };
+    }),
+  );
+  // The send program serves TCP writes too: loaded although UDP events were not asked for.
+  assert.equal(nativeUdp, true);
+  assert.equal(handle.tcpIo, true);
+  assert.equal(handle.udp, false);
+  const base = { pid: 77, family: 2, saddr: [198, 18, 0, 1], daddr: [198, 18, 0, 2], comm: 'w' };
+  onBatch?.(
+    records([
+      { ...base, sport: 8080, dport: 40000, kind: 2, netns: 4026531840, start: 2 ** 33 + 5 },
+      { ...base, sport: 5353, dport: 53, protocol: 17 },
+      { ...base, sport: 8080, dport: 40001, kind: 9 },
+    ]),
+    3,
+  );
+  assert.deepEqual(seen, [
+    {
+      kind: 'tcpIo',
+      startTime: 2 ** 33 + 5,
+      netns: 4026531840,
+      pid: 77,
+      comm: 'w',
+      protocol: 6,
+      localAddress: '198.18.0.1',
+      localPort: 8080,
+      remoteAddress: '198.18.0.2',
+      remotePort: 40000,
+    },
+  ]);
+  assert.deepEqual(handle.stats(), { events: 1, dropped: 1, udpEvents: 0, tcpIoEvents: 1 });
 });
 
 test('an addon built without libbpf is a CaptureError that says how to get the feature', () => {

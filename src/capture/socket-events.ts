@@ -1,5 +1,5 @@
-// Owners of TCP connects and UDP sends as the kernel reports them (BPF programs on the raw
-// tracepoints inet_sock_set_state and sock_send_length,
+// Owners of TCP connects, UDP sends and TCP reads/writes as the kernel reports them (BPF
+// programs on the raw tracepoints inet_sock_set_state, sock_send_length and sock_recv_length,
 // native/sock_events.cc): catches client sockets that live for milliseconds, between two /proc
 // scans (connection churn, DNS clients). Optional: callers turn an open failure into a warning.
 import { formatAddress } from '../decode/address.js';
@@ -8,29 +8,51 @@ import { loadAddon } from './addon.js';
 import type { NativeAddon, NativeSocketEventsHandle } from './addon.js';
 
 /** Record layout version and size this module reads (native/bpf/sock_events.h). */
-export const SOCKET_EVENT_VERSION = 1;
-export const SOCKET_EVENT_SIZE = 64;
+export const SOCKET_EVENT_VERSION = 2;
+export const SOCKET_EVENT_SIZE = 80;
 
 const OFF_TGID = 0;
 const OFF_FAMILY = 4;
 const OFF_SPORT = 6;
 const OFF_DPORT = 8;
 const OFF_PROTOCOL = 10;
+const OFF_KIND = 12;
 const OFF_SADDR = 16;
 const OFF_DADDR = 32;
 const OFF_COMM = 48;
+const OFF_NETNS = 64;
+const OFF_START = 72;
+const KINDS = ['connect', 'udpSend', 'tcpIo'] as const;
 const COMM_BYTES = 16;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const PROTOCOL_TCP = 6;
 
 /**
- * One TCP connect (the process that called connect() and the connection's endpoints), or the
- * first UDP send of a socket (the process that sent, its local end, and the first destination).
+ * What a socket event reports: `connect`, a TCP connect() (the caller owns the client end);
+ * `udpSend`, the first datagram of a UDP socket from a process; `tcpIo`, the first read or
+ * write of a connected TCP socket by a process (the worker that accepted it, the child a
+ * parent forked to serve it, the receiver of a passed socket).
+ */
+export type SocketEventKind = (typeof KINDS)[number];
+
+/**
+ * One TCP connect (the process that called connect() and the connection's endpoints), the
+ * first UDP send of a socket (the process that sent, its local end, and the first destination),
+ * or the first read or write of a connected TCP socket by a process.
  */
 export interface SocketEvent {
-  /** Process id (thread group id) of the caller of connect() or sendmsg(). */
+  /** Absent: `connect` for TCP, `udpSend` for UDP (events of the first record version). */
+  readonly kind?: SocketEventKind;
+  /** Process id (thread group id, never a thread id) of the process that acted. */
   readonly pid: number;
+  /**
+   * Its start time in clock ticks since boot (field 22 of /proc/<pid>/stat): with the pid, the
+   * process's key even after it exited. Absent or 0: unknown.
+   */
+  readonly startTime?: number;
+  /** Inode of the socket's network namespace; absent or 0: unknown. */
+  readonly netns?: number;
   /** comm of the connecting or sending thread (up to 15 bytes). */
   readonly comm: string;
   /** IP protocol number: 6 (TCP), 17 (UDP) or 136 (UDP-Lite). */
@@ -55,9 +77,15 @@ export interface SocketEventsOptions {
   queueLimit?: number;
   /**
    * Track UDP sends too (a raw tracepoint on every send of every socket, docs/attribution.md);
-   * false: TCP connects only. @default true
+   * false: no UDP send events. @default true
    */
   udp?: boolean;
+  /**
+   * Track which process reads and writes each connected TCP socket (raw tracepoints on every
+   * send and receive: accepted connections go to the worker that serves them, docs/attribution.md).
+   * @default true
+   */
+  tcpIo?: boolean;
 }
 
 /** Counters of {@link SocketEventsHandle.stats}. */
@@ -68,6 +96,8 @@ export interface SocketEventsStats {
   readonly dropped: number;
   /** Events of UDP (and UDP-Lite) sends among `events` (absent: 0). */
   readonly udpEvents?: number;
+  /** Events of TCP reads and writes among `events` (absent: 0). */
+  readonly tcpIoEvents?: number;
 }
 
 /** An attached connect tracker. */
@@ -79,6 +109,8 @@ export interface SocketEventsHandle {
   readonly udp?: boolean;
   /** Why UDP send tracking is off, with the fix; undefined when it is on. */
   readonly udpWarning?: string | undefined;
+  /** TCP reads and writes are tracked (absent: false). */
+  readonly tcpIo?: boolean;
   /** Detach the BPF program and stop the reader thread. Synchronous, idempotent. */
   stop(): void;
   stats(): SocketEventsStats;
@@ -103,11 +135,22 @@ export function decodeSocketEvents(
       malformed++;
       continue;
     }
+    const kind = KINDS[view.getUint16(o + OFF_KIND, true)];
+    if (kind === undefined) {
+      malformed++;
+      continue;
+    }
     const ipVersion = family === AF_INET ? 4 : 6;
     let commEnd = o + OFF_COMM;
     while (commEnd < o + OFF_COMM + COMM_BYTES && buffer[commEnd] !== 0) commEnd++;
+    // Ticks since boot fit a double exactly for 2.8 million years.
+    const start =
+      view.getUint32(o + OFF_START, true) + view.getUint32(o + OFF_START + 4, true) * 2 ** 32;
     events.push({
+      kind,
       pid: view.getUint32(o + OFF_TGID, true),
+      startTime: start,
+      netns: view.getUint32(o + OFF_NETNS, true),
       comm: Buffer.from(
         buffer.buffer,
         buffer.byteOffset + o + OFF_COMM,
@@ -170,17 +213,31 @@ export function openSocketEvents(
   }
   let events = 0;
   let udpEvents = 0;
+  let tcpIoEvents = 0;
+  const wantsUdp = options.udp !== false;
+  const wantsTcpIo = options.tcpIo !== false;
   let malformed = 0;
   let native: NativeSocketEventsHandle;
   try {
     native = addon.openSocketEvents(
-      { batchRecords: 1024, batchIntervalMs, queueLimit, udp: options.udp !== false },
+      // One send program serves UDP sends and TCP writes: load it when either is wanted, and
+      // drop here the kind that was not asked for.
+      { batchRecords: 1024, batchIntervalMs, queueLimit, udp: wantsUdp || wantsTcpIo },
       (buffer, count) => {
         const decoded = decodeSocketEvents(buffer, count);
         malformed += decoded.malformed;
-        events += decoded.events.length;
-        for (const e of decoded.events) if (e.protocol !== PROTOCOL_TCP) udpEvents++;
-        if (decoded.events.length > 0) options.onEvents(decoded.events);
+        let batch = decoded.events;
+        if (!wantsUdp || !wantsTcpIo) {
+          batch = batch.filter((e) =>
+            e.kind === 'tcpIo' ? wantsTcpIo : e.kind === 'connect' || wantsUdp,
+          );
+        }
+        events += batch.length;
+        for (const e of batch) {
+          if (e.protocol !== PROTOCOL_TCP) udpEvents++;
+          else if (e.kind === 'tcpIo') tcpIoEvents++;
+        }
+        if (batch.length > 0) options.onEvents(batch);
       },
     );
   } catch (error) {
@@ -198,12 +255,13 @@ export function openSocketEvents(
       { cause: error, code: 'ERR_SOCKET_EVENTS' },
     );
   }
-  const udp = native.udp === true;
+  const udp = native.udp === true && wantsUdp;
   return {
     udp,
+    tcpIo: native.io === true && wantsTcpIo,
     // Not asked for: nothing to warn about.
     udpWarning:
-      udp || options.udp === false
+      udp || !wantsUdp
         ? undefined
         : `${native.udpWarning || 'the native addon predates UDP send tracking'}: short-lived UDP ` +
           'senders (DNS clients) may stay unattributed; UDP tracking needs the raw tracepoint ' +
@@ -211,7 +269,12 @@ export function openSocketEvents(
     stop: () => native.stop(),
     stats: () => {
       const s = native.stats();
-      return { events, dropped: s.droppedKernel + s.droppedQueue + malformed, udpEvents };
+      return {
+        events,
+        dropped: s.droppedKernel + s.droppedQueue + malformed,
+        udpEvents,
+        tcpIoEvents,
+      };
     },
   };
 }

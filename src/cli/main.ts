@@ -11,14 +11,17 @@ import type { Monitor, MonitorEnd, MonitorOptions, Snapshot } from '../monitor/t
 import { runServe, type ServeIo } from '../serve/run-serve.js';
 import type { HistoryServerOptions } from '../serve/server.js';
 import { runTui, type ProcessHooks, type TuiInput, type TuiOutput } from '../tui/driver.js';
+import { runHistoryCommand } from './history-command.js';
 import { IntervalTracker, buildNdjsonRecord } from './ndjson.js';
 import { DEFAULT_HISTORY_DB, parseCliArgs, type CliOptions, type OutputMode } from './options.js';
 import { isEmptyFilter, type ProcessFilter } from './process-filter.js';
 import { formatTextTable } from './text-table.js';
+import { stringifyAsciiJson } from '../text/ascii-json.js';
+import { display, displayLines, toDisplayText, type DisplayText } from '../text/display-text.js';
 
-/** A writable text stream (stdout, stderr, or a test double). */
+/** A writable text stream (stdout, stderr, or a test double): it takes only display text. */
 export interface CliOutput {
-  write(text: string): unknown;
+  write(text: DisplayText): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
   off(event: 'error', listener: (error: Error) => void): unknown;
   readonly isTTY?: boolean | undefined;
@@ -30,7 +33,8 @@ export interface CliOutput {
 export interface CliDeps {
   createMonitor(options: MonitorOptions): Promise<Monitor>;
   stdout: CliOutput & Partial<TuiOutput>;
-  stderr: { write(text: string): unknown };
+  /** Takes only display text: every name in a message went through src/text. */
+  stderr: { write(text: DisplayText): unknown };
   stdin: TuiInput | undefined;
   env: Readonly<Record<string, string | undefined>>;
   clock: Clock;
@@ -144,7 +148,7 @@ export function isColorEnabled(
   return env['TERM'] !== 'dumb';
 }
 
-function formatError(error: unknown, debug: boolean): string {
+function formatError(error: unknown, debug: boolean): DisplayText {
   const message = error instanceof Error ? error.message : String(error);
   let text = `error: ${message}\n`;
   if (debug && error instanceof Error && error.stack) {
@@ -155,7 +159,8 @@ function formatError(error: unknown, debug: boolean): string {
     text +=
       'This looks like a bug in pidflow: run again with --debug for the stack trace and report it.\n';
   }
-  return text;
+  // Messages quote paths, devices and names: their lines are shown escaped like any name.
+  return displayLines(text);
 }
 
 /**
@@ -178,18 +183,26 @@ export async function main(
   overrides: Partial<CliDeps> = {},
 ): Promise<number> {
   const deps: CliDeps = { ...defaultDeps(), ...overrides };
+  if (argv[0] === 'history') {
+    return runHistoryCommand(argv.slice(1), {
+      stdout: deps.stdout,
+      stderr: deps.stderr,
+      now: () => deps.clock.now(),
+    });
+  }
   const parsed = parseCliArgs(argv, deps.version);
   if (parsed.kind === 'exit') {
-    if (parsed.stdout) deps.stdout.write(parsed.stdout);
-    if (parsed.stderr) deps.stderr.write(parsed.stderr);
+    if (parsed.stdout) deps.stdout.write(displayLines(parsed.stdout));
+    if (parsed.stderr) deps.stderr.write(displayLines(parsed.stderr));
     return parsed.code;
   }
   const cli = parsed.options;
   const mode: OutputMode =
     cli.output ?? (cli.listen !== undefined ? 'json' : deps.stdout.isTTY ? 'tui' : 'text');
   const filter: ProcessFilter = { pids: cli.pids, names: cli.names };
+  // One log line per message: a line feed inside one is shown escaped, never a new line.
   const toStderr = (prefix: string) => (message: string) =>
-    deps.stderr.write(`${prefix}${message}\n`);
+    deps.stderr.write(display`${toDisplayText(prefix + message)}\n`);
   const logger: MonitorOptions['logger'] =
     mode === 'tui'
       ? undefined
@@ -220,7 +233,7 @@ export async function main(
           host: cli.listen.host,
           port: cli.listen.port,
           history: historyServerOptions(cli),
-          onEvent: (line: string) => void deps.stderr.write(`${line}\n`),
+          onEvent: (line: string) => void deps.stderr.write(display`${toDisplayText(line)}\n`),
           clock: deps.clock,
           version: deps.version,
         },
@@ -288,7 +301,7 @@ function runStream(
       try {
         deps.stdout.write(
           mode === 'json'
-            ? `${JSON.stringify(record)}\n`
+            ? display`${stringifyAsciiJson(record)}\n`
             : formatTextTable(record, title, isEmptyFilter(filter)),
         );
       } catch (error) {

@@ -3,7 +3,7 @@
 // Schema, downsampling tiers and retention are described in docs/history.md.
 
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PidflowError } from '../errors.js';
 import type { IntervalBatch } from './batch.js';
@@ -83,6 +83,21 @@ export class HistoryError extends PidflowError {
   }
 }
 
+/** `, the file system is read-only` or `, permission denied` when the directory says so. */
+function whyNotWritable(path: string): string {
+  if (path === ':memory:') return '';
+  try {
+    accessSync(dirname(path), constants.W_OK);
+    return '';
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'EROFS') return ': the file system is read-only';
+    if (code === 'EACCES') return ': permission denied';
+    if (code === 'ENOENT') return ': the directory does not exist';
+    return '';
+  }
+}
+
 /** What went wrong with `path`, in words with a fix. */
 export function describeDbError(error: unknown, path: string): HistoryError {
   const code = (error as { code?: string }).code;
@@ -98,7 +113,7 @@ export function describeDbError(error: unknown, path: string): HistoryError {
     case 'SQLITE_READONLY_RECOVERY':
     case 'SQLITE_READONLY_CANTINIT':
     case 'SQLITE_CANTOPEN':
-      why = `${raw} (${code}): make ${path} and its directory writable by the agent's user, or choose another file with --history-db`;
+      why = `${raw} (${code}${whyNotWritable(path)}): make ${path} and its directory writable by the agent's user, or choose another file with --history-db`;
       break;
     case 'SQLITE_CORRUPT':
     case 'SQLITE_NOTADB':

@@ -11,6 +11,8 @@ import type { ProcFs } from '../attribute/procfs.js';
 import type { HostFiles } from '../attribute/host-files.js';
 import type { Attribution, FlowCounters } from '../attribute/types.js';
 import { loadAddon } from '../capture/addon.js';
+import { SockDiagTables, hasSockDiag } from '../attribute/sock-diag.js';
+import type { SocketTableReader } from '../attribute/sock-diag.js';
 import type { NativeAddon } from '../capture/addon.js';
 import { listDevices } from '../capture/devices.js';
 import { LocalAddresses } from '../capture/local-addresses.js';
@@ -99,6 +101,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     private readonly localAddresses: LocalAddresses | undefined,
     private readonly logger: Logger,
     private readonly socketEvents: SocketEventsHandle | undefined = undefined,
+    private readonly socketTables: SocketTableReader | undefined = undefined,
   ) {
     super();
     this.options = options;
@@ -249,6 +252,9 @@ class PidflowMonitor extends EventEmitter implements Monitor {
               udp: this.socketEvents.udp === true,
               udpReceived: attribution.events.udpReceived,
               udpUsed: attribution.events.udpUsed,
+              tcpIo: this.socketEvents.tcpIo === true,
+              tcpIoReceived: attribution.events.tcpIoReceived,
+              tcpIoUsed: attribution.events.tcpIoUsed,
             },
           }),
       containerNames: {
@@ -340,6 +346,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     this.stopSocketEvents();
     this.attributor.flush();
     this.attributor.stop();
+    this.socketTables?.close();
     this.localAddresses?.stop();
     if (this.limits !== undefined) {
       try {
@@ -403,6 +410,7 @@ export async function createMonitor(
     );
   }
   let socketEvents: SocketEventsHandle | undefined;
+  let socketTables: SockDiagTables | undefined;
   try {
     let source = deps.source;
     const isOwnLiveCapture = source === undefined && resolved.readFile === undefined;
@@ -448,9 +456,14 @@ export async function createMonitor(
     });
     // The attributor calls back into the monitor, which needs the attributor: tie the knot.
     const sink: { monitor?: PidflowMonitor } = {};
+    // sock_diag reads the real kernel: only with the real /proc (a fake tree has fake sockets).
+    if (resolved.sockDiag !== false && deps.procFs === undefined && hasSockDiag(addon)) {
+      socketTables = new SockDiagTables(addon);
+    }
     const attributor = new Attributor({
       procFs: deps.procFs ?? new NodeProcFs('/'),
       hostFiles: deps.hostFiles,
+      socketTables,
       clock,
       localAddresses,
       syncIntervalMs: resolved.syncIntervalMs,
@@ -477,12 +490,14 @@ export async function createMonitor(
       ownAddresses,
       logger,
       socketEvents,
+      socketTables,
     );
     sink.monitor = monitor;
     await attributor.start();
     return monitor;
   } catch (error) {
     socketEvents?.stop();
+    socketTables?.close();
     await limits?.remove().catch(() => undefined);
     throw error;
   }

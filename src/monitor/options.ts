@@ -42,6 +42,7 @@ const KNOWN_OPTIONS = [
   'includeLoopback',
   'socketEvents',
   'udpSendEvents',
+  'sockDiag',
   'readFile',
   'filter',
   'protocols',
@@ -165,6 +166,11 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
       `option udpSendEvents must be true or false, got ${JSON.stringify(o.udpSendEvents)}`,
     );
   }
+  if (o.sockDiag !== undefined && typeof o.sockDiag !== 'boolean') {
+    throw new UsageError(
+      `option sockDiag must be true or false, got ${JSON.stringify(o.sockDiag)}`,
+    );
+  }
   if (o.socketEvents !== undefined && typeof o.socketEvents !== 'boolean') {
     throw new UsageError(
       `option socketEvents must be true or false, got ${JSON.stringify(o.socketEvents)}`,
@@ -281,6 +287,7 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
     includeLoopback: o.includeLoopback ?? false,
     socketEvents: o.socketEvents ?? true,
     udpSendEvents: o.udpSendEvents ?? true,
+    sockDiag: o.sockDiag ?? true,
     readFile,
     filter,
     protocols,

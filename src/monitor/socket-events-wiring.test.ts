@@ -85,6 +85,9 @@ test('connect events attribute a socket no /proc scan saw, and stop() stops them
     udp: false,
     udpReceived: 0,
     udpUsed: 0,
+    tcpIo: false,
+    tcpIoReceived: 0,
+    tcpIoUsed: 0,
   });
   assert.equal(monitor.stats().retry.pendingFlows, 0);
   await monitor.stop();

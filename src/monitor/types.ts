@@ -193,6 +193,12 @@ export interface MonitorStats {
     readonly udpReceived: number;
     /** Lookups of a UDP local end no socket table knew, answered from a send event (in `used` too). */
     readonly udpUsed: number;
+    /** TCP reads and writes are tracked: each connection goes to the process that serves it. */
+    readonly tcpIo: boolean;
+    /** TCP read/write events among `received`: one per connection and process. */
+    readonly tcpIoReceived: number;
+    /** Lookups of a TCP end answered from a read/write event (in `used` too). */
+    readonly tcpIoUsed: number;
   };
   /** Container names read from the runtimes' and kubelet's state files on this host (always set by createMonitor). */
   readonly containerNames?: {
@@ -303,6 +309,12 @@ export interface MonitorOptions {
    * docs/attribution.md); false keeps TCP connects only. @default true
    */
   udpSendEvents?: boolean;
+  /**
+   * Read socket tables through sock_diag netlink (binary, per namespace) instead of parsing
+   * /proc/net text; a namespace where netlink is refused falls back to /proc on its own.
+   * false: /proc/net text everywhere (the older, costlier path). @default true
+   */
+  sockDiag?: boolean;
   /** Replay this pcap file instead of capturing live (attribution against the current /proc). */
   readFile?: string;
   /** BPF filter expression (pcap-filter(7)), combined with the protocol filter. */
@@ -371,6 +383,8 @@ export interface ResolvedMonitorOptions {
   socketEvents?: boolean;
   /** Always set by resolveOptions; absent (older callers) means true. */
   udpSendEvents?: boolean;
+  /** Always set by resolveOptions; absent (older callers) means true. */
+  sockDiag?: boolean;
   readFile: string | undefined;
   filter: string | undefined;
   protocols: readonly ('tcp' | 'udp')[];

@@ -112,7 +112,7 @@ test('beyond maxSeries new comm/container pairs go to comm="other" and are count
   assert.equal(table.foldedEntries, 2);
 });
 
-test('an idle series with no process gives its place to a new one after idleEvictMs', () => {
+test('the series of a process gone for the grace period disappears and makes room', () => {
   const table = new ProcessSeriesTable({ maxSeries: 1, idleEvictMs: 60_000 });
   table.update([proc(1, 'a', 10, 0)], 0);
   table.update([], 30_000);
@@ -122,7 +122,36 @@ test('an idle series with no process gives its place to a new one after idleEvic
   table.update([proc(3, 'c', 7, 0)], 120_000);
   assert.equal(find(table.processSeries(), 'c')?.sentBytes, 7);
   assert.equal(find(table.processSeries(), 'a'), undefined);
-  assert.equal(table.evictedSeries, 1);
+  assert.equal(table.seriesCounts().expired, 2, "a's process and container series expired");
+});
+
+test('series disappear after the grace period even when the table is not full', () => {
+  const table = new ProcessSeriesTable({ maxSeries: 100, idleEvictMs: 60_000 });
+  table.update([proc(1, 'a', 10, 0, 'c0ffee'), proc(2, 'b', 10, 0)], 0);
+  assert.equal(table.seriesCounts().process, 2);
+  table.update([proc(2, 'b', 20, 0)], 59_999);
+  assert.notEqual(find(table.processSeries(), 'a', 'c0ffee'), undefined, 'within the grace period');
+  table.update([proc(2, 'b', 30, 0)], 60_000);
+  assert.equal(find(table.processSeries(), 'a', 'c0ffee'), undefined);
+  assert.deepEqual(
+    table.containerSeries().map((c) => c.container),
+    [''],
+  );
+  assert.equal(table.seriesCounts().process, 1);
+});
+
+test('the number of series never exceeds the budget (plus other)', () => {
+  const table = new ProcessSeriesTable({ maxSeries: 50, idleEvictMs: 1000 });
+  for (let round = 0; round < 20; round++) {
+    const entries = Array.from({ length: 40 }, (_, i) =>
+      proc(round * 100 + i, `c${round}-${i}`, 10, 0, `ct${i % 7}-${round}`),
+    );
+    table.update(entries, round * 500);
+    const counts = table.seriesCounts();
+    assert.ok(counts.process <= 51, `round ${round}: ${counts.process}`);
+    assert.ok(counts.container <= 51);
+    assert.equal(table.processSeries().length, counts.process);
+  }
 });
 
 test('container series sum the processes of each container, the host as ""', () => {

@@ -27,7 +27,10 @@ export interface SeriesCounters {
 export interface ProcessSeriesOptions {
   /** Named series per table (process and container tables each), beyond which traffic goes to `other`. @default 500 */
   maxSeries?: number;
-  /** A named series with no process and no traffic for this long may give its place to a new one, ms. @default 600000 */
+  /**
+   * A named series with no process and no traffic for this long is removed (the series of exited
+   * processes and containers disappear after this grace period), ms. @default 600000
+   */
   idleEvictMs?: number;
 }
 
@@ -57,6 +60,8 @@ class SeriesMap {
   foldedEntries = 0;
   /** Named series removed to make room. */
   evictedSeries = 0;
+  /** Named series removed after the grace period. */
+  expiredSeries = 0;
 
   constructor(
     private readonly maxSeries: number,
@@ -84,6 +89,25 @@ class SeriesMap {
     series.liveEntries = 1;
     this.named.set(key, series);
     return series;
+  }
+
+  /** Remove every series that no live process feeds and that has been idle for the grace period. */
+  expireIdle(nowMs: number): void {
+    for (const [key, s] of this.named) {
+      if (s.liveEntries === 0 && nowMs - s.lastChangeMs >= this.idleEvictMs) {
+        this.named.delete(key);
+        this.expiredSeries++;
+      }
+    }
+  }
+
+  /** Series exported now (named, plus `other` once it is used). */
+  get exported(): number {
+    const o = this.other;
+    const hasOther =
+      o.sentBytes + o.receivedBytes + o.sentPackets + o.receivedPackets > 0 ||
+      this.foldedEntries > 0;
+    return this.named.size + (hasOther ? 1 : 0);
   }
 
   /**
@@ -154,9 +178,11 @@ export class ProcessSeriesTable {
     { process: SeriesCounters; container: SeriesCounters; generation: number }
   >();
   private generation = 0;
+  private readonly maxSeries: number;
 
   constructor(options: ProcessSeriesOptions = {}) {
     const maxSeries = options.maxSeries ?? DEFAULT_MAX_SERIES;
+    this.maxSeries = maxSeries;
     const idle = options.idleEvictMs ?? DEFAULT_IDLE_EVICT_MS;
     this.processes = new SeriesMap(maxSeries, idle, OTHER_LABEL, OTHER_LABEL);
     this.containers = new SeriesMap(maxSeries, idle, OTHER_LABEL, OTHER_LABEL);
@@ -195,6 +221,18 @@ export class ProcessSeriesTable {
       route.process.liveEntries++;
       route.container.liveEntries++;
     }
+    this.processes.expireIdle(nowMs);
+    this.containers.expireIdle(nowMs);
+  }
+
+  /** Series exported per family table now: never more than `limit` + 1 (`other`). */
+  seriesCounts(): { process: number; container: number; limit: number; expired: number } {
+    return {
+      process: this.processes.exported,
+      container: this.containers.exported,
+      limit: this.maxSeries,
+      expired: this.processes.expiredSeries + this.containers.expiredSeries,
+    };
   }
 
   /** Process series (by comm and container), sorted, `other` last. */

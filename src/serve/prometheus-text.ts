@@ -9,12 +9,20 @@ export type MetricType = 'counter' | 'gauge';
 /** Label name/value pairs of one sample, in output order. */
 export type Labels = readonly (readonly [string, string])[];
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const LONE_SURROGATE_ALL = new RegExp(LONE_SURROGATE.source, 'g');
+
 /**
  * Escape a label value: backslash, double quote and line feed are the only characters the
- * format escapes (`\\`, `\"`, `\n`).
+ * format escapes (`\\`, `\"`, `\n`); every other character, control characters included, is
+ * kept as UTF-8. Bytes of a name that were not valid UTF-8 in /proc (U+DC80-U+DCFF, see
+ * docs/serve.md) cannot be written in UTF-8 and become U+FFFD.
  */
 export function escapeLabelValue(value: string): string {
-  return value.replace(/[\\"\n]/g, (c) => (c === '\\' ? '\\\\' : c === '"' ? '\\"' : '\\n'));
+  const escaped = value.replace(/[\\"\n]/g, (c) =>
+    c === '\\' ? '\\\\' : c === '"' ? '\\"' : '\\n',
+  );
+  return LONE_SURROGATE.test(escaped) ? escaped.replace(LONE_SURROGATE_ALL, '\ufffd') : escaped;
 }
 
 /** Escape HELP text: backslash and line feed only (quotes stay as they are). */

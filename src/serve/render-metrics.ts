@@ -94,6 +94,26 @@ export function renderMetrics(input: MetricsInput): string {
   for (const s of containerSeries) {
     if (s.info !== undefined) w.sample('pidflow_container_info', 1, containerInfoLabels(s.info));
   }
+  const counts = series.seriesCounts();
+  w.family(
+    'pidflow_series',
+    'gauge',
+    'Series exported now per family table (process: the pidflow_process_* label sets; container: pidflow_container_*), other included.',
+  );
+  w.sample('pidflow_series', counts.process, [['table', 'process']]);
+  w.sample('pidflow_series', counts.container, [['table', 'container']]);
+  w.single(
+    'pidflow_series_limit',
+    'gauge',
+    'Named series per family table at most; beyond it, traffic goes to "other".',
+    counts.limit,
+  );
+  w.single(
+    'pidflow_series_expired_total',
+    'counter',
+    'Series removed after their processes or containers were gone for the grace period.',
+    counts.expired,
+  );
   w.single(
     'pidflow_process_series_folded_total',
     'counter',

@@ -4,12 +4,13 @@
 import type { EventEmitter } from 'node:events';
 import { UsageError, isPidflowError } from '../errors.js';
 import type { Monitor, MonitorEnd } from '../monitor/types.js';
+import { displayLines, type DisplayText } from '../text/display-text.js';
 import { startServer, type RunningServer, type ServerOptions } from './server.js';
 
-/** Where runServe writes, and where it listens for signals. */
+/** Where runServe writes (display text only: log lines quote names), and where it listens for signals. */
 export interface ServeIo {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
+  stdout: { write(text: DisplayText): unknown };
+  stderr: { write(text: DisplayText): unknown };
   /** Emitter of 'SIGINT' and 'SIGTERM'. @default process */
   signals?: Pick<EventEmitter, 'on' | 'off'>;
 }
@@ -26,11 +27,14 @@ export async function runServe(
   options: ServerOptions,
   io: ServeIo,
 ): Promise<number> {
+  // Every log line goes through src/text: a message that quotes a name cannot act on the terminal.
+  const log = (stream: 'stdout' | 'stderr', line: string): unknown =>
+    io[stream].write(displayLines(`${line}\n`));
   let server: RunningServer;
   try {
     server = await startServer(monitor, options);
   } catch (error) {
-    io.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    log('stderr', `error: ${error instanceof Error ? error.message : String(error)}`);
     await monitor.stop().catch(() => undefined);
     return error instanceof UsageError ? 2 : 1;
   }
@@ -41,14 +45,15 @@ export async function runServe(
     for (const s of SIGNALS) signals.on(s, onSignal);
   });
   try {
-    io.stdout.write(
-      `pidflow serve: listening on ${server.url} (metrics: ${server.url}/metrics, API: ${server.url}/api/v1/processes)\n`,
+    log(
+      'stdout',
+      `pidflow serve: listening on ${server.url} (metrics: ${server.url}/metrics, API: ${server.url}/api/v1/processes)`,
     );
     monitor.start();
     const first = await Promise.race([signalled, monitor.done]);
     let end: MonitorEnd;
     if (first === 'signal') {
-      io.stderr.write('pidflow serve: stopping\n');
+      log('stderr', 'pidflow serve: stopping');
       await monitor.stop();
       end = await monitor.done;
     } else {
@@ -56,16 +61,15 @@ export async function runServe(
     }
     if (end.reason === 'error') {
       const message = end.error?.message ?? 'unknown error';
-      io.stderr.write(`error: monitor failed: ${message}\n`);
+      log('stderr', `error: monitor failed: ${message}`);
       return 1;
     }
-    if (first !== 'signal')
-      io.stderr.write(`pidflow serve: monitor ended (${end.reason}), stopping\n`);
+    if (first !== 'signal') log('stderr', `pidflow serve: monitor ended (${end.reason}), stopping`);
     return 0;
   } catch (error) {
     // start() can throw (StateError on a stopped monitor): report it like the CLI does.
     const code = isPidflowError(error) ? ` (${error.code})` : '';
-    io.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}${code}\n`);
+    log('stderr', `error: ${error instanceof Error ? error.message : String(error)}${code}`);
     await monitor.stop().catch(() => undefined);
     return 1;
   } finally {

@@ -27,9 +27,11 @@ import {
 import { MonotonicCounters } from './monotonic-counters.js';
 import { readPackageVersion } from './package-version.js';
 import { DEFAULT_MAX_SERIES, ProcessSeriesTable } from './process-series.js';
-import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
+import { PROMETHEUS_CONTENT_TYPE, PrometheusWriter } from './prometheus-text.js';
+import { renderAgentMetrics } from './agent-metrics.js';
 import { HttpError, Query } from './query.js';
 import { renderMetrics } from './render-metrics.js';
+import { stringifyAsciiJson } from '../text/ascii-json.js';
 
 /** Options of {@link startServer}. */
 export interface ServerOptions {
@@ -195,6 +197,9 @@ class Agent {
   private readonly history: HistoryWriter | undefined;
   private recorder: HistoryRecorder | undefined;
   private end: MonitorEnd | undefined;
+  private readonly startedMs = Date.now();
+  /** Authentication counters (the checks themselves come with the token option). */
+  private readonly auth = { failures: 0, rateLimited: 0 };
   private closing: Promise<void> | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
 
@@ -394,7 +399,14 @@ class Agent {
       isUp: this.end === undefined,
       version: this.o.version,
     });
-    this.send(res, 200, PROMETHEUS_CONTENT_TYPE, body);
+    const agent = new PrometheusWriter();
+    renderAgentMetrics(agent, {
+      history: this.history?.stats(),
+      authFailures: this.auth.failures,
+      authRateLimited: this.auth.rateLimited,
+      startedMs: this.startedMs,
+    });
+    this.send(res, 200, PROMETHEUS_CONTENT_TYPE, body + agent.text());
   }
 
   private list(q: Query, res: ServerResponse, groupBy: GroupBy): void {
@@ -480,7 +492,9 @@ class Agent {
       time: this.o.clock.now(),
       ...body,
     };
-    this.send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(payload)}\n`);
+    // ASCII-only JSON: exact values (undecodable /proc bytes as \udc80-\udcff, docs/serve.md),
+    // and a name's control characters stay escaped even if someone curls this to a terminal.
+    this.send(res, status, 'application/json; charset=utf-8', `${stringifyAsciiJson(payload)}\n`);
   }
 
   private sendError(res: ServerResponse, error: unknown): void {

@@ -15,6 +15,12 @@ declare const displayTextBrand: unique symbol;
  */
 export type DisplayText = string & { readonly [displayTextBrand]: true };
 
+/**
+ * Any string that is not already DisplayText: sanitizing display text twice would show its
+ * escapes escaped again (`\\x1b`), so the compiler refuses it.
+ */
+export type UntrustedText = string & { readonly [displayTextBrand]?: never };
+
 /** Most cells one {@link toDisplayText} result takes; longer text ends with `…`. */
 export const MAX_DISPLAY_CELLS = 4096;
 
@@ -94,8 +100,9 @@ function baseWidth(cp: number): number {
  * @param maxCells most cells of the result. @default MAX_DISPLAY_CELLS
  * @example toDisplayText('evil\x1b[2J\u202e') === 'evil\\x1b[2J\\u202e'
  */
-export function toDisplayText(untrusted: string, maxCells = MAX_DISPLAY_CELLS): DisplayText {
-  if (untrusted.length <= maxCells && PLAIN_ASCII.test(untrusted)) return untrusted as DisplayText;
+export function toDisplayText(untrusted: UntrustedText, maxCells = MAX_DISPLAY_CELLS): DisplayText {
+  if (untrusted.length <= maxCells && PLAIN_ASCII.test(untrusted))
+    return untrusted as string as DisplayText;
   let out = '';
   let cells = 0;
   let marks = 0;
@@ -162,7 +169,7 @@ export function toDisplayText(untrusted: string, maxCells = MAX_DISPLAY_CELLS): 
  * between them kept (for messages whose lines are ours; a name inside one must not carry `\n`
  * of its own: quote it with toDisplayText first, or put it in a {@link display} template).
  */
-export function displayLines(untrusted: string): DisplayText {
+export function displayLines(untrusted: UntrustedText): DisplayText {
   return untrusted
     .split('\n')
     .map((line) => toDisplayText(line))
@@ -288,6 +295,11 @@ export function padDisplay(
   if (used >= width) return text;
   const padding = ' '.repeat(width - used);
   return (align === 'right' ? padding + text : text + padding) as DisplayText;
+}
+
+/** Display text without trailing spaces. */
+export function trimDisplayEnd(text: DisplayText): DisplayText {
+  return text.trimEnd() as DisplayText;
 }
 
 /** Wraps display text in one of our SGR styles (`1` bold, `7` inverse, `33` yellow...). */

@@ -5,13 +5,14 @@
 import { emitKeypressEvents, type Interface } from 'node:readline';
 import type { Monitor, Snapshot } from '../monitor/types.js';
 import type { ProcessFilter } from '../cli/process-filter.js';
-import type { DisplayText } from '../text/display-text.js';
+import { display, type DisplayText } from '../text/display-text.js';
 import { render, type TerminalSize } from './render.js';
 import { createTuiState, handleKey, rankedViewOf, type KeyPress, type TuiState } from './state.js';
 
 /** Where the UI draws: a TTY-like output stream. */
 export interface TuiOutput {
-  write(text: string): unknown;
+  /** Takes only display text: names reach the terminal only through src/text. */
+  write(text: DisplayText): unknown;
   readonly columns?: number | undefined;
   readonly rows?: number | undefined;
   on(event: 'resize', listener: () => void): unknown;
@@ -47,8 +48,8 @@ export interface TuiResult {
   error?: Error;
 }
 
-const ENTER_SCREEN = '\x1b[?1049h\x1b[?25l\x1b[2J';
-const LEAVE_SCREEN = '\x1b[0m\x1b[?25h\x1b[?1049l';
+const ENTER_SCREEN = display`\x1b[?1049h\x1b[?25l\x1b[2J`;
+const LEAVE_SCREEN = display`\x1b[0m\x1b[?25h\x1b[?1049l`;
 /** How long a lone Esc waits for the rest of an escape sequence, ms. */
 const ESCAPE_CODE_TIMEOUT_MS = 50;
 /** Most rows fetched for the connections, remote hosts and containers views. */
@@ -89,15 +90,16 @@ export function runTui(
     // Only display text reaches the terminal: every name in it went through toDisplayText.
     const lines: readonly DisplayText[] = render(state, s);
     const sizeKey = `${s.columns}x${s.rows}`;
-    let out = '';
+    let out = display``;
     if (sizeKey !== previousSize) {
       // A resize can leave stale cells anywhere: clear and draw every line.
-      out += '\x1b[2J';
+      out = display`\x1b[2J`;
       previousLines = [];
       previousSize = sizeKey;
     }
     for (let i = 0; i < lines.length; i++) {
-      if (lines[i] !== previousLines[i]) out += `\x1b[${i + 1};1H${lines[i]}\x1b[0m\x1b[K`;
+      if (lines[i] !== previousLines[i])
+        out = display`${out}\x1b[${i + 1};1H${lines[i]!}\x1b[0m\x1b[K`;
     }
     previousLines = lines;
     if (out !== '') output.write(out);

@@ -32,7 +32,18 @@ test(
   async () => {
     const agent = spawn(
       process.execPath,
-      [BIN, 'serve', '--listen', '127.0.0.1:0', '--include-loopback', '--interval', '200ms', 'lo'],
+      [
+        BIN,
+        'serve',
+        '--listen',
+        '127.0.0.1:0',
+        '--history-db',
+        'memory',
+        '--include-loopback',
+        '--interval',
+        '200ms',
+        'lo',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';

@@ -1,6 +1,7 @@
 // End-to-end test of the kernel connect tracker (src/capture/socket-events.ts, BPF on
-// inet_sock_set_state): a child we start makes N short TCP connections; every one must come
-// back as an event with the child's pid and the ports the child itself reports.
+// inet_sock_set_state and sock_send_length): a child we start makes N short TCP connections;
+// every one must come back as a connect event and a write event with the child's pid and the
+// ports the child itself reports.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -83,11 +84,18 @@ function assertEventsMatch(
   remotePort: number,
 ): void {
   assert.equal(ends.length, CONNECTIONS, 'the child did not make all its connections');
-  const mine = events.filter((e) => e.pid === pid);
-  assert.equal(mine.length, CONNECTIONS, `events with pid ${pid}: ${mine.length}`);
+  const mine = events.filter((e) => e.pid === pid && e.kind === 'connect');
+  assert.equal(mine.length, CONNECTIONS, `connect events with pid ${pid}: ${mine.length}`);
+  // The child writes on each connection: one read/write event each, with the same pid.
+  const io = events.filter((e) => e.pid === pid && e.kind === 'tcpIo');
+  assert.equal(io.length, CONNECTIONS, `read/write events with pid ${pid}: ${io.length}`);
   for (const end of ends) {
     const found = mine.find((e) => e.localPort === end.port);
     assert.ok(found !== undefined, `no event for local port ${end.port}`);
+    const wrote = io.find((e) => e.localPort === end.port);
+    assert.ok(wrote !== undefined, `no read/write event for local port ${end.port}`);
+    assert.equal(wrote.startTime, found.startTime);
+    assert.ok((found.startTime ?? 0) > 0 && (found.netns ?? 0) > 0, 'start time and netns');
     assert.equal(found.localAddress, end.address);
     assert.equal(found.remoteAddress, remoteAddress);
     assert.equal(found.remotePort, remotePort);

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProcFs } from '../../src/attribute/procfs.js';
+import { decodeBytes, encodeBytes, utf8BoundaryBefore } from '../../src/text/bytes.js';
 
 /** An errno-style error like the ones node:fs throws. */
 export function errnoError(code: string, op: string, path: string): NodeJS.ErrnoException {
@@ -13,7 +14,7 @@ export function errnoError(code: string, op: string, path: string): NodeJS.Errno
   return error;
 }
 
-type Op = 'readText' | 'readdir' | 'readlink';
+type Op = 'readText' | 'readdir' | 'readlink' | 'countFds';
 
 /** Description of a fake process for {@link FakeProcFs.addProcess}. */
 export interface FakeProcess {
@@ -55,7 +56,7 @@ export class FakeProcFs implements ProcFs {
   /** Called before every operation; may change the tree (a process exiting mid-scan). */
   onCall: ((op: Op, path: string) => void) | undefined;
   /** Number of calls per operation, for tests that check incremental scans. */
-  readonly calls = { readText: 0, readdir: 0, readlink: 0 };
+  readonly calls = { readText: 0, readdir: 0, readlink: 0, countFds: 0 };
 
   setFile(path: string, text: string): void {
     this.files.set(path, text);
@@ -126,12 +127,16 @@ export class FakeProcFs implements ProcFs {
     if (files.if_inet6 !== undefined) this.setFile(`${base}/if_inet6`, files.if_inet6);
   }
 
-  readText(path: string): string {
+  readText(path: string, maxBytes = Infinity): string {
     this.calls.readText++;
     this.before('readText', path);
     const text = this.files.get(path);
     if (text === undefined) throw errnoError('ENOENT', 'open', path);
-    return text;
+    if (text.length <= maxBytes / 4) return text;
+    // The same bound as NodeProcFs: the first maxBytes bytes, cut at a whole character.
+    const bytes = encodeBytes(text);
+    if (bytes.length <= maxBytes) return text;
+    return decodeBytes(bytes, 0, utf8BoundaryBefore(bytes, maxBytes));
   }
 
   readdir(path: string): string[] {
@@ -140,6 +145,16 @@ export class FakeProcFs implements ProcFs {
     const names = this.dirs.get(path);
     if (names === undefined) throw errnoError('ENOENT', 'scandir', path);
     return [...names];
+  }
+
+  /** Entries of /proc/<pid>/fd, as Linux 6.2+ reports in its st_size. */
+  countFds(pid: number): number {
+    this.calls.countFds++;
+    const path = `/proc/${pid}/fd`;
+    this.before('countFds', path);
+    const dir = this.dirs.get(path);
+    if (dir === undefined) throw errnoError('ENOENT', 'stat', path);
+    return dir.size;
   }
 
   readlink(path: string): string {
