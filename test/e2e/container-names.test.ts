@@ -1,8 +1,10 @@
-// Container names on the real system (root): a child process of ours, moved into a cgroup of
-// our own named like Docker's (`<test dir>/docker-<id>.scope`), sends known UDP bytes on lo;
-// the real monitor reads its cgroup from /proc, names it from the recorded docker state tree
-// (test/fixtures/containers/docker, given as hostFiles: no engine needed) and credits it the
-// bytes. The cgroup is created under a name of our own and removed, also on failure.
+// Container names on the real system (root): child processes of ours, moved into cgroups of
+// our own named like Docker's (`<test dir>/docker-<id>.scope`) and like kubelet's cgroupfs
+// driver (`<test dir>/kubepods/besteffort/pod<uid>/<id>`), send known UDP bytes on lo, in the
+// host's network namespace (as --network host and hostNetwork pods do); the real monitor reads
+// their cgroups from /proc, names them from the recorded docker and containerd state trees
+// (test/fixtures/containers/, given as hostFiles: no engine needed) and credits them the
+// bytes. The cgroups are created under a name of our own and removed, also on failure.
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,9 +12,9 @@ import dgram from 'node:dgram';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { NodeHostFiles } from '../../src/attribute/host-files.js';
 import { createMonitor } from '../../src/index.js';
 import type { Monitor } from '../../src/index.js';
+import { unionHostFiles } from '../helpers/container-state.js';
 import { containerFixture } from '../helpers/fake-procfs.js';
 import { needsRoot, skipReason } from '../helpers/skip-reasons.js';
 
@@ -71,33 +73,37 @@ function waitForLine(child: ChildProcess, prefix: string): Promise<string> {
 }
 
 test(
-  'a process in a docker-named cgroup is named from the state files and gets its bytes',
+  'processes in docker- and kubepods-named cgroups are named from the state files and get their bytes',
   { skip: SKIP, timeout: TEST_TIMEOUT_MS },
   async () => {
     const ids = JSON.parse(readFileSync(containerFixture('ids.json'), 'utf8')) as Record<
       string,
       string
     >;
-    const id = ids['dockerWeb']!;
+    const web = ids['dockerWeb']!;
+    const proxy = ids['kubeProxy']!;
     const base = cgroupBase()!;
     const parent = join(base, `pidflow-test-cnames-${process.pid}`);
-    const scope = join(parent, `docker-${id}.scope`);
+    const scopes = [
+      join(parent, `docker-${web}.scope`),
+      join(parent, 'kubepods/besteffort/pod81e09ae0-12ec-4ec5-94b8-51cda7906370', proxy),
+    ];
     const receiver = dgram.createSocket('udp4');
     receiver.on('message', () => {});
     await new Promise<void>((resolve) => receiver.bind(0, '127.0.0.1', () => resolve()));
     const port = receiver.address().port;
-    let child: ChildProcess | undefined;
+    const children: ChildProcess[] = [];
     let monitor: Monitor | undefined;
     try {
-      mkdirSync(scope, { recursive: true });
-      child = spawn(process.execPath, ['-e', CHILD], { stdio: ['pipe', 'pipe', 'inherit'] });
-      await waitForLine(child, 'ready');
-      writeFileSync(join(scope, 'cgroup.procs'), String(child.pid));
-      assert.match(
-        readFileSync(`/proc/${child.pid}/cgroup`, 'utf8'),
-        new RegExp(`docker-${id}\\.scope`),
-      );
-
+      for (const scope of scopes) {
+        mkdirSync(scope, { recursive: true });
+        const child = spawn(process.execPath, ['-e', CHILD], {
+          stdio: ['pipe', 'pipe', 'inherit'],
+        });
+        children.push(child);
+        await waitForLine(child, 'ready');
+        writeFileSync(join(scope, 'cgroup.procs'), String(child.pid));
+      }
       monitor = await createMonitor(
         {
           devices: ['lo'],
@@ -106,44 +112,70 @@ test(
           captureTimeoutMs: TEST_TIMEOUT_MS,
           socketEvents: false,
         },
-        { hostFiles: new NodeHostFiles(containerFixture('docker')) },
+        { hostFiles: unionHostFiles(['docker', 'containerd']) },
       );
       monitor.start();
-      child.stdin!.write(`go ${port}\n`);
-      await waitForLine(child, 'sent');
-      const expected = DATAGRAMS * (PAYLOAD_BYTES + UDP_IPV4_HEADER_BYTES);
-      const deadline = Date.now() + WAIT_LIMIT_MS;
-      let entry = monitor.snapshot().processes.find((p) => p.process.pid === child!.pid);
-      while ((entry?.total.sentBytes ?? 0) < expected && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-        entry = monitor.snapshot().processes.find((p) => p.process.pid === child!.pid);
+      for (const child of children) {
+        child.stdin!.write(`go ${port}\n`);
+        await waitForLine(child, 'sent');
       }
-      assert.ok(entry, 'the child is listed');
-      assert.equal(entry.total.sentBytes, expected);
-      assert.equal(entry.process.containerId, id);
-      assert.equal(entry.process.containerRuntime, 'docker');
+      const expected = DATAGRAMS * (PAYLOAD_BYTES + UDP_IPV4_HEADER_BYTES);
+      const entryOf = (pid: number | undefined) =>
+        monitor!.snapshot().processes.find((p) => p.process.pid === pid);
+      const deadline = Date.now() + WAIT_LIMIT_MS;
+      while (
+        children.some((c) => (entryOf(c.pid)?.total.sentBytes ?? 0) < expected) &&
+        Date.now() < deadline
+      ) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const docker = entryOf(children[0]!.pid);
+      assert.ok(docker, 'the docker child is listed');
+      assert.equal(docker.total.sentBytes, expected);
+      assert.equal(docker.process.containerId, web);
+      assert.equal(docker.process.containerRuntime, 'docker');
       assert.deepEqual(
         [
-          entry.process.container?.name,
-          entry.process.container?.image,
-          entry.process.container?.composeService,
+          docker.process.container?.name,
+          docker.process.container?.image,
+          docker.process.container?.composeService,
         ],
         ['shop-web-1', 'nginx:1.27', 'web'],
       );
-      const [container] = monitor
+      const pod = entryOf(children[1]!.pid);
+      assert.ok(pod, 'the pod child is listed');
+      assert.equal(pod.total.sentBytes, expected);
+      assert.equal(pod.process.containerId, proxy);
+      assert.equal(pod.process.containerRuntime, 'containerd', 'kubepods resolved to its runtime');
+      assert.deepEqual(pod.process.container?.pod, {
+        namespace: 'kube-system',
+        name: 'kube-proxy-6xsx9',
+        uid: '81e09ae0-12ec-4ec5-94b8-51cda7906370',
+        container: 'kube-proxy',
+      });
+      const named = monitor
         .rank({ groupBy: 'container', windowSeconds: 0, limit: 5 })
-        .filter((e) => e.kind === 'container' && e.containerId === id);
-      assert.equal(container?.kind === 'container' && container.container?.name, 'shop-web-1');
+        .filter((e) => e.kind === 'container' && e.containerId === web);
+      assert.equal(named[0]?.kind === 'container' && named[0].container?.name, 'shop-web-1');
     } finally {
       await monitor?.stop();
-      if (child?.pid !== undefined && child.exitCode === null) {
-        const exited = new Promise((r) => child!.once('exit', r));
-        process.kill(child.pid, 'SIGKILL');
-        await exited;
+      for (const child of children) {
+        if (child.pid !== undefined && child.exitCode === null) {
+          const exited = new Promise((r) => child.once('exit', r));
+          process.kill(child.pid, 'SIGKILL');
+          await exited;
+        }
       }
       receiver.close();
-      // Empty once our child is gone; only our own directories are removed.
-      for (const dir of [scope, parent]) {
+      // Empty once our children are gone; only our own directories are removed, deepest first.
+      const dirs = [
+        ...scopes,
+        join(parent, 'kubepods/besteffort/pod81e09ae0-12ec-4ec5-94b8-51cda7906370'),
+        join(parent, 'kubepods/besteffort'),
+        join(parent, 'kubepods'),
+        parent,
+      ];
+      for (const dir of dirs) {
         for (let i = 0; i < 50 && existsSync(dir); i++) {
           try {
             rmdirSync(dir);

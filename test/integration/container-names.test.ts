@@ -6,13 +6,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { NodeHostFiles } from '../../src/attribute/host-files.js';
-import type { HostFile, HostFiles } from '../../src/attribute/host-files.js';
 import { IntervalTracker, buildNdjsonRecord } from '../../src/cli/ndjson.js';
 import { FakeClock } from '../../src/clock.js';
 import { createMonitor } from '../../src/monitor/create-monitor.js';
 import { startServer } from '../../src/serve/server.js';
 import { FakePacketSource } from '../helpers/fake-packet-source.js';
+import { unionHostFiles } from '../helpers/container-state.js';
 import { FakeProcFs, containerFixture, ipv4TableLine } from '../helpers/fake-procfs.js';
 import type { PacketDescription } from '../helpers/record-builder.js';
 
@@ -25,33 +24,6 @@ const NETDEBUG = ids['dockerHost']!;
 const PROXY = ids['kubeProxy']!;
 const ESTABLISHED = 1;
 const HOST_NETNS = 4026531840;
-
-/** One node whose docker and containerd state are the docker/ and containerd/ fixture trees. */
-class UnionHostFiles implements HostFiles {
-  private readonly trees = ['docker', 'containerd'].map(
-    (t) => new NodeHostFiles(containerFixture(t)),
-  );
-  readFile(path: string, maxBytes: number): HostFile {
-    return this.first((t) => t.readFile(path, maxBytes));
-  }
-  readdir(path: string): string[] {
-    return this.first((t) => t.readdir(path));
-  }
-  stat(path: string): { mtimeMs: number; sizeBytes: number } {
-    return this.first((t) => t.stat(path));
-  }
-  private first<T>(read: (tree: NodeHostFiles) => T): T {
-    let last: unknown;
-    for (const tree of this.trees) {
-      try {
-        return read(tree);
-      } catch (error) {
-        last = error;
-      }
-    }
-    throw last;
-  }
-}
 
 function fakeNode(): FakeProcFs {
   const fs = new FakeProcFs();
@@ -105,7 +77,7 @@ test('container names reach the snapshot, rankings, NDJSON, the HTTP API and /me
       clock,
       source,
       procFs: fakeNode(),
-      hostFiles: new UnionHostFiles(),
+      hostFiles: unionHostFiles(['docker', 'containerd']),
       localAddresses: { has: (a: string) => a === '10.0.0.1' },
     },
   );
