@@ -28,6 +28,7 @@ const expected = new Set(
 const unescape = (text) => text.replace(/\\([#\\])/g, '$1');
 
 const skips = [];
+const todos = [];
 const summary = new Map();
 const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
 for await (const line of lines) {
@@ -37,6 +38,14 @@ for await (const line of lines) {
     continue; // printed once, at the end, with the skip verdict folded in
   }
   process.stdout.write(line + '\n');
+  const todo = /^\s*(not )?ok \d+ - (.*?) # TODO(?: (.*))?$/.exec(line);
+  if (todo !== null) {
+    todos.push({
+      failed: todo[1] !== undefined,
+      name: unescape(todo[2] ?? ''),
+      reason: unescape(todo[3] ?? ''),
+    });
+  }
   const m = /^\s*ok \d+ - (.*?) # SKIP(?: (.*))?$/.exec(line);
   if (m !== null) {
     const name = unescape(m[1] ?? '');
@@ -63,6 +72,12 @@ for (const s of skips) {
 for (const entry of expected) {
   if (!used.has(entry))
     process.stdout.write(`# PIDFLOW_EXPECTED_SKIPS lists '${entry}', which no test skipped\n`);
+}
+for (const t of todos) {
+  // TODO tests run, but their failures do not fail the run: name them so they stay visible.
+  process.stdout.write(
+    `# known problem (TODO, ${t.failed ? 'failed' : 'passed'} this run): ${t.name}: ${t.reason}\n`,
+  );
 }
 if (unexpected.length > 0) {
   const tags = [...new Set(unexpected.map((s) => s.tag ?? s.name))].join(',');

@@ -16,3 +16,6 @@ export type { DeviceInfo } from './capture/devices.js';
 export { systemClock, FakeClock } from './clock.js';
 export type { Clock, TimerHandle } from './clock.js';
 export type * from './monitor/types.js';
+export { decodeBytes, encodeBytes } from './text/bytes.js';
+export { toDisplayText, displayWidth, fitDisplay } from './text/display-text.js';
+export type { DisplayText } from './text/display-text.js';

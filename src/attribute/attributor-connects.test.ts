@@ -3,7 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { attributorHarness, flowTuple } from '../../test/helpers/attributor-harness.js';
+import {
+  attributorHarness,
+  flowTuple,
+  resolutionOf,
+} from '../../test/helpers/attributor-harness.js';
 import { FakeProcFs, ipv4TableLine as line } from '../../test/helpers/fake-procfs.js';
 import type { AttributorOptions } from './attributor.js';
 import { TcpState } from './net-table.js';
@@ -134,9 +138,10 @@ test('connect events older than connectEventsTtlMs are not used', async () => {
   attributor.recordConnects([connectEvent(44, 'old', 40005)]);
   clock.advance(1001);
   await attributor.whenIdle();
-  attributor.ingest(flow(CLIENT, 40005, SERVER, 80), counters());
+  const f = flow(CLIENT, 40005, SERVER, 80);
+  attributor.ingest(f, counters());
   attributor.flush();
-  assert.equal(resolved[0]?.attribution.sender, undefined);
+  assert.equal(resolutionOf(resolved, f).sender, undefined);
   attributor.stop();
 });
 

@@ -5,7 +5,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { FakeClock } from '../clock.js';
-import { attributorHarness, flowTuple } from '../../test/helpers/attributor-harness.js';
+import {
+  attributorHarness,
+  flowTuple,
+  resolutionOf,
+} from '../../test/helpers/attributor-harness.js';
 import { FakeProcFs, ipv4TableLine as line } from '../../test/helpers/fake-procfs.js';
 import type { Attributor } from './attributor.js';
 import type { AttributorOptions } from './attributor.js';
@@ -116,9 +120,10 @@ test('an event bound to another address does not answer for this one', async () 
   const { attributor, resolved } = setup(procFs);
   await attributor.start();
   attributor.recordConnects([sendEvent(43, 'bound', 53003, '198.18.0.9')]);
-  attributor.ingest(flow(CLIENT, 53003, RESOLVER, 53), counters());
+  const f = flow(CLIENT, 53003, RESOLVER, 53);
+  attributor.ingest(f, counters());
   attributor.flush();
-  assert.equal(resolved[0]?.attribution.sender, undefined);
+  assert.equal(resolutionOf(resolved, f).sender, undefined);
   assert.equal(attributor.stats().events.udpUsed, 0);
   attributor.stop();
 });
@@ -145,9 +150,10 @@ test('send events older than connectEventsTtlMs are not used', async () => {
   attributor.recordConnects([sendEvent(44, 'old', 53005)]);
   clock.advance(1001);
   await attributor.whenIdle();
-  attributor.ingest(flow(CLIENT, 53005, RESOLVER, 53), counters());
+  const f = flow(CLIENT, 53005, RESOLVER, 53);
+  attributor.ingest(f, counters());
   attributor.flush();
-  assert.equal(resolved[0]?.attribution.sender, undefined);
+  assert.equal(resolutionOf(resolved, f).sender, undefined);
   attributor.stop();
 });
 
@@ -185,9 +191,10 @@ test('an event older than a scan that shows another owner on its port is never u
   // The listener closes before the next scan: its traffic must not go to pid 47.
   procFs.setNetFiles(1, { udp: '', fib_trie: FIB });
   await scans(attributor, clock, 3);
-  attributor.ingest(flow(RESOLVER, 53, CLIENT, 53007), counters());
+  const f = flow(RESOLVER, 53, CLIENT, 53007);
+  attributor.ingest(f, counters());
   attributor.flush();
-  assert.equal(resolved[0]?.attribution.receiver, undefined);
+  assert.equal(resolutionOf(resolved, f).receiver, undefined);
   assert.equal(attributor.stats().events.udpUsed, 0);
   attributor.stop();
 });

@@ -262,6 +262,7 @@ test('a dual-stack :: listener takes IPv4 packets; a 0.0.0.0 listener never take
   const byPort = new Map(resolved.map((r) => [`${r.flow.dstAddress}:${r.flow.dstPort}`, r]));
   assert.equal(byPort.get('198.18.0.1:22')?.attribution.receiver?.process.comm, 'sshd');
   assert.equal(byPort.get('fd42:6e66::1:22')?.attribution.receiver?.process.comm, 'sshd');
+  assert.equal(resolved.length, 3, 'all three flows resolved');
   assert.equal(byPort.get('fd42:6e66::1:443')?.attribution.receiver, undefined);
   assert.equal(byPort.get('fd42:6e66::1:443')?.attribution.dstIsLocal, true, 'from if_inet6');
   attributor.stop();
@@ -673,6 +674,7 @@ test('no inference for a non-ephemeral local port or with peerCacheLimit 0', asy
   attributor.ingest(flow(TCP, '198.18.0.1:40000', '198.18.0.9:80'), counters());
   attributor.ingest(flow(TCP, '198.18.0.1:40001', '198.18.0.9:80'), counters());
   await advance(clock, attributor, 4000);
+  assert.equal(resolved.length, 2, 'both flows resolved');
   assert.equal(resolved[1]?.attribution.sender, undefined);
   attributor.stop();
   const procFs2 = hostFs(line(0, '198.18.0.1:40000', '198.18.0.9:80', 1, 3300));

@@ -18,6 +18,7 @@ import type {
   HistoryResult,
   HistorySeries,
 } from './types.js';
+import { fromStoredName } from '../text/bytes.js';
 
 /** Points returned when no step is given, at most. */
 export const DEFAULT_MAX_POINTS = 360;
@@ -245,13 +246,13 @@ interface ProcessDbRow {
   key: string;
   pid: number;
   start_time: number;
-  comm: string;
-  user: string;
+  comm: string | Uint8Array;
+  user: string | Uint8Array;
   uid: number;
   container_id: string | null;
   container_runtime: string | null;
-  exe: string;
-  cmdline: string;
+  exe: string | Uint8Array;
+  cmdline: string | Uint8Array;
   first_seen: number;
   last_seen: number;
 }
@@ -266,21 +267,22 @@ function describeRef(
     const p = store.db.prepare('SELECT * FROM processes WHERE id = ?').get(ref) as
       ProcessDbRow | undefined;
     if (p === undefined) return undefined;
+    const cmdline = fromStoredName(p.cmdline);
     const process: HistoryProcessInfo = {
       key: p.key,
       pid: p.pid,
       startTime: p.start_time,
-      comm: p.comm,
-      user: p.user,
+      comm: fromStoredName(p.comm),
+      user: fromStoredName(p.user),
       uid: p.uid,
       containerId: p.container_id,
       containerRuntime: p.container_runtime,
-      exe: p.exe,
-      cmdline: p.cmdline === '' ? [] : p.cmdline.split('\0'),
+      exe: fromStoredName(p.exe),
+      cmdline: cmdline === '' ? [] : cmdline.split('\0'),
       firstSeen: p.first_seen,
       lastSeen: p.last_seen,
     };
-    return { key: p.key, name: p.comm, process };
+    return { key: p.key, name: process.comm, process };
   }
   const row = store.db.prepare('SELECT name, extra FROM names WHERE id = ?').get(ref) as
     { name: string; extra: string | null } | undefined;

@@ -271,3 +271,29 @@ test('chooseStep reads the coarsest tier that still holds the range start', () =
   assert.equal(chooseStep(tiers, now - 30 * 86_400, now, now, 10).tier.resolutionSeconds, 3600);
   assert.equal(chooseStep(tiers, now - 600, now, now, 25).stepSeconds, 30);
 });
+
+test('names keep their exact bytes in the history, undecodable ones and controls included', () => {
+  withDir((dir) => {
+    const comm = 'ev\x1b]0;t\x07\udcff'; // an OSC sequence and the byte 0xff
+    const cmdline = ['a\udcfe\ud83d\udc0d', 'b\nc', ''];
+    const store = HistoryStore.open({ path: join(dir, 'h.db') });
+    store.write(
+      batch(T0, [
+        proc(20, comm, { sentBytes: 10, user: 'u\udcc3', exe: '/tmp/\udce9', cmdline }),
+        proc(21, 'plain', { sentBytes: 5 }),
+      ]),
+    );
+    store.close();
+    const ro = HistoryStore.open({ path: join(dir, 'h.db'), readonly: true });
+    const q = { fromMs: T0 * 1000, toMs: (T0 + 10) * 1000, groupBy: 'process' as const, limit: 10 };
+    const series = ro.query(q, (T0 + 3600) * 1000).series;
+    const hostile = series.find((s) => s.process?.pid === 20)!;
+    assert.equal(hostile.name, comm);
+    assert.equal(hostile.process!.comm, comm);
+    assert.equal(hostile.process!.user, 'u\udcc3');
+    assert.equal(hostile.process!.exe, '/tmp/\udce9');
+    assert.deepEqual(hostile.process!.cmdline, cmdline);
+    assert.equal(series.find((s) => s.process?.pid === 21)!.process!.comm, 'plain');
+    ro.close();
+  });
+});

@@ -9,6 +9,7 @@ import { PidflowError } from '../errors.js';
 import type { IntervalBatch } from './batch.js';
 import { runHistoryQuery } from './history-query.js';
 import type { HistoryQuery, HistoryResult } from './types.js';
+import { toStoredName } from '../text/bytes.js';
 
 /** Kinds of sample rows. */
 export const KIND_TOTAL = 0;
@@ -317,13 +318,14 @@ export class HistoryStore {
       p.key,
       p.pid,
       p.startTime,
-      p.comm,
-      p.user,
+      // Names keep their exact bytes: undecodable ones are stored as a BLOB (src/text/bytes.ts).
+      toStoredName(p.comm),
+      toStoredName(p.user),
       p.uid,
       p.containerId,
       p.containerRuntime,
-      p.exe,
-      p.cmdline.join('\0'),
+      toStoredName(p.exe),
+      toStoredName(p.cmdline.join('\0')),
       seenMs,
       seenMs,
     ) as { id: number };

@@ -3,10 +3,9 @@
 // ("surrogateescape", Python's PEP 383), which no valid UTF-8 can produce, so it reverses exactly.
 
 import { isUtf8 } from 'node:buffer';
+import { ESCAPED_BYTE_FIRST, ESCAPED_BYTE_LAST } from './escaped-byte.js';
 
-/** First and last code unit that stand for an undecodable byte 0x80-0xFF. */
-export const ESCAPED_BYTE_FIRST = 0xdc80;
-export const ESCAPED_BYTE_LAST = 0xdcff;
+export { ESCAPED_BYTE_FIRST, ESCAPED_BYTE_LAST };
 
 /**
  * Decodes bytes without losing any: valid UTF-8 as usual, every other byte as U+DC80 + byte.
@@ -91,4 +90,18 @@ export function utf8BoundaryBefore(whole: Uint8Array, end: number): number {
   const wanted = b0 >= 0xf0 ? 4 : b0 >= 0xe0 ? 3 : b0 >= 0xc0 ? 2 : 1;
   if (length === 0 && lead + wanted > end && b0 >= 0xc2 && b0 <= 0xf4) return lead;
   return end;
+}
+
+/**
+ * A name as a database stores it without loss: the string itself when it holds no undecodable
+ * byte (U+DC80-U+DCFF), else its exact bytes (a BLOB), since a driver writing UTF-8 would turn each
+ * undecodable byte into U+FFFD. Read it back with {@link fromStoredName}.
+ */
+export function toStoredName(text: string): string | Buffer {
+  return /[\udc80-\udcff]/.test(text) ? encodeBytes(text) : text;
+}
+
+/** The name a {@link toStoredName} value stood for. */
+export function fromStoredName(value: string | Uint8Array): string {
+  return typeof value === 'string' ? value : decodeBytes(value);
 }

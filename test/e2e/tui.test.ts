@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { packageRootDir } from '../golden/assert-golden.js';
@@ -69,6 +69,7 @@ const max = Number(process.env.PFTUI_MAX);
 let sent = 0;
 s.on('message', () => {});
 s.bind(0, '127.0.0.1', () => {
+  process.stdout.write('ready\\n');
   const t = setInterval(() => {
     if (sent++ >= max) return clearInterval(t);
     s.send(Buffer.alloc(size, process.env.PFTUI_FILL.charCodeAt(0)), port, '127.0.0.1');
@@ -92,7 +93,7 @@ test(
       await new Promise<void>((r) => receiver.bind(0, '127.0.0.1', r));
       const start = (title: string, fill: string, size: number, rate: number) => {
         const child = spawn(process.execPath, ['-e', SENDER], {
-          stdio: 'ignore',
+          stdio: ['ignore', 'pipe', 'ignore'],
           env: {
             ...process.env,
             PFTUI_TITLE: title,
@@ -109,6 +110,22 @@ test(
       };
       const a = start('pftui-a', 'a', 500, 8);
       const b = start('pftui-b', 'b', 500, 2);
+      // pidflow starts only once both senders carry their names: it reads a process's name
+      // once per pid and start time, and a sender caught between fork and its rename (comm
+      // still 'node') would keep that name on screen.
+      for (const [child, title] of [
+        [a, 'pftui-a'],
+        [b, 'pftui-b'],
+      ] as const) {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`${title} did not start`)), 10_000);
+          child.stdout!.once('data', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        assert.equal(readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim(), title);
+      }
 
       tmux('new-session', '-d', '-s', 'main', '-x', '120', '-y', '30', 'bash --norc --noprofile');
       tmuxStarted = true;

@@ -22,9 +22,16 @@ const SENDERS_V4 = 16;
 const SENDERS_V6 = 8;
 const DATAGRAMS_PER_SENDER = 3;
 const CHILD_BOUND_MS = 10_000;
-const SETTLE_MS = 500;
+const WAIT_LIMIT_MS = 15_000;
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Wait for `check` with a deadline (never a fixed sleep before an exact count). */
+async function until(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + WAIT_LIMIT_MS;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${WAIT_LIMIT_MS} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 /** Whether this kernel runs the UDP program (the TCP one may load without it). */
 function udpTrackingError(): string | false {
@@ -127,7 +134,6 @@ test(
         syncIntervalMs: 10_000,
       });
       monitor.start();
-      await sleep(SETTLE_MS);
       // pid -> IP bytes the sender put on the wire (payload + UDP header + IP header).
       const truth = new Map<number, number>();
       for (let i = 0; i < SENDERS_V4 + SENDERS_V6; i++) {
@@ -138,8 +144,12 @@ test(
         );
         truth.set(pid, DATAGRAMS_PER_SENDER * (payload + 8 + (isV4 ? 20 : 40)));
       }
-      await sleep(SETTLE_MS * 4);
+      // Every datagram has reached the monitor; stop for the final totals.
+      const datagrams = (SENDERS_V4 + SENDERS_V6) * DATAGRAMS_PER_SENDER;
+      await until(`${datagrams} datagrams seen`, () => monitor!.stats().seen.packets >= datagrams);
+      await monitor.stop();
       const snapshot = monitor.snapshot();
+      assert.equal(snapshot.stats.seen.packets, datagrams);
       const stats = snapshot.stats.socketEvents;
       assert.ok(stats !== undefined, 'socket events did not open');
       assert.equal(stats.udp, true);
@@ -181,7 +191,12 @@ test(
     try {
       // 20,000 datagrams to a loopback port nobody listens on (discarded by the kernel).
       const pid = await runSender(senderArgs(4, '127.0.0.1', 9, 20_000, 16));
-      await sleep(SETTLE_MS);
+      // A marker sender after it: the BPF ring buffer is one ordered queue, so once the
+      // marker's event is in, every event of the flood is too.
+      const marker = await runSender(senderArgs(4, '127.0.0.1', 9, 1, 16));
+      await until(`the marker's send event (pid ${marker})`, () =>
+        events.some((e) => e.pid === marker && e.protocol === 17),
+      );
       const mine = events.filter((e) => e.pid === pid && e.protocol === 17);
       assert.equal(mine.length, 1, `events of pid ${pid}: ${mine.length}`);
       assert.equal(mine[0]?.comm, 'python3');

@@ -1,6 +1,8 @@
 // A real Attributor over a fake /proc and a fake clock, recording what it resolves: the set-up
 // the attributor tests with kernel events share (src/attribute/attributor-*.test.ts).
 
+import assert from 'node:assert/strict';
+
 import { flowKey } from '../../src/attribute/flow-key.js';
 import { Attributor } from '../../src/attribute/attributor.js';
 import type { AttributorOptions } from '../../src/attribute/attributor.js';
@@ -47,4 +49,22 @@ export function attributorHarness(
     ...options,
   });
   return { attributor, clock, resolved };
+}
+
+/**
+ * The one resolution of `flow` (asserts it was resolved exactly once). Checking that an end is
+ * unknown proves something only after this: `resolved[0]?.attribution.sender === undefined`
+ * also holds when nothing was resolved at all.
+ */
+export function resolutionOf(
+  resolved: readonly { flow: FlowTuple; attribution: Attribution }[],
+  flow: FlowTuple,
+): Attribution {
+  const mine = resolved.filter((r) => r.flow.key === flow.key);
+  assert.equal(
+    mine.length,
+    1,
+    `flow ${flow.srcAddress}:${flow.srcPort} > ${flow.dstAddress}:${flow.dstPort} was resolved ${mine.length} times, expected once`,
+  );
+  return mine[0]!.attribution;
 }

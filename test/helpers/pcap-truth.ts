@@ -332,7 +332,8 @@ export interface ReferenceCaptureResult {
 export interface ReferenceCapture {
   readonly pid: number;
   /**
-   * Stop tcpdump (SIGINT, so it flushes the file) and return its counters. Waits `settleMs`
+   * Stop tcpdump (SIGINT, so it flushes the file) and return its counters; throws when tcpdump
+   * printed no closing summary (its drop count would be unknown). Waits `settleMs`
    * first: with TPACKET_V3, packets sit in a ring block until it fills or its timeout (tcpdump's
    * 1000 ms) retires it, and tcpdump exits without reading a block that is not yet retired.
    */
@@ -396,7 +397,17 @@ export async function startReferenceCapture(
         process.kill(child.pid, 'SIGINT');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       }
-      const num = (re: RegExp): number => Number(re.exec(stderr)?.[1] ?? 0);
+      // tcpdump prints these counters as it exits; without them the truth is unknown (it was
+      // killed, or did not exit in time), never "0 dropped".
+      const num = (re: RegExp): number => {
+        const m = re.exec(stderr);
+        if (m?.[1] === undefined) {
+          throw new Error(
+            `tcpdump on ${device} printed no closing summary (${String(re)}), so its drop count is unknown: ${stderr.trim() || '(no output)'}`,
+          );
+        }
+        return Number(m[1]);
+      };
       return {
         path,
         capturedPackets: num(/(\d+) packets? captured/),
