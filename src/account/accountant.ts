@@ -4,7 +4,7 @@
 
 import { flowKey, protocolName } from '../attribute/flow-key.js';
 import { placeholderProcess } from '../attribute/process-info.js';
-import type { FlowCounters, FlowTuple, ProcessInfo } from '../attribute/types.js';
+import type { ContainerInfo, FlowCounters, FlowTuple, ProcessInfo } from '../attribute/types.js';
 import type { Clock } from '../clock.js';
 import { UsageError } from '../errors.js';
 import { checkInteger, checkOneOf, checkOptionKeys, checkPositive } from './check-options.js';
@@ -123,6 +123,8 @@ export class Accountant {
   private readonly containers: RingTable;
   private readonly containerSlots = new Map<string, number>();
   private readonly containerRuntime: (string | null)[] = [];
+  /** Names per container slot (the resolver's shared object). */
+  private readonly containerInfo: (ContainerInfo | undefined)[] = [];
 
   private readonly unknown: RingTable;
   private readonly unknownSlots = new Map<string, Map<number, number>>();
@@ -301,6 +303,7 @@ export class Accountant {
           kind: 'container',
           containerId: this.containers.keys[slot]!,
           containerRuntime: this.containerRuntime[slot] ?? null,
+          ...containerField(this.containerInfo[slot]),
           processCount: counts.get(this.containers.keys[slot]!) ?? 0,
         }));
       }
@@ -358,7 +361,7 @@ export class Accountant {
     const containerId = p.containerId ?? '';
     let ks = this.processContainer[ps]!;
     if (ks < 0 || this.containers.keys[ks] !== containerId) {
-      ks = this.containerSlot(containerId, p.containerRuntime, sec);
+      ks = this.containerSlot(containerId, p.containerRuntime, p.container, sec);
       this.processContainer[ps] = ks;
     }
     const { bytes, packets, payloadBytes } = c;
@@ -520,7 +523,12 @@ export class Accountant {
     return slot;
   }
 
-  private containerSlot(id: string, runtime: string | null, sec: number): number {
+  private containerSlot(
+    id: string,
+    runtime: string | null,
+    info: ContainerInfo | undefined,
+    sec: number,
+  ): number {
     const existing = this.containerSlots.get(id);
     if (existing !== undefined) return existing;
     if (this.containers.isFull) {
@@ -536,6 +544,7 @@ export class Accountant {
     const slot = this.containers.alloc(id, sec);
     this.containerSlots.set(id, slot);
     this.containerRuntime[slot] = runtime;
+    this.containerInfo[slot] = info;
     return slot;
   }
 
@@ -766,4 +775,9 @@ function sortEntries(entries: TrafficEntry[], sortBy: SortBy): void {
 
 function aggregateProcess(key: string): ProcessInfo {
   return placeholderProcess(key, 0, `(${key})`);
+}
+
+/** The optional `container` field of a container entry (absent for the host). */
+function containerField(info: ContainerInfo | undefined): { container?: ContainerInfo } {
+  return info === undefined ? {} : { container: info };
 }

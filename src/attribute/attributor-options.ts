@@ -2,6 +2,8 @@
 // can import the types without the class.
 
 import type { Clock } from '../clock.js';
+import type { ContainerNamesStats } from './containers/container-names.js';
+import type { HostFiles } from './host-files.js';
 import type { ProcFs } from './procfs.js';
 import type { SocketTableReader } from './sock-diag.js';
 import type { SocketEventIntakeStats } from './socket-event-intake.js';
@@ -23,6 +25,10 @@ export interface AttributorOptions {
   localAddresses: { has(address: string): boolean };
   /** @default new NodeProcFs('/') */
   procFs?: ProcFs | undefined;
+  /** Container runtimes' and kubelet's state files, for container names. @default new NodeHostFiles('/') */
+  hostFiles?: HostFiles | undefined;
+  /** Containers whose names are remembered at most. @default 4096 */
+  maxContainerNames?: number | undefined;
   /** @default systemClock */
   clock?: Clock | undefined;
   /** Periodic rescan interval. @default 1000 */
@@ -149,6 +155,8 @@ export interface AttributorStats {
     /** Scans that found nothing changed and kept the index. */
     readonly unchanged: number;
   };
+  /** Container names (src/attribute/containers/container-names.ts). */
+  readonly containerNames: ContainerNamesStats;
   readonly flows: {
     readonly cached: number;
     readonly limit: number;

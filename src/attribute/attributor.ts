@@ -13,6 +13,8 @@ import { flowKey } from './flow-key.js';
 import { findForkFamilies, isHeldByRelative } from './fork-families.js';
 import { PROTOCOL_TCP, PROTOCOL_UDP, PROTOCOL_UDPLITE } from './net-table.js';
 import { PeerInference } from './peer-inference.js';
+import { ContainerNames } from './containers/container-names.js';
+import { NodeHostFiles } from './host-files.js';
 import { NodeProcFs } from './procfs.js';
 import type { ConnectEvent } from './recent-connects.js';
 import type { ProcFs } from './procfs.js';
@@ -79,6 +81,7 @@ function positive(name: string, value: number | undefined, fallback: number, min
  */
 export class Attributor {
   private readonly procFs: ProcFs;
+  private readonly containerNames: ContainerNames;
   private readonly clock: Clock;
   private readonly onResolved: AttributorOptions['onResolved'];
   private readonly onScan: AttributorOptions['onScan'];
@@ -141,8 +144,14 @@ export class Attributor {
     this.index = SocketIndex.empty(this.localAddresses);
     const eventsLimit = positive('connectEventsLimit', options.connectEventsLimit, 65_536, 0);
     const eventsTtlMs = positive('connectEventsTtlMs', options.connectEventsTtlMs, 120_000);
+    this.containerNames = new ContainerNames({
+      files: options.hostFiles ?? new NodeHostFiles(),
+      monotonicMs: () => this.clock.monotonicMs(),
+      maxContainers: positive('maxContainerNames', options.maxContainerNames, 4096),
+    });
     this.scanner = new SocketScanner({
       procFs: this.procFs,
+      containerNames: this.containerNames,
       localAddresses: this.localAddresses,
       monotonicMs: () => this.clock.monotonicMs(),
       yieldToEventLoop: options.yieldToEventLoop ?? defaultYield,
@@ -367,6 +376,7 @@ export class Attributor {
         ownerCorrections: last?.ownerCorrections ?? 0,
         unchanged: this.unchangedScans,
       },
+      containerNames: this.containerNames.stats(),
       flows: this.cache.stats(),
       events: this.events.stats(),
     };
@@ -556,6 +566,7 @@ export class Attributor {
       this.scanGen++;
       this.events.dropContradictedUdpSends(this.index, startMs);
       this.callSafely(() => this.onScan?.(result.alive));
+      this.containerNames.retryUnresolved();
     }
     // A failed scan still counts against retryScans, so parked flows cannot wait forever.
     this.retryParked(seq);

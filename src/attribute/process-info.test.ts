@@ -3,7 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { procFixture } from '../../test/helpers/fake-procfs.js';
+import { readFileSync } from 'node:fs';
+import { FakeProcFs, containerFixture, procFixture } from '../../test/helpers/fake-procfs.js';
+import { ContainerNames } from './containers/container-names.js';
+import { NodeHostFiles } from './host-files.js';
 import {
   parseContainer,
   parseNamespaceLink,
@@ -143,4 +146,67 @@ test('a process that vanished reads as vanished, not an error', () => {
   const procFs = new NodeProcFs(procFixture('multi-ns'));
   const result = readProcessInfo(procFs, { pid: 999, ppid: 1, startTime: 1, comm: 'gone' }, String);
   assert.equal(result.status, 'vanished');
+});
+
+test('a --network host container process carries its container and names, in the host namespace', () => {
+  const ids = JSON.parse(readFileSync(containerFixture('ids.json'), 'utf8')) as Record<
+    string,
+    string
+  >;
+  const id = ids['dockerHost']!;
+  const procFs = new FakeProcFs();
+  const hostNetns = 4026531840;
+  procFs.addProcess({ pid: 1, comm: 'init', netns: hostNetns });
+  procFs.addProcess({
+    pid: 700,
+    comm: 'python3',
+    netns: hostNetns,
+    cgroup: `12:pids:/docker/${id}\n0::/system.slice/docker-${id}.scope\n`,
+  });
+  const names = new ContainerNames({
+    files: new NodeHostFiles(containerFixture('docker')),
+    monotonicMs: () => 0,
+  });
+  const result = readProcessInfo(
+    procFs,
+    { pid: 700, ppid: 1, startTime: 1700, comm: 'python3' },
+    String,
+    names,
+  );
+  assert.equal(result.status, 'ok');
+  if (result.status !== 'ok') return;
+  assert.equal(result.info.netns, hostNetns);
+  assert.equal(result.info.containerId, id);
+  assert.equal(result.info.containerRuntime, 'docker');
+  assert.equal(result.info.container?.name, 'netdebug');
+  assert.equal(result.info.container?.image, 'localhost/pidflow-test:1');
+});
+
+test('a kubepods (cgroupfs driver) process reports the runtime whose state knew its id', () => {
+  const ids = JSON.parse(readFileSync(containerFixture('ids.json'), 'utf8')) as Record<
+    string,
+    string
+  >;
+  const id = ids['coredns']!;
+  const procFs = new FakeProcFs();
+  procFs.addProcess({
+    pid: 800,
+    comm: 'coredns',
+    cgroup: `0::/kubepods/burstable/pod01b4b887-7635-4346-9c20-58a294bbb034/${id}\n`,
+  });
+  const names = new ContainerNames({
+    files: new NodeHostFiles(containerFixture('containerd')),
+    monotonicMs: () => 0,
+  });
+  const result = readProcessInfo(
+    procFs,
+    { pid: 800, ppid: 1, startTime: 1800, comm: 'coredns' },
+    String,
+    names,
+  );
+  assert.equal(result.status === 'ok' && result.info.containerRuntime, 'containerd');
+  assert.equal(
+    result.status === 'ok' && result.info.container?.pod?.name,
+    'coredns-76f75df574-w4b72',
+  );
 });

@@ -3,7 +3,7 @@
 
 import { isDenied, isVanished } from './procfs.js';
 import type { ProcFs } from './procfs.js';
-import type { ProcessInfo } from './types.js';
+import type { ContainerInfo, ProcessInfo } from './types.js';
 
 /**
  * Most bytes read of each /proc file that holds a name (docs/attribution.md, "Bounds"): a
@@ -181,6 +181,17 @@ export function parsePasswd(text: string): Map<number, string> {
   return users;
 }
 
+/** What readProcessInfo asks for a container's names (ContainerNames, or a fake). */
+export interface ContainerNameSource {
+  resolve(lookup: {
+    readonly id: string;
+    readonly runtime: ContainerRef['runtime'];
+    readonly cgroupPath: string;
+  }): ContainerInfo;
+  /** Sees every process read (a dockerd tells where its containers' state is). */
+  noteProcess?(process: ProcessInfo): void;
+}
+
 /** Outcome of reading one process. */
 export type ProcessReadResult =
   { readonly status: 'ok'; readonly info: ProcessInfo } | { readonly status: 'vanished' };
@@ -194,6 +205,7 @@ export function readProcessInfo(
   procFs: ProcFs,
   stat: ProcessStat,
   userName: (uid: number) => string,
+  containerNames?: ContainerNameSource,
 ): ProcessReadResult {
   const base = `/proc/${stat.pid}`;
   try {
@@ -206,6 +218,14 @@ export function readProcessInfo(
     const container = parseContainer(cgroup);
     const exe = linkOr(procFs, `${base}/exe`, '');
     const netns = parseNamespaceLink(linkOr(procFs, `${base}/ns/net`, ''));
+    const names =
+      container === undefined
+        ? undefined
+        : containerNames?.resolve({
+            id: container.id,
+            runtime: container.runtime,
+            cgroupPath: cgroup,
+          });
     return {
       status: 'ok',
       info: {
@@ -220,8 +240,9 @@ export function readProcessInfo(
         startTime: stat.startTime,
         cgroup,
         containerId: container?.id ?? null,
-        containerRuntime: container?.runtime ?? null,
+        containerRuntime: names?.runtime ?? container?.runtime ?? null,
         netns,
+        ...(names === undefined ? {} : { container: names }),
       },
     };
   } catch (error) {

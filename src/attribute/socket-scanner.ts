@@ -8,6 +8,7 @@ import {
   parsePasswd,
   parseProcessStat,
   readProcessInfo,
+  type ContainerNameSource,
   READ_LIMITS_BYTES,
 } from './process-info.js';
 import { LineCache, namespaceTablesOf, readNamespaceTables } from './net-namespaces.js';
@@ -316,6 +317,8 @@ export interface SocketScannerOptions {
   maxProcesses: number;
   /** Namespace of the capture; undefined: read /proc/self/ns/net (else pid 1's). */
   hostNetns: number | undefined;
+  /** Names of containers (runtime state files); undefined: processes carry ids only. */
+  containerNames?: ContainerNameSource | undefined;
   /** Binary socket tables (sock_diag); undefined: parse /proc/net text for every namespace. */
   socketTables?: SocketTableReader | undefined;
 }
@@ -744,8 +747,14 @@ export class SocketScanner {
       return { info: cached, isNew: false };
     }
     try {
-      const result = readProcessInfo(procFs, stat, (uid) => this.userName(uid));
+      const result = readProcessInfo(
+        procFs,
+        stat,
+        (uid) => this.userName(uid),
+        this.options.containerNames,
+      );
       if (result.status === 'vanished') return undefined;
+      this.options.containerNames?.noteProcess?.(result.info);
       return { info: result.info, isNew: true };
     } catch {
       return undefined;

@@ -26,6 +26,45 @@ export interface ProcessInfo {
   readonly containerRuntime: string | null;
   /** Inode of the network namespace (/proc/<pid>/ns/net). */
   readonly netns: number;
+  /**
+   * Names of the container (set whenever containerId is): found on this host from the
+   * runtime's and the kubelet's state files. Shared by all processes of the container.
+   */
+  readonly container?: ContainerInfo;
+}
+
+/** Container runtime: the one whose state named the container, else the one its cgroup names. */
+export type ContainerRuntime = 'docker' | 'containerd' | 'crio' | 'podman' | 'kubepods';
+
+/**
+ * A container as its owners know it. Every string is data written by someone else (bounded in
+ * length, never interpreted); '' means unknown. Found on the node itself: cgroup paths, the
+ * runtime's state (docker's config.v2.json, OCI config.json annotations, containers/storage's
+ * containers.json) and the kubelet's log layout. No API server, no runtime socket.
+ */
+export interface ContainerInfo {
+  /** Full container id (64 hex digits). */
+  readonly id: string;
+  /** `kubepods` only when no runtime's state knew the id (kubelet's cgroupfs driver). */
+  readonly runtime: ContainerRuntime;
+  /** Container name (docker/podman `--name`; for a pod's container, see `pod.container`). */
+  readonly name: string;
+  /** Image as given when the container was created (`nginx:1.27`, `registry/app@sha256:...`). */
+  readonly image: string;
+  /** Docker Compose project and service (labels com.docker.compose.project / .service). */
+  readonly composeProject: string;
+  readonly composeService: string;
+  /** Kubernetes pod of the container, null outside Kubernetes. */
+  readonly pod: PodInfo | null;
+}
+
+/** Kubernetes identity of a container, from the node's own files. '' means unknown. */
+export interface PodInfo {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  /** Container name within the pod ('' for the pod's sandbox/pause container). */
+  readonly container: string;
 }
 
 /** The process that owns one end of a flow, and the socket. */

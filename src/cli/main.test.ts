@@ -111,7 +111,21 @@ const CURL = makeProcessInfo(4321, 'curl', {
   uid: 1000,
   cmdline: ['curl', '-O', 'http://198.18.0.2/big.iso'],
   containerId: 'f00dfacec0ffee0123456789',
-  containerRuntime: 'docker',
+  containerRuntime: 'containerd',
+  container: {
+    id: 'f00dfacec0ffee0123456789',
+    runtime: 'containerd',
+    name: '',
+    image: 'registry.k8s.io/e2e-test-images/agnhost:2.47',
+    composeProject: '',
+    composeService: '',
+    pod: {
+      namespace: 'web',
+      name: 'fetcher-5d9c7b8f4-q2x8z',
+      uid: '01b4b887-7635-4346-9c20-58a294bbb034',
+      container: 'fetch',
+    },
+  },
 });
 
 /** Three ticks with known cumulative totals. */

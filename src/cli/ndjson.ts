@@ -2,7 +2,7 @@
 // the exact difference of each process's cumulative totals between two ticks, so a script
 // that sums them gets the cumulative totals back. Schema: docs/ndjson.md (keep it stable).
 
-import type { ProcessEntry, Snapshot, TrafficCounters } from '../monitor/types.js';
+import type { ContainerInfo, ProcessEntry, Snapshot, TrafficCounters } from '../monitor/types.js';
 import { matchesProcessFilter, type ProcessFilter } from './process-filter.js';
 
 /** Version of the NDJSON schema; bump only on incompatible changes. */
@@ -19,6 +19,8 @@ export interface NdjsonProcess {
   user: string;
   uid: number;
   container: string | null;
+  /** Names of the container (runtime, name, image, compose, Kubernetes pod); null on the host. */
+  containerInfo: ContainerInfo | null;
   exited: boolean;
   /** Cumulative IP-level bytes since the process was first seen. */
   sentBytes: number;
@@ -124,6 +126,7 @@ function processRecord(
     user: p.user,
     uid: p.uid,
     container: p.containerId,
+    containerInfo: p.container ?? null,
     exited: entry.exited,
     sentBytes: entry.total.sentBytes,
     receivedBytes: entry.total.receivedBytes,

@@ -23,7 +23,20 @@ function process(pid: number, name: string): NdjsonProcess {
     cmdline: pid % 2 === 0 ? [] : [name, `--x=${name}`],
     user: name,
     uid: 1000,
-    container: null,
+    container: pid % 2 === 0 ? `${'c0ffee'.repeat(10)}abcd` : null,
+    // Container names are chosen by the containers' owners too.
+    containerInfo:
+      pid % 2 === 0
+        ? {
+            id: `${'c0ffee'.repeat(10)}abcd`,
+            runtime: 'docker',
+            name,
+            image: name,
+            composeProject: name,
+            composeService: name,
+            pod: null,
+          }
+        : null,
     exited: false,
     sentBytes: 1000,
     receivedBytes: 2000,

@@ -1,6 +1,7 @@
 // Plain text output (--text, or stdout not a terminal): one table per interval, built from
 // the same record as the NDJSON line so both outputs always agree.
 
+import { containerLabel } from './container-label.js';
 import {
   display,
   displayWidth,
@@ -12,6 +13,9 @@ import {
 } from '../text/display-text.js';
 import { formatBytes, formatRate } from './format.js';
 import type { NdjsonRecord } from './ndjson.js';
+
+/** Widest container label in the text table, in cells (names are up to 253 characters each). */
+const MAX_CONTAINER_CELLS = 48;
 
 /**
  * The command line, or `[name]` when it is empty (kernel threads, zombies), as ps shows them.
@@ -48,8 +52,12 @@ export function formatTextTable(
       own(formatBytes(p.sentBytes)),
       own(formatBytes(p.receivedBytes)),
     ];
-    if (hasContainer)
-      row.push(toDisplayText(p.container === null ? '-' : p.container.slice(0, 12)));
+    if (hasContainer) {
+      const label =
+        p.container === null ? '-' : containerLabel(p.containerInfo ?? undefined, p.container);
+      // Escaped (names are chosen by the containers' owners) and cut to fit.
+      row.push(toDisplayText(label, MAX_CONTAINER_CELLS));
+    }
     row.push(p.exited ? display`${programOf(p)} (exited)` : programOf(p));
     rows.push(row);
   }

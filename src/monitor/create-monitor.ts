@@ -8,6 +8,7 @@ import { Attributor } from '../attribute/attributor.js';
 import { protocolName } from '../attribute/flow-key.js';
 import { NodeProcFs } from '../attribute/procfs.js';
 import type { ProcFs } from '../attribute/procfs.js';
+import type { HostFiles } from '../attribute/host-files.js';
 import type { Attribution, FlowCounters } from '../attribute/types.js';
 import { loadAddon } from '../capture/addon.js';
 import { SockDiagTables, hasSockDiag } from '../attribute/sock-diag.js';
@@ -53,6 +54,8 @@ const MAX_FLOWS = 262_144;
 export interface MonitorDependencies {
   clock?: Clock;
   procFs?: ProcFs;
+  /** State files of container runtimes and the kubelet (container names); a fixture tree in tests. */
+  hostFiles?: HostFiles;
   addon?: NativeAddon;
   /** A ready packet source; replaces live capture and readFile. */
   source?: PacketSource;
@@ -254,6 +257,15 @@ class PidflowMonitor extends EventEmitter implements Monitor {
               tcpIoUsed: attribution.events.tcpIoUsed,
             },
           }),
+      containerNames: {
+        cached: attribution.containerNames.cached,
+        evicted: attribution.containerNames.evicted,
+        unresolved: attribution.containerNames.unresolved,
+        filesRead: attribution.containerNames.filesRead,
+        malformedFiles: attribution.containerNames.malformedFiles,
+        oversizedFiles: attribution.containerNames.oversizedFiles,
+        deniedFiles: attribution.containerNames.deniedFiles,
+      },
       evicted: { ...accounting.evicted, flows: attribution.flows.evicted },
       devices: capture.devices,
       pcap: capture.pcap,
@@ -450,6 +462,7 @@ export async function createMonitor(
     }
     const attributor = new Attributor({
       procFs: deps.procFs ?? new NodeProcFs('/'),
+      hostFiles: deps.hostFiles,
       socketTables,
       clock,
       localAddresses,

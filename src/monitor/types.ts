@@ -1,9 +1,9 @@
 // Public types of the pidflow library API: what createMonitor() returns, what snapshots,
 // rankings and stats look like. The CLI, TUI and agent use only these.
 
-import type { ProcessInfo } from '../attribute/types.js';
+import type { ContainerInfo, ContainerRuntime, PodInfo, ProcessInfo } from '../attribute/types.js';
 
-export type { ProcessInfo };
+export type { ContainerInfo, ContainerRuntime, PodInfo, ProcessInfo };
 
 /** Byte and packet counters in both directions, from this host's point of view. */
 export interface TrafficCounters {
@@ -76,6 +76,8 @@ export interface ContainerEntry extends TrafficEntry {
   /** Container id, or '' for processes that are in no container (the host). */
   readonly containerId: string;
   readonly containerRuntime: string | null;
+  /** Names of the container (absent for the host entry). */
+  readonly container?: ContainerInfo;
   readonly processCount: number;
 }
 
@@ -197,6 +199,19 @@ export interface MonitorStats {
     readonly tcpIoReceived: number;
     /** Lookups of a TCP end answered from a read/write event (in `used` too). */
     readonly tcpIoUsed: number;
+  };
+  /** Container names read from the runtimes' and kubelet's state files on this host (always set by createMonitor). */
+  readonly containerNames?: {
+    /** Containers whose names are cached now, and cache evictions. */
+    readonly cached: number;
+    readonly evicted: number;
+    /** Cached containers no state file named (yet; looked up again every 5 s while seen). */
+    readonly unresolved: number;
+    readonly filesRead: number;
+    /** State files that were not what their runtime writes, over their size cap, or refused. */
+    readonly malformedFiles: number;
+    readonly oversizedFiles: number;
+    readonly deniedFiles: number;
   };
   readonly evicted: {
     readonly processes: number;

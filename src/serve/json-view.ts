@@ -2,6 +2,7 @@
 // the HTTP schema (docs/serve.md) stays stable whatever the monitor's objects carry.
 
 import type {
+  ContainerInfo,
   MonitorStats,
   ProcessInfo,
   RankEntry,
@@ -61,13 +62,34 @@ export function processInfoView(p: ProcessInfo): JsonObject {
     cgroup: p.cgroup,
     containerId: p.containerId,
     containerRuntime: p.containerRuntime,
+    container: containerView(p.container),
     netns: p.netns,
   };
 }
 
 /** The short form of a process inside a connection entry. */
 function processRef(p: ProcessInfo): JsonObject {
-  return { key: p.key, pid: p.pid, comm: p.comm, containerId: p.containerId };
+  return {
+    key: p.key,
+    pid: p.pid,
+    comm: p.comm,
+    containerId: p.containerId,
+    container: containerView(p.container),
+  };
+}
+
+/** A container's names as JSON (exact values: JSON escaping is the only treatment), or null. */
+function containerView(c: ContainerInfo | undefined): JsonObject | null {
+  if (c === undefined) return null;
+  return {
+    id: c.id,
+    runtime: c.runtime,
+    name: c.name,
+    image: c.image,
+    composeProject: c.composeProject,
+    composeService: c.composeService,
+    pod: c.pod === null ? null : { ...c.pod },
+  };
 }
 
 /** One ranked entry of any kind. */
@@ -98,6 +120,7 @@ export function rankEntryView(e: RankEntry): JsonObject {
         ...base,
         containerId: e.containerId,
         containerRuntime: e.containerRuntime,
+        container: containerView(e.container),
         processCount: e.processCount,
       };
   }

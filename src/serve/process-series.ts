@@ -1,7 +1,7 @@
 // The bounded set of Prometheus series behind pidflow_process_* and pidflow_container_*:
 // cumulative counters per (comm, container) built from per-process deltas, so they only grow.
 
-import type { ProcessEntry } from '../monitor/types.js';
+import type { ContainerInfo, ProcessEntry } from '../monitor/types.js';
 import { ProcessDeltaTracker, type CounterDelta } from './process-deltas.js';
 
 /** Label value of the series that collects processes beyond the series limit. */
@@ -19,6 +19,8 @@ export interface SeriesCounters {
   liveEntries: number;
   /** Clock time of the last non-zero increment, ms. */
   lastChangeMs: number;
+  /** Names of the container (container series only; the resolver fills it in place). */
+  info?: ContainerInfo;
 }
 
 /** Options of {@link ProcessSeriesTable}. */
@@ -200,6 +202,10 @@ export class ProcessSeriesTable {
           generation: 0,
         };
         this.routes.set(entry.key, route);
+        const info = entry.process.container;
+        if (info !== undefined && route.container.container === container) {
+          route.container.info ??= info;
+        }
       }
       route.generation = generation;
       add(route.process, delta, nowMs);

@@ -1,7 +1,7 @@
 // Builds the /metrics text from a snapshot (its stats included) and the server's series table.
 // Every metric is listed in docs/metrics.md; keep the two in step.
 
-import type { MonitorStats, Snapshot } from '../monitor/types.js';
+import type { ContainerInfo, MonitorStats, Snapshot } from '../monitor/types.js';
 import type { MonotonicCounters } from './monotonic-counters.js';
 import type { ProcessSeriesTable, SeriesCounters } from './process-series.js';
 import { PrometheusWriter, type Labels, type MetricType } from './prometheus-text.js';
@@ -85,6 +85,14 @@ export function renderMetrics(input: MetricsInput): string {
       `${capitalise(what)} by processes of each container (container="" is the host).`,
     );
     for (const s of containerSeries) w.sample(name, s[field], [['container', s.container]]);
+  }
+  w.family(
+    'pidflow_container_info',
+    'gauge',
+    'Always 1 per container series: its names from the host (join on container). Values are data from the container owners, cut to 253 characters (images 512).',
+  );
+  for (const s of containerSeries) {
+    if (s.info !== undefined) w.sample('pidflow_container_info', 1, containerInfoLabels(s.info));
   }
   const counts = series.seriesCounts();
   w.family(
@@ -361,6 +369,39 @@ function renderStats(
     })),
   );
 
+  const names = stats.containerNames;
+  if (names !== undefined) {
+    w.single(
+      'pidflow_container_names_cached',
+      'gauge',
+      'Containers whose names are cached (at most 4096).',
+      names.cached,
+    );
+    w.single(
+      'pidflow_container_names_unresolved',
+      'gauge',
+      'Cached containers no state file on this host named (yet).',
+      names.unresolved,
+    );
+    counter(
+      'pidflow_container_names_evicted_total',
+      'Containers dropped from the name cache to stay within its bound.',
+      names.evicted,
+    );
+    labelled(
+      'pidflow_container_state_files_rejected_total',
+      'counter',
+      'Container runtime state files not used for names, by reason (malformed, oversized, denied).',
+      (
+        [
+          ['malformed', names.malformedFiles],
+          ['oversized', names.oversizedFiles],
+          ['denied', names.deniedFiles],
+        ] as const
+      ).map(([reason, value]) => ({ labels: [['reason', reason]] as Labels, value })),
+    );
+  }
+
   if (stats.pcap !== undefined) {
     counter(
       'pidflow_pcap_written_packets_total',
@@ -401,6 +442,21 @@ function processLabels(s: SeriesCounters): Labels {
   return [
     ['comm', s.comm],
     ['container', s.container],
+  ];
+}
+
+function containerInfoLabels(info: ContainerInfo): Labels {
+  return [
+    ['container', info.id],
+    ['runtime', info.runtime],
+    ['container_name', info.name],
+    ['image', info.image],
+    ['compose_project', info.composeProject],
+    ['compose_service', info.composeService],
+    ['namespace', info.pod?.namespace ?? ''],
+    ['pod', info.pod?.name ?? ''],
+    ['pod_uid', info.pod?.uid ?? ''],
+    ['pod_container', info.pod?.container ?? ''],
   ];
 }
 

@@ -3,6 +3,7 @@ import { afterEach, test } from 'node:test';
 import { FakeClock } from '../clock.js';
 import { UsageError } from '../errors.js';
 import type {
+  ContainerInfo,
   MonitorStats,
   ProcessEntry,
   RankEntry,
@@ -41,9 +42,25 @@ class RecordingMonitor extends FakeMonitor {
 
 const nginxA = makeProcessInfo(4242, 'nginx');
 const nginxB = makeProcessInfo(4243, 'nginx', { key: '4243:2000', startTime: 2000 });
+// A pod container whose names carry what the text format must escape (owners choose them).
+const CURL_CONTAINER: ContainerInfo = {
+  id: 'c0ffee0123456789',
+  runtime: 'containerd',
+  name: '',
+  image: 'registry.example/fetch:1.0',
+  composeProject: '',
+  composeService: '',
+  pod: {
+    namespace: 'web',
+    name: 'fetch"er\\x\ny',
+    uid: '01b4b887-7635-4346-9c20-58a294bbb034',
+    container: 'fetch',
+  },
+};
 const curl = makeProcessInfo(77, 'curl', {
   containerId: 'c0ffee0123456789',
-  containerRuntime: 'docker',
+  containerRuntime: 'containerd',
+  container: CURL_CONTAINER,
 });
 // A comm with every character the text format must escape.
 const weird = makeProcessInfo(99, 'we"ird\\na\nme');
@@ -86,6 +103,15 @@ function fullStats(extra: Partial<MonitorStats> = {}): MonitorStats {
       overflowPackets: 0,
       attributionCached: 15,
       attributionEvicted: 3,
+    },
+    containerNames: {
+      cached: 1,
+      evicted: 2,
+      unresolved: 0,
+      filesRead: 9,
+      malformedFiles: 1,
+      oversizedFiles: 1,
+      deniedFiles: 0,
     },
     evicted: { processes: 1, connections: 2, remotes: 0, containers: 0, flows: 3, unknown: 0 },
     devices: [
@@ -392,10 +418,13 @@ test('/api/v1/connections, /remotes and /containers rank by their group', async 
     makeRemoteEntry('198.18.0.2', 3, { sentBytes: 11, receivedBytes: 22 }),
   ]);
   monitor.setRank('container', [
-    makeContainerEntry('c0ffee0123456789', 'docker', 1, {
-      sentBytes: 3000,
-      receivedBytes: 120_000,
-    }),
+    makeContainerEntry(
+      'c0ffee0123456789',
+      'containerd',
+      1,
+      { sentBytes: 3000, receivedBytes: 120_000 },
+      CURL_CONTAINER,
+    ),
   ]);
   const { url } = await serve(monitor);
 
@@ -426,8 +455,9 @@ test('/api/v1/connections, /remotes and /containers rank by their group', async 
   const k = (containers.body['entries'] as Json[])[0]!;
   assert.deepEqual(
     [k['containerId'], k['containerRuntime'], k['total']['sentBytes']],
-    ['c0ffee0123456789', 'docker', 3000],
+    ['c0ffee0123456789', 'containerd', 3000],
   );
+  assert.deepEqual(k['container'], { ...CURL_CONTAINER, pod: { ...CURL_CONTAINER.pod } });
   assert.deepEqual(
     (monitor as RecordingMonitor).rankCalls.map((o) => o.groupBy),
     ['connection', 'remote', 'container'],
@@ -528,7 +558,7 @@ test('/api/v1/history returns per-interval bytes of the top processes from the h
   const byContainer = await getJson(
     `${url}/api/v1/history?from=${START_MS}&to=${START_MS + 20_000}&groupBy=container&key=c0ffee0123456789`,
   );
-  assert.equal((byContainer.body as Json)['series'][0]['containerRuntime'], 'docker');
+  assert.equal((byContainer.body as Json)['series'][0]['containerRuntime'], 'containerd');
   const stats = (await getJson(`${url}/api/v1/stats`)).body as Json;
   assert.equal(stats['history']['up'], true);
   assert.equal(stats['history']['writtenIntervals'], 2);

@@ -10,6 +10,7 @@ import {
   makeProcessInfo,
   makeSnapshot,
 } from '../../test/helpers/fake-monitor.js';
+import type { ContainerInfo } from '../monitor/types.js';
 import { displayWidth } from '../text/display-text.js';
 import { render } from './render.js';
 import { createTuiState, handleKey, type TuiState } from './state.js';
@@ -30,6 +31,20 @@ const OWN_SGR = /\x1b\[(?:0|1|2|7|33|36)m/g; // eslint-disable-line no-control-r
 const ACTIVE =
   /[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u2028\u2029\ud800-\udfff]/u; // eslint-disable-line no-control-regex
 
+/** Container names as their owners could set them (docker --name, labels, pod annotations). */
+function hostileContainer(name: string, i: number): ContainerInfo {
+  return {
+    id: 'c0ffee'.repeat(10) + 'abcd',
+    runtime: 'containerd',
+    name,
+    image: `${name}:latest`,
+    composeProject: name,
+    composeService: name,
+    // Every other one is a pod: the label is namespace/pod/container.
+    pod: i % 4 === 0 ? { namespace: name, name, uid: name, container: name } : null,
+  };
+}
+
 function hostileState(color: boolean): TuiState {
   const infos = HOSTILE.map((name, i) =>
     makeProcessInfo(100 + i, name.slice(0, 15), {
@@ -37,6 +52,7 @@ function hostileState(color: boolean): TuiState {
       cmdline: [name, `--arg=${name}`],
       containerId: i % 2 === 0 ? 'c0ffee'.repeat(10) + 'abcd' : null,
       containerRuntime: i % 2 === 0 ? 'docker' : null,
+      ...(i % 2 === 0 ? { container: hostileContainer(name, i) } : {}),
     }),
   );
   const snapshot = makeSnapshot({
@@ -59,8 +75,14 @@ function hostileState(color: boolean): TuiState {
           { sentBytes: 500, receivedBytes: 5 },
         ),
       ),
-      containers: HOSTILE.map((name) =>
-        makeContainerEntry(name, name, 1, { sentBytes: 5, receivedBytes: 5 }),
+      containers: HOSTILE.map((name, i) =>
+        makeContainerEntry(
+          name,
+          name,
+          1,
+          { sentBytes: 5, receivedBytes: 5 },
+          hostileContainer(name, i),
+        ),
       ),
     },
   };

@@ -13,6 +13,7 @@ import {
   makeStats,
   makeUnknownEntry,
 } from '../../test/helpers/fake-monitor.js';
+import type { ContainerInfo } from '../monitor/types.js';
 import { MIN_COLUMNS, MIN_ROWS, render } from './render.js';
 import { buildRows, createTuiState, handleKey, type KeyPress, type TuiState } from './state.js';
 
@@ -21,11 +22,21 @@ const NGINX = makeProcessInfo(1234, 'nginx', {
   uid: 33,
   cmdline: ['nginx: worker process'],
 });
+const SHOP_WEB: ContainerInfo = {
+  id: 'f00dfacec0ffee0123456789',
+  runtime: 'docker',
+  name: 'shop-web-1',
+  image: 'registry.example/shop-web:3.1',
+  composeProject: 'shop',
+  composeService: 'web',
+  pod: null,
+};
 const CURL = makeProcessInfo(4321, 'curl', {
   user: 'alice',
   cmdline: ['curl', '-O', 'http://198.18.0.2/big.iso'],
   containerId: 'f00dfacec0ffee0123456789',
   containerRuntime: 'docker',
+  container: SHOP_WEB,
 });
 const SSHD = makeProcessInfo(777, 'sshd', { cmdline: ['sshd: alice [priv]'] });
 
@@ -109,11 +120,13 @@ function baseState(extra: Partial<TuiState> = {}): TuiState {
       receivedBytes: 2_352_678,
       sentHistory: [1_200_000],
     }),
-    makeContainerEntry('f00dfacec0ffee0123456789', 'docker', 1, {
-      sentBytes: 45_000,
-      receivedBytes: 987_654_321,
-      receivedHistory: [3_500_000],
-    }),
+    makeContainerEntry(
+      'f00dfacec0ffee0123456789',
+      'docker',
+      1,
+      { sentBytes: 45_000, receivedBytes: 987_654_321, receivedHistory: [3_500_000] },
+      SHOP_WEB,
+    ),
   ];
   return { ...s0, data: { ...s0.data, snapshot, connections, remotes, containers }, ...extra };
 }
@@ -268,6 +281,8 @@ test('/ types a filter; Enter keeps it; Esc clears it', () => {
   assert.equal(kept.isEditingFilter, false);
   assert.deepEqual(order(kept), [1234]);
   assert.deepEqual(order(press(kept, 'escape')), [4321, 1234, 777, 0]);
+  // Container names are searchable: compose project, image, name.
+  assert.deepEqual(order(press(baseState(), '/', 's', 'h', 'o', 'p')), [4321]);
   assert.deepEqual(order(press(typed, 'backspace', 'backspace', 'backspace', 'u', 'n', 'k')), [0]);
   assert.equal(press(typed, 'escape').filterText, '');
 });

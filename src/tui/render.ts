@@ -7,6 +7,7 @@ import type {
   ProcessEntry,
   RemoteEntry,
 } from '../monitor/types.js';
+import { containerLabel } from '../cli/container-label.js';
 import {
   formatBytes,
   formatCount,
@@ -227,6 +228,13 @@ function columnsFor(state: TuiState, rows: readonly Row[], historyWidth: number)
         priority: 4,
         cell: (r) => own((r.entry as ContainerEntry).processCount.toString()),
       },
+      {
+        title: 'IMAGE',
+        width: 16,
+        align: 'left',
+        priority: 1,
+        cell: (r) => toDisplayText((r.entry as ContainerEntry).container?.image ?? ''),
+      },
       ...traffic,
     ];
   }
@@ -258,10 +266,13 @@ function columnsFor(state: TuiState, rows: readonly Row[], historyWidth: number)
   if (hasContainer) {
     cols.push({
       title: 'CONTAINER',
-      width: 12,
+      width: 14,
       align: 'left',
       priority: 2,
-      cell: (r) => toDisplayText(r.process?.process.containerId?.slice(0, 12) ?? ''),
+      cell: (r) =>
+        toDisplayText(
+          containerLabel(r.process?.process.container, r.process?.process.containerId ?? null),
+        ),
     });
   }
   return [...cols, ...traffic];

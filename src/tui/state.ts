@@ -9,6 +9,7 @@ import type {
   Snapshot,
   TrafficEntry,
 } from '../monitor/types.js';
+import { containerLabel, containerSearchText } from '../cli/container-label.js';
 import { BYTE_UNITS, type ByteUnit } from '../cli/format.js';
 import { matchesProcessFilter, type ProcessFilter } from '../cli/process-filter.js';
 import { isTypeableCharacter } from '../text/display-text.js';
@@ -155,7 +156,7 @@ function processRow(p: ProcessEntry): Row {
     pid: info.pid,
     name: info.comm,
     searchText:
-      `${info.pid} ${info.comm} ${info.user} ${info.cmdline.join(' ')} ${info.containerId ?? ''}`.toLowerCase(),
+      `${info.pid} ${info.comm} ${info.user} ${info.cmdline.join(' ')} ${containerSearchText(info.container, info.containerId)}`.toLowerCase(),
     process: p,
   };
 }
@@ -217,9 +218,9 @@ export function buildRows(state: TuiState): Row[] {
       kind: 'container' as const,
       entry: c,
       pid: 0,
-      name: c.containerId === '' ? '(host)' : c.containerId,
+      name: c.containerId === '' ? '(host)' : containerLabel(c.container, c.containerId),
       searchText:
-        `${c.containerId === '' ? '(host)' : c.containerId} ${c.containerRuntime ?? ''}`.toLowerCase(),
+        `${c.containerId === '' ? '(host)' : c.containerId} ${c.containerRuntime ?? ''} ${containerSearchText(c.container, null)}`.toLowerCase(),
       process: undefined,
     }));
   }

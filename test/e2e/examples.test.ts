@@ -84,3 +84,19 @@ test(
     }
   },
 );
+
+test(
+  'examples/top-containers.mjs runs on loopback and ends by its capture timeout',
+  { skip: isRoot ? false : '[needs-root] needs root to capture', timeout: 30_000 },
+  async () => {
+    const root = packageRoot();
+    const { stdout } = await run(
+      process.execPath,
+      [join(root, 'examples', 'top-containers.mjs'), 'lo'],
+      { cwd: root, timeout: 20_000 },
+    );
+    const lines = stdout.trim().split('\n');
+    assert.ok(lines.length >= 4, `one line per second, then the end line:\n${stdout}`);
+    assert.match(lines.at(-1) ?? '', /^ended: timeout; containers named \d+ of \d+$/);
+  },
+);

@@ -4,6 +4,7 @@
 import type {
   ConnectionEntry,
   ContainerEntry,
+  ContainerInfo,
   GroupBy,
   Monitor,
   MonitorEnd,
@@ -144,12 +145,14 @@ export function makeContainerEntry(
   runtime: string | null,
   processCount: number,
   traffic: Omit<TrafficSpec, 'key'>,
+  container?: ContainerInfo,
 ): ContainerEntry {
   return {
     ...makeTraffic({ key: containerId, ...traffic }),
     kind: 'container',
     containerId,
     containerRuntime: runtime,
+    ...(container === undefined ? {} : { container }),
     processCount,
   };
 }

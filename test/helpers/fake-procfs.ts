@@ -240,3 +240,8 @@ export function procFixture(name: string): string {
   }
   return join(dir, 'test', 'fixtures', 'proc', name);
 }
+
+/** Path of a container-runtime state tree under test/fixtures/containers/ (see its README). */
+export function containerFixture(name: string): string {
+  return join(procFixture('.'), '..', 'containers', name);
+}
