@@ -87,7 +87,7 @@ test(
 
 test(
   'examples/top-containers.mjs runs on loopback and ends by its capture timeout',
-  { skip: isRoot ? false : '[needs-root] needs root to capture', timeout: 30_000 },
+  { skip: needsRoot('capture'), timeout: 30_000 },
   async () => {
     const root = packageRoot();
     const { stdout } = await run(
