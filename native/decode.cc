@@ -242,6 +242,7 @@ const char* MalformedKindName(MalformedKind kind) {
     case MAL_BAD_EXTENSION_HEADER: return "badExtensionHeader";
     case MAL_TRUNCATED_TRANSPORT: return "truncatedTransport";
     case MAL_BAD_TCP_HEADER_LENGTH: return "badTcpHeaderLength";
+    case MAL_CAPTURED_EXCEEDS_WIRE: return "capturedExceedsWire";
     default: return "unknown";
   }
 }
@@ -259,7 +260,12 @@ bool IsSupportedLinkType(int link_type) {
 DecodeResult DecodePacket(const DecodeContext& ctx, const uint8_t* data, uint32_t caplen,
                           uint32_t wirelen, uint8_t* rec, MalformedKind* kind) {
   std::memset(rec, 0, PIDFLOW_RECORD_SIZE);
-  if (wirelen < caplen) wirelen = caplen;  // a broken file header must not shrink our checks
+  // A pcap file record that says more bytes were captured than the packet had on the wire
+  // (tcpdump: "Invalid header: len < caplen") is corrupt: neither length can be trusted, and
+  // raising the wire length to caplen would count bytes the file says were never sent (and
+  // make the record disagree with capturedBytes, which sums the file's lengths). Live capture
+  // never produces one (TPACKET's tp_snaplen <= tp_len). Found by native/fuzz/fuzz_pcap_file.
+  if (caplen > wirelen) return Malformed(kind, MAL_CAPTURED_EXCEEDS_WIRE);
   uint32_t off = 0;
   int ip_version = 0;      // 4 or 6 once known; 0 = look at the version nibble
   bool has_ethertype = false;

@@ -23,6 +23,7 @@ enum MalformedKind : uint8_t {
   MAL_BAD_EXTENSION_HEADER,    // IPv6 extension header chain runs past the IP length
   MAL_TRUNCATED_TRANSPORT,     // IP length too small for the TCP/UDP header
   MAL_BAD_TCP_HEADER_LENGTH,   // TCP data offset < 5 or past the IP length
+  MAL_CAPTURED_EXCEEDS_WIRE,   // record header: more bytes captured than were on the wire
   MAL_KIND_COUNT
 };
 
@@ -52,7 +53,9 @@ bool IsSupportedLinkType(int link_type);
 
 // Decode one packet. `data` holds `caplen` captured bytes of a packet `wirelen` bytes long.
 // On DECODE_IP, the PIDFLOW_RECORD_SIZE bytes at `record` are fully written (the timestamp
-// fields are zero: the caller fills them). Never reads outside data[0, caplen).
+// fields are zero: the caller fills them), and its lengths nest: payload <= IP length <= wire
+// length == `wirelen`. `caplen` > `wirelen` (a corrupt pcap file record; the kernel never hands
+// out one) is MAL_CAPTURED_EXCEEDS_WIRE. Never reads outside data[0, caplen).
 DecodeResult DecodePacket(const DecodeContext& ctx, const uint8_t* data, uint32_t caplen,
                           uint32_t wirelen, uint8_t* record, MalformedKind* kind);
 

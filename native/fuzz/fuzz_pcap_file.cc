@@ -1,8 +1,9 @@
 // libFuzzer entry point over the pcap file path of a replay (readFile): the input is a whole
 // pcap file, opened with libpcap's offline reader (man 3pcap pcap_fopen_offline) from memory,
 // every record read with pcap_next_ex and decoded as native/capture.cc does, with the same
-// invariants as fuzz_decode.cc (no crash, known malformed kinds, lengths nest). Bounded: at
-// most kMaxRecords records per input. Build and run: native/fuzz/run.sh.
+// invariants as fuzz_decode.cc (no crash, known malformed kinds, lengths nest, a record with
+// caplen > len is malformed). Bounded: at most kMaxRecords records per input. Build and run:
+// native/fuzz/run.sh.
 #include <pcap/pcap.h>
 
 #include <cstddef>
@@ -46,6 +47,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pidflow::DecodeResult r =
         pidflow::DecodePacket(ctx, packet, header->caplen, header->len, record, &kind);
     if (r == pidflow::DECODE_MALFORMED && kind >= pidflow::MAL_KIND_COUNT) __builtin_trap();
+    // A corrupt record (more captured than on the wire) is always counted as malformed.
+    if (header->caplen > header->len &&
+        !(r == pidflow::DECODE_MALFORMED && kind == pidflow::MAL_CAPTURED_EXCEEDS_WIRE)) {
+      __builtin_trap();
+    }
     if (r == pidflow::DECODE_IP) {
       uint32_t wire = Le32(record + REC_OFF_WIRE_LEN);
       uint32_t ip = Le32(record + REC_OFF_IP_LEN);

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Split the pcap fixtures into libFuzzer seeds in the harness's input layout:
-byte 0 = index of the link type in fuzz_decode.cc's kLinkTypes, bytes 1-2 = wire - caplen."""
+byte 0 = index of the link type in fuzz_decode.cc's kLinkTypes, bytes 1-2 = wire - caplen
+(15 bits; bit 15 set: caplen - wire, a corrupt record with more captured than on the wire)."""
 import os
 import struct
 import sys
@@ -26,7 +27,10 @@ def main(fixtures, out):
             _, _, caplen, wire = struct.unpack('<IIII', data[off:off + 16])
             pkt = data[off + 16:off + 16 + caplen]
             off += 16 + caplen
-            extra = min(max(wire - caplen, 0), 0xffff)
+            if wire >= caplen:
+                extra = min(wire - caplen, 0x7fff)
+            else:
+                extra = 0x8000 | min(caplen - wire, 0x7fff)
             with open(os.path.join(out, f'{name}-{n}'), 'wb') as f:
                 f.write(bytes([sel]) + struct.pack('<H', extra) + pkt)
             n += 1

@@ -135,6 +135,28 @@ for (const [name, what] of LINK_TYPES) {
   });
 }
 
+test('a file record with more bytes captured than on the wire is malformed, never a record (fuzz finding)', async () => {
+  // The exact input native/fuzz/fuzz_pcap_file reported: record 1 is a good UDP packet, record
+  // 2 says caplen 289 > len 282 (the decoder used to raise its wire length to 289, so the
+  // record disagreed with the file and with capturedBytes), record 3 is cut off by the end of
+  // the file. Lengths must nest on every record: payload <= IP length <= wire length.
+  const { records, stats, end } = await replay('fuzz-caplen-exceeds-len');
+  assert.equal(end.reason, 'error');
+  assert.match(end.error?.message ?? '', /truncated dump file/);
+  const dev = stats.devices[0];
+  assert.ok(dev);
+  assert.equal(dev.capturedPackets, 2);
+  assert.equal(dev.capturedBytes, 79 + 282); // the file's own lengths, not the captured ones
+  assert.deepEqual(dev.malformedByKind, { capturedExceedsWire: 1 });
+  assert.equal(dev.malformedPackets, 1);
+  assert.equal(records.length, 1);
+  assert.deepEqual(
+    records.map((r) => [r.src, r.srcPort, r.dst, r.dstPort, r.wireLen, r.ipLen, r.payloadLen]),
+    [['198.18.0.2', 5353, '198.18.0.1', 53, 79, 61, 33]],
+  );
+  for (const r of records) assert.ok(r.payloadLen <= r.ipLen && r.ipLen <= r.wireLen);
+});
+
 test('replays exactly with one-record batches and a one-record in-flight limit (back-pressure)', async () => {
   const want = expected('ethernet');
   assert.ok(want.records);
