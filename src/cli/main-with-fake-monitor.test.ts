@@ -1,5 +1,6 @@
-// main() end to end with a FakeMonitor: NDJSON and text output (golden), --once, exit codes
-// of every error class, EPIPE, and the terminal UI restoring the terminal.
+// main() on a FakeMonitor, not end to end (the real monitor runs in test/e2e/): NDJSON and text
+// output (golden), --once, exit codes of every error class, EPIPE, and the terminal UI restoring
+// the terminal.
 
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';

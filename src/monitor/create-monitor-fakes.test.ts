@@ -1,5 +1,6 @@
-// createMonitor() end to end without privileges: fake packets in, fake /proc for owners,
-// fake clock; per-process totals are checked against the packets the test pushed.
+// createMonitor() on fakes without privileges, not end to end (test/e2e/ runs the real capture):
+// fake packets in, fake /proc for owners, fake clock; per-process totals are checked against the
+// packets the test pushed.
 
 import assert from 'node:assert/strict';
 import test from 'node:test';
