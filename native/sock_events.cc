@@ -309,6 +309,9 @@ class SocketEvents {
         last_flush = now;
       }
     }
+    // Stop: what the ring holds already (bounded: one 256 KiB ring) goes out with the last
+    // batch, so events of connections whose packets were captured before stop are not lost.
+    if (rb_ != nullptr) ring_buffer__consume(rb_);
     Flush();
   }
 

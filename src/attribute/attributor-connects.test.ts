@@ -188,3 +188,53 @@ test('an event-answered flow whose other end is unknown is looked up again after
   assert.equal(resolved[1]?.attribution.receiver?.process.pid, 60);
   attributor.stop();
 });
+
+test('a client namespace whose last process exited keeps its client end: the late connect event names it', async () => {
+  // The server (pid 60, host namespace) has accepted CLIENT_NS_ADDRESS:40020 (socket 701); the
+  // client (pid 70) ran in its own namespace, which the first scan saw, and exited before the
+  // flow's packets were looked up; its connect event arrives after a later scan. That scan no
+  // longer sees the namespace: its address must stay local, so the flow waits for the event
+  // instead of being reported (for good) on the server's side only.
+  const CLIENT_NS = 4026532200;
+  const CLIENT_NS_ADDRESS = '198.18.0.66';
+  const procFs = new FakeProcFs();
+  procFs.addProcess({ pid: 1, comm: 'init', netns: HOST_NS });
+  procFs.setNetFiles(1, {
+    tcp:
+      line(0, `${SERVER}:80`, '0.0.0.0:0', TcpState.listen, 700) +
+      line(1, `${SERVER}:80`, `${CLIENT_NS_ADDRESS}:40020`, TcpState.established, 701),
+    fib_trie: `     |-- ${SERVER}\n        /32 host LOCAL\n`,
+  });
+  procFs.addProcess({ pid: 60, comm: 'server', netns: HOST_NS, sockets: [700, 701] });
+  procFs.addProcess({ pid: 70, comm: 'client', netns: CLIENT_NS });
+  procFs.setNetFiles(70, { fib_trie: `     |-- ${CLIENT_NS_ADDRESS}\n        /32 host LOCAL\n` });
+  const { attributor, clock, resolved } = attributorHarness(procFs, [SERVER]);
+  await attributor.start();
+  procFs.remove('/proc/70'); // the client exits; its namespace has no process left
+  const f = flow(CLIENT_NS_ADDRESS, 40020, SERVER, 80);
+  attributor.ingest(f, counters(4268));
+  assert.equal(resolved.length, 0, 'parked: the client end is local and has no owner yet');
+  const scans = attributor.stats().scans.count;
+  for (let i = 0; i < 100 && attributor.stats().scans.count < scans + 1; i++) {
+    clock.advance(10);
+    await attributor.whenIdle();
+  }
+  assert.ok(attributor.stats().scans.count > scans, 'a scan ran without the client namespace');
+  assert.equal(resolved.length, 0, 'still parked after that scan');
+  attributor.recordConnects([
+    {
+      kind: 'connect',
+      pid: 70,
+      comm: 'client',
+      protocol: TCP,
+      localAddress: CLIENT_NS_ADDRESS,
+      localPort: 40020,
+      remoteAddress: SERVER,
+      remotePort: 80,
+    },
+  ]);
+  const got = resolutionOf(resolved, f);
+  assert.equal(got.sender?.process.pid, 70, 'the client end, from its connect event');
+  assert.equal(got.receiver?.process.pid, 60, 'the server end, from the tables');
+  attributor.stop();
+});

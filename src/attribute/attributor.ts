@@ -599,13 +599,14 @@ export class Attributor {
   }
 
   /**
-   * Parked flows of connections a TCP read/write event just named an owner for: resolved now
-   * instead of at the next scan; remembered flows of them are looked up again at their next
-   * batch (the connection changed hands: a child took over from the parent that accepted it).
+   * Parked flows of connections a TCP connect or read/write event just named an owner for:
+   * resolved now instead of at the next scan; remembered flows of them are looked up again at
+   * their next batch (the connection changed hands: a child took over from the parent that
+   * accepted it; or the connect event of an end that had no owner arrived late).
    */
   private settleByEvents(events: readonly ConnectEvent[]): void {
     for (const event of events) {
-      if (event.kind !== 'tcpIo') continue;
+      if (event.protocol !== PROTOCOL_TCP || event.kind === 'udpSend') continue;
       const keys = [
         flowKey(
           event.protocol,

@@ -59,6 +59,16 @@ const SETTLED_PROCESS_MS = 10_000;
  */
 const ORPHAN_RETRY_SCANS = 60;
 
+/**
+ * Addresses of a namespace stay local this long after the last scan that saw them. Namespaces
+ * are found through their processes: when the last process of a test net or a pod exits (a
+ * short client), the next scan no longer sees the namespace, and its connections still in
+ * flight would turn "remote" at one end (attributed on the other end only, for good, when the
+ * connect event of that end arrives after the scan). Bounded by RECENT_ADDRESSES_LIMIT.
+ */
+const RECENT_ADDRESS_TTL_MS = 60_000;
+const RECENT_ADDRESSES_LIMIT = 65_536;
+
 /** An inode missed since scan `since` is not searched now (see ORPHAN_RETRY_SCANS). */
 function isSettledOrphan(scanCount: number, since: number | undefined): boolean {
   if (since === undefined) return false;
@@ -104,6 +114,11 @@ export class SocketIndex {
     for (const addresses of nsAddresses.values())
       for (const a of addresses) this.anyNamespace.add(a);
     this.addSockets(sockets, 0, sockets.length);
+  }
+
+  /** Also count these addresses as local (namespaces seen by recent scans, not this one). */
+  addRecentlyLocal(addresses: Iterable<string>): void {
+    for (const a of addresses) this.anyNamespace.add(a);
   }
 
   /**
@@ -358,6 +373,8 @@ export class SocketScanner {
   private owners = new Map<number, Owner>();
   /** Inodes a complete search found no owner for (kernel sockets, refused processes). */
   private orphans = new Map<number, number>();
+  /** Address local to a namespace -> monotonic ms of the last scan that saw it. */
+  private readonly recentAddresses = new Map<string, number>();
   private scanCount = 0;
   private users: Map<number, string> | undefined;
   private usersReloaded = false;
@@ -674,6 +691,7 @@ export class SocketScanner {
       owners,
       [],
     );
+    index.addRecentlyLocal(this.rememberAddresses(nsAddresses, scanStartMs));
     for (let from = 0; from < sockets.length; from += 2048) {
       await yieldIfDue();
       index.addSockets(sockets, from, Math.min(sockets.length, from + 2048));
@@ -701,6 +719,35 @@ export class SocketScanner {
       isUnchanged: false,
       maxBlockMs,
     };
+  }
+
+  /**
+   * Note the addresses of this scan's namespaces as seen now and return those seen by earlier
+   * scans within RECENT_ADDRESS_TTL_MS (forgetting older ones; the oldest go first past the
+   * limit).
+   */
+  private rememberAddresses(
+    nsAddresses: ReadonlyMap<number, ReadonlySet<string>>,
+    nowMs: number,
+  ): string[] {
+    for (const addresses of nsAddresses.values()) {
+      for (const a of addresses) {
+        this.recentAddresses.delete(a); // re-inserted last: the map stays in age order
+        this.recentAddresses.set(a, nowMs);
+      }
+    }
+    const recent: string[] = [];
+    for (const [address, seenMs] of this.recentAddresses) {
+      if (
+        nowMs - seenMs > RECENT_ADDRESS_TTL_MS ||
+        this.recentAddresses.size > RECENT_ADDRESSES_LIMIT
+      ) {
+        this.recentAddresses.delete(address);
+      } else if (seenMs !== nowMs) {
+        recent.push(address);
+      }
+    }
+    return recent;
   }
 
   /** New processes, then the rest of the namespaces with unknown sockets, then everyone else. */

@@ -114,6 +114,12 @@ export interface SocketEventsHandle {
   /** Detach the BPF program and stop the reader thread. Synchronous, idempotent. */
   stop(): void;
   stats(): SocketEventsStats;
+  /**
+   * After stop(): true once every event read from the kernel has reached `onEvents` (or was
+   * dropped). The last batch crosses to JS through the event loop, so a caller that needs it
+   * (the monitor, before its final flush) yields until this is true. Absent: always drained.
+   */
+  isDrained?(): boolean;
 }
 
 /**
@@ -267,6 +273,10 @@ export function openSocketEvents(
           'senders (DNS clients) may stay unattributed; UDP tracking needs the raw tracepoint ' +
           'sock_send_length (Linux 6.3+), or rebuild the addon with `npm run build:native`',
     stop: () => native.stop(),
+    isDrained: () => {
+      const s = native.stats();
+      return s.delivered + s.droppedQueue >= s.events;
+    },
     stats: () => {
       const s = native.stats();
       return {

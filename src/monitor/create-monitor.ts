@@ -49,6 +49,8 @@ const CLOSED_FLOW_IDLE_MS = 10_000;
 const SWEEP_INTERVAL_MS = 5_000;
 /** Live flows tracked at most in the flow table. */
 const MAX_FLOWS = 262_144;
+/** Event-loop turns the monitor waits at most at stop for the socket events' last batch. */
+const MAX_EVENT_DRAIN_TURNS = 1000;
 
 /** Things a test (or an embedding program) may replace; all default to the real system. */
 export interface MonitorDependencies {
@@ -329,6 +331,24 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     }
   }
 
+  /**
+   * Yield to the event loop until the stopped event reader's last batch has reached the
+   * attributor. Bounded by turns of the loop, not by time (the monitor's clock may be fake):
+   * the batch is queued before stop() returns, so a few turns deliver it.
+   */
+  private async drainSocketEvents(): Promise<void> {
+    const handle = this.socketEvents;
+    if (handle?.isDrained === undefined) return;
+    for (let turn = 0; turn < MAX_EVENT_DRAIN_TURNS; turn++) {
+      if (handle.isDrained()) return;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.logger.warn?.(
+      `socket events: the last batch did not arrive within ${MAX_EVENT_DRAIN_TURNS} turns of the event loop at stop; ` +
+        'connections of the last moments before stop may be attributed to one end only',
+    );
+  }
+
   private async end(end: MonitorEnd): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') {
       await this.done;
@@ -343,7 +363,10 @@ class PidflowMonitor extends EventEmitter implements Monitor {
       this.logger.warn?.(`stopping capture failed: ${String(error)}`);
     }
     // Whatever is still parked is accounted now (as unknown where still unknown): totals add up.
+    // Socket events first: the connect event of a connection whose packets were drained above
+    // may still be on its way (the last event batch crosses through the event loop).
     this.stopSocketEvents();
+    await this.drainSocketEvents();
     this.attributor.flush();
     this.attributor.stop();
     this.socketTables?.close();
