@@ -162,3 +162,27 @@ test('parseTimeArg reads clock times, dates, durations ago and ISO times', () =>
   assert.equal(parseTimeArg('now', now), now);
   assert.throws(() => parseTimeArg('25:00', now), /expected a time/);
 });
+
+test('pidflow history --json keeps a hostile name exact, in ASCII only (no raw ESC or bidi)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pidflow-hcli-'));
+  try {
+    const db = makeDb(dir);
+    const r = run([
+      '--db',
+      db,
+      '--since',
+      '2026-12-04T03:00Z',
+      '--until',
+      '2026-12-04T03:01Z',
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^[\x20-\x7e]*\n$/, 'one line of printable ASCII');
+    assert.ok(r.out.includes('"evil\\u001b[2Jname\\u202e"'), r.out);
+    const json = JSON.parse(r.out) as { series: { process: { pid: number; comm: string } }[] };
+    const evil = json.series.find((s) => s.process.pid === 30);
+    assert.equal(evil?.process.comm, 'evil\u001b[2Jname\u202e', 'the exact value round-trips');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -4,6 +4,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { HistoryStore } from '../history/history-store.js';
 import type { HistoryGroupBy, HistoryQuery, HistoryResult } from '../history/types.js';
+import { stringifyAsciiJson } from '../text/ascii-json.js';
 import { displayLines, toDisplayText } from '../text/display-text.js';
 import { formatBytes } from './format.js';
 import { DEFAULT_HISTORY_DB } from './options.js';
@@ -184,7 +185,8 @@ export function runHistoryCommand(argv: readonly string[], io: HistoryIo): numbe
     store = HistoryStore.open({ path: raw.db, readonly: true });
     const result = store.query(query, now);
     if (raw.json) {
-      io.stdout.write(`${JSON.stringify({ version: 1, time: now, ...result })}\n`);
+      // Names from history are untrusted: exact values, ASCII only (docs/names.md).
+      io.stdout.write(`${stringifyAsciiJson({ version: 1, time: now, ...result })}\n`);
     } else {
       io.stdout.write(formatHistoryTable(result));
     }
