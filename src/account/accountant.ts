@@ -90,6 +90,8 @@ export class Accountant {
   private readonly processes: RingTable;
   private readonly processSlots = new Map<string, number>();
   private readonly processInfo: (ProcessInfo | undefined)[] = [];
+  /** The freshest info of a live process by key (the attributor's last scan), if set. */
+  private processInfoSource: ((key: string) => ProcessInfo | undefined) | undefined;
   /** ms when the process was first seen missing from /proc; NaN while alive. */
   private readonly processExitedAtMs: number[] = [];
   private readonly processConnHead: number[] = [];
@@ -225,6 +227,15 @@ export class Accountant {
     this.unknown.add(slot, sec, dir, bytes, packets, payloadBytes);
     this.grand.add(GRAND_UNKNOWN, sec, dir, bytes, packets, payloadBytes);
     this.grand.add(GRAND_ALL, sec, dir, bytes, packets, payloadBytes);
+  }
+
+  /**
+   * Where snapshots read the freshest info of a live process (by `${pid}:${startTime}` key):
+   * flows remember the info of their first lookup, so a command line the process rewrote
+   * since (setproctitle) would otherwise never show. Exited processes keep their last info.
+   */
+  useProcessInfoSource(source: (key: string) => ProcessInfo | undefined): void {
+    this.processInfoSource = source;
   }
 
   /**
@@ -676,7 +687,7 @@ export class Accountant {
     return {
       ...this.trafficEntry(this.processes, slot, sec, w),
       kind: 'process',
-      process: this.processInfo[slot]!,
+      process: this.infoOf(slot),
       connectionCount: this.processConnCount[slot]!,
       exited: !Number.isNaN(this.processExitedAtMs[slot]),
     };
@@ -696,8 +707,17 @@ export class Accountant {
       localPort: isSent ? flow.srcPort : flow.dstPort,
       remoteAddress: isSent ? flow.dstAddress : flow.srcAddress,
       remotePort: isSent ? flow.dstPort : flow.srcPort,
-      process: this.processInfo[this.connectionProcess[slot]!]!,
+      process: this.infoOf(this.connectionProcess[slot]!),
     };
+  }
+
+  /** Info of a process slot: the source's fresher one while the process lives. */
+  private infoOf(slot: number): ProcessInfo {
+    const stored = this.processInfo[slot]!;
+    if (this.processInfoSource === undefined || !Number.isNaN(this.processExitedAtMs[slot])) {
+      return stored;
+    }
+    return this.processInfoSource(stored.key) ?? stored;
   }
 
   /** Remote slot -> number of distinct tracked processes with a tracked connection to it. */

@@ -192,6 +192,25 @@ export interface ContainerNameSource {
   noteProcess?(process: ProcessInfo): void;
 }
 
+/** /proc/<pid>/cmdline text (NUL-separated, read up to READ_LIMITS_BYTES.cmdline) -> argv. */
+export function parseCmdline(text: string): string[] {
+  return text === '' ? [] : text.replace(/\0$/, '').split('\0');
+}
+
+/**
+ * The command line of a process read again (same bound as at first read), or undefined when
+ * it cannot be read now (gone, refused). Processes rewrite it at run time (setproctitle,
+ * Node's process.title, `prctl(PR_SET_MM_ARG_START)`).
+ */
+export function rereadCmdline(procFs: ProcFs, pid: number): string[] | undefined {
+  try {
+    return parseCmdline(procFs.readText(`/proc/${pid}/cmdline`, READ_LIMITS_BYTES.cmdline));
+  } catch (error) {
+    if (isDenied(error) || isVanished(error)) return undefined;
+    throw error;
+  }
+}
+
 /** Outcome of reading one process. */
 export type ProcessReadResult =
   { readonly status: 'ok'; readonly info: ProcessInfo } | { readonly status: 'vanished' };
@@ -211,8 +230,7 @@ export function readProcessInfo(
   try {
     const L = READ_LIMITS_BYTES;
     const comm = readOr(procFs, `${base}/comm`, stat.comm, L.comm).replace(/\n$/, '');
-    const cmdlineText = readOr(procFs, `${base}/cmdline`, '', L.cmdline);
-    const cmdline = cmdlineText === '' ? [] : cmdlineText.replace(/\0$/, '').split('\0');
+    const cmdline = parseCmdline(readOr(procFs, `${base}/cmdline`, '', L.cmdline));
     const uid = parseStatusUid(procFs.readText(`${base}/status`, L.status)) ?? -1;
     const cgroup = pickCgroupPath(readOr(procFs, `${base}/cgroup`, '', L.cgroup));
     const container = parseContainer(cgroup);

@@ -8,6 +8,7 @@ import {
   parsePasswd,
   parseProcessStat,
   readProcessInfo,
+  rereadCmdline,
   type ContainerNameSource,
   READ_LIMITS_BYTES,
 } from './process-info.js';
@@ -68,6 +69,14 @@ const ORPHAN_RETRY_SCANS = 60;
  */
 const RECENT_ADDRESS_TTL_MS = 60_000;
 const RECENT_ADDRESSES_LIMIT = 65_536;
+
+/**
+ * A known process's command line is read again at most this often, when the scan re-reads its
+ * stat (every scan while it is young, then when its refresh group comes round): a process that
+ * rewrites its argv at run time (setproctitle: nginx, postgres, sshd; Node's process.title)
+ * shows its new command line within a few scans. Same length bound as the first read.
+ */
+const CMDLINE_REFRESH_MS = 1000;
 
 /** An inode missed since scan `since` is not searched now (see ORPHAN_RETRY_SCANS). */
 function isSettledOrphan(scanCount: number, since: number | undefined): boolean {
@@ -373,6 +382,8 @@ export class SocketScanner {
   private owners = new Map<number, Owner>();
   /** Inodes a complete search found no owner for (kernel sockets, refused processes). */
   private orphans = new Map<number, number>();
+  /** pid -> monotonic ms of the last read of its command line (live processes only). */
+  private readonly cmdlineReadMs = new Map<number, number>();
   /** Address local to a namespace -> monotonic ms of the last scan that saw it. */
   private readonly recentAddresses = new Map<string, number>();
   private scanCount = 0;
@@ -489,6 +500,9 @@ export class SocketScanner {
       }
     }
     for (const pid of this.firstSeenMs.keys()) if (!alive.has(pid)) this.firstSeenMs.delete(pid);
+    for (const pid of this.cmdlineReadMs.keys()) {
+      if (!alive.has(pid)) this.cmdlineReadMs.delete(pid);
+    }
     let isProcessSetSame = alive.size === this.processes.size;
     if (isProcessSetSame) {
       for (const [pid, info] of alive) {
@@ -791,7 +805,7 @@ export class SocketScanner {
       cached.comm === stat.comm &&
       !this.movedProcesses.has(pid)
     ) {
-      return { info: cached, isNew: false };
+      return { info: this.withFreshCmdline(cached), isNew: false };
     }
     try {
       const result = readProcessInfo(
@@ -801,11 +815,31 @@ export class SocketScanner {
         this.options.containerNames,
       );
       if (result.status === 'vanished') return undefined;
+      this.cmdlineReadMs.set(pid, this.options.monotonicMs());
       this.options.containerNames?.noteProcess?.(result.info);
       return { info: result.info, isNew: true };
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * `info`, or a copy with the command line read now when it changed (read at most every
+   * CMDLINE_REFRESH_MS per process). Unreadable now: `info` as it was.
+   */
+  private withFreshCmdline(info: ProcessInfo): ProcessInfo {
+    const now = this.options.monotonicMs();
+    const last = this.cmdlineReadMs.get(info.pid);
+    if (last !== undefined && now - last < CMDLINE_REFRESH_MS) return info;
+    this.cmdlineReadMs.set(info.pid, now);
+    let cmdline: string[] | undefined;
+    try {
+      cmdline = rereadCmdline(this.options.procFs, info.pid);
+    } catch {
+      return info;
+    }
+    if (cmdline === undefined || sameStrings(cmdline, info.cmdline)) return info;
+    return { ...info, cmdline };
   }
 
   /**
@@ -864,4 +898,10 @@ export class SocketScanner {
     }
     return 0;
   }
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -496,6 +496,8 @@ export async function createMonitor(
       onScan: (alive) => accountant.markAlive(alive),
       logger,
     });
+    // Snapshots show what the last scan read (a command line rewritten at run time).
+    accountant.useProcessInfoSource((key) => attributor.processInfo(key));
     if (
       resolved.socketEvents !== false &&
       (isOwnLiveCapture || deps.openSocketEvents !== undefined)
