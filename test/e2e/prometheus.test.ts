@@ -213,13 +213,18 @@ test(
         for (const t of panel.targets)
           await promQuery(promBase, t.expr.replaceAll('$instance', '.*'));
       }
-      const top = await promQuery(
-        promBase,
-        'topk(10, sum by (comm, container) (rate(pidflow_process_sent_bytes_total{instance=~".*"}[5m]) + rate(pidflow_process_received_bytes_total{instance=~".*"}[5m])))',
-      );
+      // The dashboard's top-talkers query, scoped to the sender: the agent sees every process
+      // on this shared host, so an unscoped top 10 need not hold it, and rate() has an answer
+      // only once two scrapes hold the series. Wait for that with a deadline, then check.
+      const topQuery = `topk(10, sum by (comm, container) (rate(pidflow_process_sent_bytes_total{comm="${comm}"}[5m]) + rate(pidflow_process_received_bytes_total{comm="${comm}"}[5m])))`;
+      let top: Awaited<ReturnType<typeof promQuery>> = [];
+      for (let i = 0; i < 40 && !top.some((r) => r.metric['comm'] === comm); i++) {
+        top = await promQuery(promBase, topQuery);
+        if (!top.some((r) => r.metric['comm'] === comm)) await sleep(500);
+      }
       assert.ok(
         top.some((r) => r.metric['comm'] === comm),
-        'the sender is a top talker',
+        `the sender is a top talker: ${JSON.stringify(top)}`,
       );
       const budget = await promQuery(
         promBase,
