@@ -125,6 +125,11 @@ export interface AttributorStats {
     readonly rateLimited: number;
     /** Periodic scans skipped because scans are costly (maxScanShare). */
     readonly skippedPeriodic: number;
+    /**
+     * Periodic scans skipped on a quiet host (see {@link Attributor.enableQuietScans}): no
+     * traffic to look up, no socket event, and the cheap probe saw no socket change.
+     */
+    readonly skippedQuiet: number;
     readonly failed: number;
     /** Exceptions thrown by onResolved/onScan when called after a scan (logged, not rethrown). */
     readonly callbackErrors: number;

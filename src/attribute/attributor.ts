@@ -113,6 +113,12 @@ export class Attributor {
   private resolvedFlows = 0;
   private expiredFlows = 0;
   private scanCount = 0;
+  /** 0: every periodic scan runs; else the longest gap between scans on a quiet host. */
+  private quietScanIntervalMs = 0;
+  /** Table lookups (flows not answered by the cache) since the last scan started. */
+  private lookupsSinceScan = 0;
+  /** Socket events received when the last scan started. */
+  private eventsAtScan = 0;
   private callbackErrors = 0;
   private failedScans = 0;
   private maxBlockMs = 0;
@@ -182,6 +188,7 @@ export class Attributor {
       clock: this.clock,
       runScan: (seq) => this.scanAndRetry(seq),
       hasPendingWork: () => this.retry.size > 0,
+      canSkipPeriodic: (sinceLastScanMs) => this.isQuiet(sinceLastScanMs),
       syncIntervalMs,
       onDemandDebounceMs,
       minOnDemandGapMs,
@@ -196,6 +203,28 @@ export class Attributor {
     // On a host where a scan costs a lot, the scheduler scans less often than syncIntervalMs
     // rather than spend more than maxScanShare of the time scanning.
     await this.scheduler.start();
+  }
+
+  /**
+   * Skip periodic scans while the host is quiet, scanning at least every `maxGapMs`: the
+   * monitor calls this once socket events run (their events wake the scans up again; without
+   * them every periodic scan runs). Quiet means, since the last scan started: no flow needed a
+   * table lookup, no flow is parked, no socket event arrived, and the scanner's probe (the
+   * `/proc` listing and each namespace's socket counters) saw no change. 0 turns it off.
+   */
+  enableQuietScans(maxGapMs: number): void {
+    this.quietScanIntervalMs = positive('quietScanIntervalMs', maxGapMs, 0, 0);
+  }
+
+  private isQuiet(sinceLastScanMs: number): boolean {
+    return (
+      this.quietScanIntervalMs > 0 &&
+      sinceLastScanMs < this.quietScanIntervalMs &&
+      this.lookupsSinceScan === 0 &&
+      this.retry.size === 0 &&
+      this.events.receivedEvents === this.eventsAtScan &&
+      this.scanner.isQuiet()
+    );
   }
 
   /**
@@ -236,6 +265,7 @@ export class Attributor {
       ) {
         // A flow that already had its retries, or whose UDP owner came from an event since
         // replaced (port reuse): look again in the newer tables, never park again.
+        this.lookupsSinceScan++;
         const result = this.lookup(flow, true);
         const found = result.isComplete
           ? result.attribution
@@ -251,6 +281,7 @@ export class Attributor {
       this.onResolved(flow, counters, cached);
       return;
     }
+    this.lookupsSinceScan++;
     let result = this.lookup(flow, this.isStopped);
     if (result.isComplete || this.isStopped) {
       if (result.isComplete) {
@@ -358,6 +389,7 @@ export class Attributor {
         onDemand: schedule.onDemand,
         rateLimited: schedule.rateLimited,
         skippedPeriodic: schedule.skippedPeriodic,
+        skippedQuiet: schedule.skippedQuiet,
         failed: this.failedScans,
         callbackErrors: this.callbackErrors,
         lastDurationMs: schedule.lastDurationMs,
@@ -543,6 +575,8 @@ export class Attributor {
   private async scanAndRetry(seq: number): Promise<void> {
     if (this.isStopped) return;
     const startMs = this.clock.monotonicMs();
+    this.lookupsSinceScan = 0;
+    this.eventsAtScan = this.events.receivedEvents;
     let result: ScanResult | undefined;
     try {
       result = await this.scanner.scan();

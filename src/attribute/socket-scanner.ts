@@ -16,6 +16,7 @@ import type { NamespaceTables, ScanSlices } from './net-namespaces.js';
 import { isLoopbackAddress, isWildcardAddress } from './net-table.js';
 import type { SocketEntry } from './net-table.js';
 import { FdHoldings } from './fd-holdings.js';
+import { readTableSignature } from './table-signature.js';
 import type { SocketTableReader } from './sock-diag.js';
 import type { Owner, ProcessInfo } from './types.js';
 
@@ -358,6 +359,8 @@ export class SocketScanner {
   private owners = new Map<number, Owner>();
   /** Inodes a complete search found no owner for (kernel sockets, refused processes). */
   private orphans = new Map<number, number>();
+  /** Orphans whose last miss was after walking every fd directory: no second search everywhere. */
+  private searchedEverywhere = new Set<number>();
   private scanCount = 0;
   private users: Map<number, string> | undefined;
   private usersReloaded = false;
@@ -370,6 +373,10 @@ export class SocketScanner {
   private readonly holdings: FdHoldings;
   private readonly refreshGroups: number;
   private ownerCorrections = 0;
+  /** Per namespace read by the last scan: the process read through and its table signature. */
+  private signatures = new Map<number, { pid: number; signature: string | undefined }>();
+  /** Pids owning a socket after the last scan: one of them gone means an owner to look for. */
+  private ownerPids = new Set<number>();
   /** What the last scan built, to keep when nothing changed. */
   private last:
     | {
@@ -522,11 +529,15 @@ export class SocketScanner {
     const tables: NamespaceTables[] = [];
     let malformedLines = 0;
     let netlinkNamespaces = 0;
+    const signatures = new Map<number, { pid: number; signature: string | undefined }>();
     for (const [netns, pids] of byNamespace) {
       await yieldIfDue();
       for (const pid of pids) {
+        // Read before the tables: a change after this read shows in the next probe.
+        const signature = readTableSignature(procFs, pid);
         const t = await this.readTablesOf(pid, netns, slices);
         if (t !== undefined) {
+          signatures.set(netns, { pid, signature });
           tables.push(t.tables);
           malformedLines += t.tables.malformedLines;
           if (t.isNetlink) netlinkNamespaces++;
@@ -535,6 +546,7 @@ export class SocketScanner {
       }
     }
     this.options.socketTables?.prune(new Set(byNamespace.keys()));
+    this.signatures = signatures;
 
     // Nothing changed (an idle host): same processes, same tables, no walk: keep the index.
     const last = this.last;
@@ -581,6 +593,7 @@ export class SocketScanner {
     const needed = new Set<number>();
     const neededNamespaces = new Set<number>();
     const orphans = new Map<number, number>();
+    const searchedEverywhere = new Set<number>();
     let visited = 0;
     for (const t of tables) {
       const addresses = t.addresses;
@@ -610,6 +623,7 @@ export class SocketScanner {
         } else if (full) {
           // Every fd directory was read and none holds it (kernel socket, refused process).
           orphans.set(inode, this.scanCount);
+          searchedEverywhere.add(inode);
         } else if (
           previous === undefined &&
           isSettledOrphan(this.scanCount, this.orphans.get(inode))
@@ -623,8 +637,20 @@ export class SocketScanner {
       nsAddresses.set(t.netns, addresses);
     }
 
+    let isSecondSearch = false;
     if (needed.size > 0) {
-      const order = this.searchOrder(alive, newPids, neededNamespaces);
+      // A socket seen for the first time is searched in new processes and in its namespace's
+      // processes only: most that are not found there closed between the dump and the walk
+      // (short connections of a busy host), and walking every other namespace's processes for
+      // them cost a full walk per scan. One still listed at the next scan (held from another
+      // namespace, after setns() or SCM_RIGHTS) is searched everywhere then.
+      for (const inode of needed) {
+        if (this.orphans.has(inode) && !this.searchedEverywhere.has(inode)) {
+          isSecondSearch = true;
+          break;
+        }
+      }
+      const order = this.searchOrder(alive, newPids, neededNamespaces, isSecondSearch);
       for (let i = 0; i < order.length && needed.size > 0; i++) {
         await yieldIfDue();
         const pid = order[i]!;
@@ -652,6 +678,7 @@ export class SocketScanner {
       }
     }
     for (const inode of needed) {
+      if (isSecondSearch) searchedEverywhere.add(inode);
       // First miss: searched again next scan (its process may have started after this scan
       // listed /proc). A retry after ORPHAN_RETRY_SCANS that misses again waits as long again.
       const since = this.orphans.get(inode);
@@ -665,7 +692,10 @@ export class SocketScanner {
       );
     }
     this.orphans = orphans;
+    this.searchedEverywhere = searchedEverywhere;
     this.owners = owners;
+    this.ownerPids = new Set();
+    for (const owner of owners.values()) this.ownerPids.add(owner.process.pid);
 
     const index = new SocketIndex(
       this.hostNetns,
@@ -703,11 +733,56 @@ export class SocketScanner {
     };
   }
 
-  /** New processes, then the rest of the namespaces with unknown sockets, then everyone else. */
+  /**
+   * True when a scan now would most likely find what the last one found, judged from cheap
+   * reads: the `/proc` listing (no process that owned a socket is gone, no process sits in a
+   * namespace the last scan did not read) and each namespace's table signature (socket counters,
+   * see table-signature.ts) unchanged. What it cannot see (a socket closed and another bound in
+   * its place, a pid reused, a socket handed over) waits for the next scan the caller runs
+   * anyway at its own pace. False before the first scan and whenever a read fails.
+   */
+  isQuiet(): boolean {
+    if (this.last === undefined) return false;
+    const { procFs } = this.options;
+    let names: string[];
+    try {
+      names = procFs.readdir('/proc');
+    } catch {
+      return false;
+    }
+    const present = new Set<number>();
+    for (const name of names) {
+      const first = name.charCodeAt(0);
+      if (first < 48 || first > 57) continue;
+      const pid = Number(name);
+      present.add(pid);
+      if (this.processes.has(pid)) continue;
+      // A process the last scan did not see: only its namespace matters here (its sockets
+      // show in that namespace's counters). Not memoised: `ip netns exec` forks, then moves.
+      let netns = 0;
+      try {
+        netns = parseNamespaceLink(procFs.readlink(`/proc/${pid}/ns/net`));
+      } catch {
+        continue; // gone, or another user's (denied): a scan could not read it either
+      }
+      if (netns !== 0 && !this.signatures.has(netns)) return false;
+    }
+    for (const pid of this.ownerPids) if (!present.has(pid)) return false;
+    for (const { pid, signature } of this.signatures.values()) {
+      if (signature === undefined || readTableSignature(procFs, pid) !== signature) return false;
+    }
+    return true;
+  }
+
+  /**
+   * New processes, then the rest of the namespaces with unknown sockets, then (`isEveryone`)
+   * everyone else.
+   */
   private searchOrder(
     alive: ReadonlyMap<number, ProcessInfo>,
     newPids: readonly number[],
     namespaces: ReadonlySet<number>,
+    isEveryone: boolean,
   ): number[] {
     const order = [...newPids];
     const isNew = new Set(newPids);
@@ -717,7 +792,7 @@ export class SocketScanner {
       if (namespaces.has(info.netns)) order.push(pid);
       else rest.push(pid);
     }
-    for (const pid of rest) order.push(pid);
+    if (isEveryone) for (const pid of rest) order.push(pid);
     return order;
   }
 

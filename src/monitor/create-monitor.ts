@@ -49,6 +49,12 @@ const CLOSED_FLOW_IDLE_MS = 10_000;
 const SWEEP_INTERVAL_MS = 5_000;
 /** Live flows tracked at most in the flow table. */
 const MAX_FLOWS = 262_144;
+/**
+ * With socket events, a quiet host (no flow to look up, no event, no socket counter moved) is
+ * scanned every this many sync intervals instead of every one: the scan that still catches
+ * what the cheap probe cannot see (a port closed and bound again, a socket handed over).
+ */
+const QUIET_SCAN_FACTOR = 10;
 
 /** Things a test (or an embedding program) may replace; all default to the real system. */
 export interface MonitorDependencies {
@@ -478,6 +484,11 @@ export async function createMonitor(
       (isOwnLiveCapture || deps.openSocketEvents !== undefined)
     ) {
       socketEvents = startSocketEvents(attributor, deps, addon, logger, resolved.udpSendEvents);
+      // Events name the owners of new connections and wake the scans on a quiet host: scan it
+      // only when something may have changed, and at least every QUIET_SCAN_FACTOR intervals.
+      if (socketEvents !== undefined) {
+        attributor.enableQuietScans(QUIET_SCAN_FACTOR * resolved.syncIntervalMs);
+      }
     }
     const monitor = new PidflowMonitor(
       final,
