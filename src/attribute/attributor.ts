@@ -83,6 +83,7 @@ export class Attributor {
   private readonly procFs: ProcFs;
   private readonly containerNames: ContainerNames;
   private readonly clock: Clock;
+  private readonly yieldToEventLoop: () => Promise<void>;
   private readonly onResolved: AttributorOptions['onResolved'];
   private readonly onScan: AttributorOptions['onScan'];
   private readonly logger: AttributorLogger | undefined;
@@ -128,6 +129,7 @@ export class Attributor {
   constructor(options: AttributorOptions) {
     this.procFs = options.procFs ?? new NodeProcFs();
     this.clock = options.clock ?? systemClock;
+    this.yieldToEventLoop = options.yieldToEventLoop ?? defaultYield;
     this.onResolved = options.onResolved;
     this.onScan = options.onScan;
     this.logger = options.logger;
@@ -160,7 +162,7 @@ export class Attributor {
       containerNames: this.containerNames,
       localAddresses: this.localAddresses,
       monotonicMs: () => this.clock.monotonicMs(),
-      yieldToEventLoop: options.yieldToEventLoop ?? defaultYield,
+      yieldToEventLoop: this.yieldToEventLoop,
       sliceMs: positive('scanSliceMs', options.scanSliceMs, 5),
       fullScanEvery: positive('fullScanEvery', options.fullScanEvery, 300),
       refreshGroups: positive('refreshGroups', options.refreshGroups, 10),
@@ -590,6 +592,11 @@ export class Attributor {
     if (this.isStopped) return;
     this.scanCount++;
     this.scheduler.recordDuration(this.clock.monotonicMs() - startMs);
+    // What follows runs in one stretch (retries, fork families, the cache sweep): give the
+    // event loop a turn first, so the scan's last slice and this one do not add up.
+    await this.yieldToEventLoop();
+    if (this.isStopped) return;
+    const afterMs = this.clock.monotonicMs();
     if (result !== undefined) {
       this.lastScan = result;
       if (result.isUnchanged) this.unchangedScans++;
@@ -605,6 +612,7 @@ export class Attributor {
     // A failed scan still counts against retryScans, so parked flows cannot wait forever.
     this.retryParked(seq);
     this.cache.sweep(this.clock.monotonicMs());
+    this.maxBlockMs = Math.max(this.maxBlockMs, this.clock.monotonicMs() - afterMs);
   }
 
   private retryParked(seq: number): void {
