@@ -56,6 +56,10 @@ const CLOSING_FLAGS = TCP_FIN | TCP_RST;
  */
 const SERVER_WAIT_SCANS = 20;
 
+const processCpuMs = (): number => {
+  const used = process.cpuUsage();
+  return (used.user + used.system) / 1000;
+};
 const defaultYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
@@ -84,6 +88,7 @@ export class Attributor {
   private readonly containerNames: ContainerNames;
   private readonly clock: Clock;
   private readonly yieldToEventLoop: () => Promise<void>;
+  private readonly cpuMs: () => number;
   private readonly onResolved: AttributorOptions['onResolved'];
   private readonly onScan: AttributorOptions['onScan'];
   private readonly logger: AttributorLogger | undefined;
@@ -123,6 +128,7 @@ export class Attributor {
   private callbackErrors = 0;
   private failedScans = 0;
   private maxBlockMs = 0;
+  private maxBlockCpuMs = 0;
   private lastScan: ScanResult | undefined;
   private unchangedScans = 0;
 
@@ -130,6 +136,7 @@ export class Attributor {
     this.procFs = options.procFs ?? new NodeProcFs();
     this.clock = options.clock ?? systemClock;
     this.yieldToEventLoop = options.yieldToEventLoop ?? defaultYield;
+    this.cpuMs = options.cpuMs ?? processCpuMs;
     this.onResolved = options.onResolved;
     this.onScan = options.onScan;
     this.logger = options.logger;
@@ -163,6 +170,7 @@ export class Attributor {
       localAddresses: this.localAddresses,
       monotonicMs: () => this.clock.monotonicMs(),
       yieldToEventLoop: this.yieldToEventLoop,
+      cpuMs: this.cpuMs,
       sliceMs: positive('scanSliceMs', options.scanSliceMs, 5),
       fullScanEvery: positive('fullScanEvery', options.fullScanEvery, 300),
       refreshGroups: positive('refreshGroups', options.refreshGroups, 10),
@@ -398,6 +406,7 @@ export class Attributor {
         maxDurationMs: schedule.maxDurationMs,
         medianDurationMs: schedule.medianDurationMs,
         maxBlockMs: this.maxBlockMs,
+        maxBlockCpuMs: this.maxBlockCpuMs,
         sockets: last?.sockets ?? 0,
         processes: last?.processes ?? 0,
         namespaces: last?.namespaces ?? 0,
@@ -597,10 +606,12 @@ export class Attributor {
     await this.yieldToEventLoop();
     if (this.isStopped) return;
     const afterMs = this.clock.monotonicMs();
+    const afterCpuMs = this.cpuMs();
     if (result !== undefined) {
       this.lastScan = result;
       if (result.isUnchanged) this.unchangedScans++;
       this.maxBlockMs = Math.max(this.maxBlockMs, result.maxBlockMs);
+      this.maxBlockCpuMs = Math.max(this.maxBlockCpuMs, result.maxBlockCpuMs);
       this.index = result.index;
       this.forkFamilies = findForkFamilies(result.alive, (key) => this.scanner.processByKey(key));
       this.sharedListeners.clear();
@@ -613,6 +624,7 @@ export class Attributor {
     this.retryParked(seq);
     this.cache.sweep(this.clock.monotonicMs());
     this.maxBlockMs = Math.max(this.maxBlockMs, this.clock.monotonicMs() - afterMs);
+    this.maxBlockCpuMs = Math.max(this.maxBlockCpuMs, this.cpuMs() - afterCpuMs);
   }
 
   private retryParked(seq: number): void {
