@@ -771,3 +771,27 @@ test('quiet scans are off until enabled, and a bad gap is a UsageError', async (
   });
   attributor.stop();
 });
+
+test('a quiet scan keeps tables whose socket counters did not move; a parked flow gets fresh ones', async () => {
+  const procFs = hostFs(line(0, '198.18.0.1:80', '0.0.0.0:0', TcpState.listen, 3400));
+  procFs.addProcess({ pid: 76, comm: 'server', sockets: [3400] });
+  procFs.setFile('/proc/1/net/sockstat', 'TCP: inuse 1 orphan 0 tw 0 alloc 1 mem 0\n');
+  procFs.setFile('/proc/1/net/snmp', 'Tcp: ActiveOpens PassiveOpens\nTcp: 5 0\n');
+  const { attributor, resolved } = setup(procFs, ['198.18.0.1']);
+  await attributor.scanNow();
+  // A connection the counters do not show (as if a close and an open cancelled out).
+  procFs.setFile(
+    '/proc/1/net/tcp',
+    procFs.readText('/proc/1/net/tcp') +
+      line(1, '198.18.0.1:81', '198.18.0.9:5000', TcpState.established, 3401),
+  );
+  procFs.addSocket(76, 3401);
+  await attributor.scanNow();
+  assert.equal(attributor.stats().scans.unchanged, 1, 'tables kept: nothing looked up or parked');
+  attributor.ingest(flow(TCP, '198.18.0.9:5000', '198.18.0.1:81'), counters());
+  assert.equal(attributor.stats().retry.pendingFlows, 1, 'not in the kept tables: parked');
+  await attributor.scanNow();
+  assert.equal(attributor.stats().retry.pendingFlows, 0);
+  assert.equal(resolved.at(-1)?.attribution.receiver?.process.pid, 76, 'the fresh read found it');
+  attributor.stop();
+});

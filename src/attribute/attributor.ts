@@ -586,11 +586,14 @@ export class Attributor {
   private async scanAndRetry(seq: number): Promise<void> {
     if (this.isStopped) return;
     const startMs = this.clock.monotonicMs();
+    // Flows waiting for a socket, or looked up since the last scan, need the tables as they are
+    // now; a scan of a quiet host may keep tables whose socket counters did not move.
+    const mayReuseTables = this.retry.size === 0 && this.lookupsSinceScan === 0;
     this.lookupsSinceScan = 0;
     this.eventsAtScan = this.events.receivedEvents;
     let result: ScanResult | undefined;
     try {
-      result = await this.scanner.scan();
+      result = await this.scanner.scan(mayReuseTables);
     } catch (error) {
       this.failedScans++;
       this.logger?.warn?.(

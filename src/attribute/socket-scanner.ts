@@ -431,7 +431,12 @@ export class SocketScanner {
     return this.processes.get(pid);
   }
 
-  async scan(): Promise<ScanResult> {
+  /**
+   * One scan. `mayReuseTables`: a namespace whose socket counters did not move since its last
+   * read (less than TABLE_REUSE_MS ago) keeps those tables instead of a new dump; false when
+   * flows wait for their sockets.
+   */
+  async scan(mayReuseTables = false): Promise<ScanResult> {
     const { procFs, monotonicMs, sliceMs } = this.options;
     const full = this.scanCount % this.options.fullScanEvery === 0;
     const group = this.scanCount % this.refreshGroups;
@@ -578,6 +583,7 @@ export class SocketScanner {
         const previous = this.last?.tables.get(netns);
         const dumpedAtMs = this.dumpedAtMs.get(netns);
         const isReusable =
+          mayReuseTables &&
           !full &&
           signature !== undefined &&
           previous !== undefined &&
