@@ -11,6 +11,7 @@ import { StateError, UsageError } from '../errors.js';
 import { FlowCache } from './flow-cache.js';
 import { flowKey } from './flow-key.js';
 import { findForkFamilies, isHeldByRelative } from './fork-families.js';
+import type { ForkFamilies } from './fork-families.js';
 import { PROTOCOL_TCP, PROTOCOL_UDP, PROTOCOL_UDPLITE } from './net-table.js';
 import { PeerInference } from './peer-inference.js';
 import { ContainerNames } from './containers/container-names.js';
@@ -103,7 +104,7 @@ export class Attributor {
 
   private index: SocketIndex;
   /** Processes forked from a process of the same program -> relatives (last scan). */
-  private forkFamilies: ReadonlyMap<number, readonly number[]> = new Map();
+  private forkFamilies: ForkFamilies = new Map();
   /** Listener inode -> held by more than one process, found out since the last scan. */
   private readonly sharedListeners = new Map<number, boolean>();
   private listenerLookups = 0;
