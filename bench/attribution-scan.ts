@@ -104,6 +104,8 @@ interface ScanFigures {
   /** Incremental scans at one per second once processes settled (defaults: full every 300th). */
   steadyMedianMs: number;
   maxBlockMs: number;
+  /** CPU of the longest stretch by CPU (not inflated by preemption). */
+  maxBlockCpuMs: number;
   processes: number;
   sockets: number;
   namespaces: number;
@@ -187,6 +189,11 @@ async function measureScans(
     full.stats().scans.maxBlockMs,
     incremental.stats().scans.maxBlockMs,
   );
+  const maxBlockCpuMs = Math.max(
+    stats.maxBlockCpuMs,
+    full.stats().scans.maxBlockCpuMs,
+    incremental.stats().scans.maxBlockCpuMs,
+  );
   full.stop();
   incremental.stop();
   steady.stop();
@@ -197,6 +204,7 @@ async function measureScans(
     youngMedianMs: median(youngSeries.wall),
     steadyMedianMs: median(steadySeries.wall),
     maxBlockMs,
+    maxBlockCpuMs,
     processes: stats.processes,
     sockets: stats.sockets,
     namespaces: stats.namespaces,
@@ -219,7 +227,8 @@ function print(label: string, f: ScanFigures): void {
       `  CPU per scan median: full ${f.fullCpuMs.toFixed(1)} ms, young ${f.youngCpuMs.toFixed(1)} ms, ` +
       `steady ${f.steadyCpuMs.toFixed(1)} ms (mean over 30 scans: ` +
       `${f.steadyMeanCpuMs.toFixed(1)} ms); steady/full CPU ratio ${(f.steadyCpuMs / f.fullCpuMs).toFixed(2)}\n` +
-      `  longest event-loop block ${f.maxBlockMs.toFixed(1)} ms (wall, includes preemption); ` +
+      `  longest event-loop block ${f.maxBlockMs.toFixed(1)} ms (wall, includes preemption), ` +
+      `${f.maxBlockCpuMs.toFixed(1)} ms (CPU); ` +
       `fd directories read by the last steady scan: ${f.fdDirsRead}`,
   );
 }
@@ -460,6 +469,12 @@ async function measureHostCosts(): Promise<void> {
       label: 'longest event-loop block during scans (wall, includes preemption)',
       proc: `${viaProc.maxBlockMs.toFixed(1)} ms`,
       netlink: `${viaNetlink.maxBlockMs.toFixed(1)} ms`,
+      target: '<= 5 ms',
+    });
+    rows.push({
+      label: 'longest event-loop block during scans (CPU of the stretch)',
+      proc: `${viaProc.maxBlockCpuMs.toFixed(1)} ms`,
+      netlink: `${viaNetlink.maxBlockCpuMs.toFixed(1)} ms`,
       target: '<= 5 ms',
     });
     if (!SKIP_IDLE) {

@@ -93,6 +93,8 @@ export interface AttributorOptions {
   connectEventsTtlMs?: number | undefined;
   /** How a scan gives the event loop a turn. @default setImmediate */
   yieldToEventLoop?: (() => Promise<void>) | undefined;
+  /** CPU time of the process so far, ms, to measure scan stretches. @default process.cpuUsage() */
+  cpuMs?: (() => number) | undefined;
   logger?: AttributorLogger | undefined;
 }
 
@@ -125,6 +127,11 @@ export interface AttributorStats {
     readonly rateLimited: number;
     /** Periodic scans skipped because scans are costly (maxScanShare). */
     readonly skippedPeriodic: number;
+    /**
+     * Periodic scans skipped on a quiet host (see {@link Attributor.enableQuietScans}): no
+     * traffic to look up, no socket event, and the cheap probe saw no socket change.
+     */
+    readonly skippedQuiet: number;
     readonly failed: number;
     /** Exceptions thrown by onResolved/onScan when called after a scan (logged, not rethrown). */
     readonly callbackErrors: number;
@@ -134,6 +141,11 @@ export interface AttributorStats {
     readonly medianDurationMs: number;
     /** Longest synchronous stretch of any scan (event loop blocked). */
     readonly maxBlockMs: number;
+    /**
+     * CPU used by the process in its longest (by CPU) synchronous stretch of a scan, ms: unlike
+     * maxBlockMs, not inflated by preemption on a loaded host.
+     */
+    readonly maxBlockCpuMs: number;
     readonly sockets: number;
     readonly processes: number;
     readonly namespaces: number;

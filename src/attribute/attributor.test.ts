@@ -687,3 +687,111 @@ test('no inference for a non-ephemeral local port or with peerCacheLimit 0', asy
   assert.equal(second.resolved[1]?.attribution.sender, undefined, 'port 1000 is not ephemeral');
   second.attributor.stop();
 });
+
+test('quiet scans: periodic scans wait while nothing changed, and wake on a new socket, a flow or an event', async () => {
+  const procFs = hostFs(line(0, '198.18.0.1:80', '0.0.0.0:0', TcpState.listen, 3400));
+  procFs.addProcess({ pid: 76, comm: 'server', sockets: [3400] });
+  const sockstat = (tcp: number): string =>
+    `TCP: inuse ${tcp} orphan 0 tw 0 alloc 1 mem 0\nUDP: inuse 0 mem 0\n`;
+  const snmp = (opens: number): string =>
+    `Tcp: RtoAlgorithm ActiveOpens PassiveOpens\nTcp: 1 ${opens} 0\n`;
+  procFs.setFile('/proc/1/net/sockstat', sockstat(1));
+  procFs.setFile('/proc/1/net/snmp', snmp(5));
+  const { attributor, clock, resolved } = setup(procFs, ['198.18.0.1']);
+  attributor.enableQuietScans(10_000);
+  await attributor.start();
+  await advance(clock, attributor, 3500);
+  assert.equal(attributor.stats().scans.count, 1, 'nothing changed: no periodic scan');
+  assert.equal(attributor.stats().scans.skippedQuiet, 3);
+
+  // A new socket: the counters move, the next periodic scan runs and finds its owner.
+  procFs.setFile(
+    '/proc/1/net/tcp',
+    procFs.readText('/proc/1/net/tcp') +
+      line(1, '198.18.0.1:81', '198.18.0.9:5000', TcpState.established, 3401),
+  );
+  procFs.addSocket(76, 3401);
+  procFs.setFile('/proc/1/net/sockstat', sockstat(2));
+  await advance(clock, attributor, 1000);
+  assert.equal(attributor.stats().scans.count, 2, 'socket counters moved: scanned');
+  attributor.ingest(flow(TCP, '198.18.0.9:5000', '198.18.0.1:81'), counters());
+  assert.equal(
+    resolved.at(-1)?.attribution.receiver?.process.pid,
+    76,
+    'the new connection is known',
+  );
+
+  // A flow looked up since the last scan keeps the next periodic scan.
+  await advance(clock, attributor, 1000);
+  assert.equal(attributor.stats().scans.count, 3, 'a flow was looked up: scanned');
+  await advance(clock, attributor, 2000);
+  assert.equal(attributor.stats().scans.count, 3, 'quiet again');
+
+  // A socket event wakes the scans too.
+  attributor.recordConnects([
+    {
+      pid: 76,
+      comm: 'server',
+      protocol: TCP,
+      localAddress: '198.18.0.1',
+      localPort: 40000,
+      remoteAddress: '198.18.0.9',
+      remotePort: 80,
+    },
+  ]);
+  await advance(clock, attributor, 1000);
+  assert.equal(attributor.stats().scans.count, 4, 'a socket event arrived: scanned');
+
+  // An owner that exits: the /proc listing shows it gone.
+  await advance(clock, attributor, 2000);
+  const quietCount = attributor.stats().scans.count;
+  procFs.remove('/proc/76');
+  await advance(clock, attributor, 1000);
+  assert.equal(attributor.stats().scans.count, quietCount + 1, 'an owner exited: scanned');
+
+  // And at least every maxGapMs.
+  const before = attributor.stats().scans.count;
+  await advance(clock, attributor, 10_000);
+  assert.equal(attributor.stats().scans.count, before + 1, 'the consistency scan');
+  attributor.stop();
+});
+
+test('quiet scans are off until enabled, and a bad gap is a UsageError', async () => {
+  const procFs = hostFs('');
+  procFs.setFile('/proc/1/net/sockstat', 'TCP: inuse 0\n');
+  procFs.setFile('/proc/1/net/snmp', 'Tcp: ActiveOpens PassiveOpens\nTcp: 1 1\n');
+  const { attributor, clock } = setup(procFs, []);
+  await attributor.start();
+  await advance(clock, attributor, 3000);
+  assert.equal(attributor.stats().scans.count, 4);
+  assert.equal(attributor.stats().scans.skippedQuiet, 0);
+  assert.throws(() => attributor.enableQuietScans(-1), {
+    name: 'UsageError',
+    message: /quietScanIntervalMs must be a number >= 0, got -1/,
+  });
+  attributor.stop();
+});
+
+test('a quiet scan keeps tables whose socket counters did not move; a parked flow gets fresh ones', async () => {
+  const procFs = hostFs(line(0, '198.18.0.1:80', '0.0.0.0:0', TcpState.listen, 3400));
+  procFs.addProcess({ pid: 76, comm: 'server', sockets: [3400] });
+  procFs.setFile('/proc/1/net/sockstat', 'TCP: inuse 1 orphan 0 tw 0 alloc 1 mem 0\n');
+  procFs.setFile('/proc/1/net/snmp', 'Tcp: ActiveOpens PassiveOpens\nTcp: 5 0\n');
+  const { attributor, resolved } = setup(procFs, ['198.18.0.1']);
+  await attributor.scanNow();
+  // A connection the counters do not show (as if a close and an open cancelled out).
+  procFs.setFile(
+    '/proc/1/net/tcp',
+    procFs.readText('/proc/1/net/tcp') +
+      line(1, '198.18.0.1:81', '198.18.0.9:5000', TcpState.established, 3401),
+  );
+  procFs.addSocket(76, 3401);
+  await attributor.scanNow();
+  assert.equal(attributor.stats().scans.unchanged, 1, 'tables kept: nothing looked up or parked');
+  attributor.ingest(flow(TCP, '198.18.0.9:5000', '198.18.0.1:81'), counters());
+  assert.equal(attributor.stats().retry.pendingFlows, 1, 'not in the kept tables: parked');
+  await attributor.scanNow();
+  assert.equal(attributor.stats().retry.pendingFlows, 0);
+  assert.equal(resolved.at(-1)?.attribution.receiver?.process.pid, 76, 'the fresh read found it');
+  attributor.stop();
+});

@@ -11,6 +11,7 @@ import { StateError, UsageError } from '../errors.js';
 import { FlowCache } from './flow-cache.js';
 import { flowKey } from './flow-key.js';
 import { findForkFamilies, isHeldByRelative } from './fork-families.js';
+import type { ForkFamilies } from './fork-families.js';
 import { PROTOCOL_TCP, PROTOCOL_UDP, PROTOCOL_UDPLITE } from './net-table.js';
 import { PeerInference } from './peer-inference.js';
 import { ContainerNames } from './containers/container-names.js';
@@ -56,6 +57,10 @@ const CLOSING_FLAGS = TCP_FIN | TCP_RST;
  */
 const SERVER_WAIT_SCANS = 20;
 
+const processCpuMs = (): number => {
+  const used = process.cpuUsage();
+  return (used.user + used.system) / 1000;
+};
 const defaultYield = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
@@ -83,6 +88,8 @@ export class Attributor {
   private readonly procFs: ProcFs;
   private readonly containerNames: ContainerNames;
   private readonly clock: Clock;
+  private readonly yieldToEventLoop: () => Promise<void>;
+  private readonly cpuMs: () => number;
   private readonly onResolved: AttributorOptions['onResolved'];
   private readonly onScan: AttributorOptions['onScan'];
   private readonly logger: AttributorLogger | undefined;
@@ -97,7 +104,7 @@ export class Attributor {
 
   private index: SocketIndex;
   /** Processes forked from a process of the same program -> relatives (last scan). */
-  private forkFamilies: ReadonlyMap<number, readonly number[]> = new Map();
+  private forkFamilies: ForkFamilies = new Map();
   /** Listener inode -> held by more than one process, found out since the last scan. */
   private readonly sharedListeners = new Map<number, boolean>();
   private listenerLookups = 0;
@@ -113,15 +120,24 @@ export class Attributor {
   private resolvedFlows = 0;
   private expiredFlows = 0;
   private scanCount = 0;
+  /** 0: every periodic scan runs; else the longest gap between scans on a quiet host. */
+  private quietScanIntervalMs = 0;
+  /** Table lookups (flows not answered by the cache) since the last scan started. */
+  private lookupsSinceScan = 0;
+  /** Socket events received when the last scan started. */
+  private eventsAtScan = 0;
   private callbackErrors = 0;
   private failedScans = 0;
   private maxBlockMs = 0;
+  private maxBlockCpuMs = 0;
   private lastScan: ScanResult | undefined;
   private unchangedScans = 0;
 
   constructor(options: AttributorOptions) {
     this.procFs = options.procFs ?? new NodeProcFs();
     this.clock = options.clock ?? systemClock;
+    this.yieldToEventLoop = options.yieldToEventLoop ?? defaultYield;
+    this.cpuMs = options.cpuMs ?? processCpuMs;
     this.onResolved = options.onResolved;
     this.onScan = options.onScan;
     this.logger = options.logger;
@@ -154,7 +170,8 @@ export class Attributor {
       containerNames: this.containerNames,
       localAddresses: this.localAddresses,
       monotonicMs: () => this.clock.monotonicMs(),
-      yieldToEventLoop: options.yieldToEventLoop ?? defaultYield,
+      yieldToEventLoop: this.yieldToEventLoop,
+      cpuMs: this.cpuMs,
       sliceMs: positive('scanSliceMs', options.scanSliceMs, 5),
       fullScanEvery: positive('fullScanEvery', options.fullScanEvery, 300),
       refreshGroups: positive('refreshGroups', options.refreshGroups, 10),
@@ -182,6 +199,7 @@ export class Attributor {
       clock: this.clock,
       runScan: (seq) => this.scanAndRetry(seq),
       hasPendingWork: () => this.retry.size > 0,
+      canSkipPeriodic: (sinceLastScanMs) => this.isQuiet(sinceLastScanMs),
       syncIntervalMs,
       onDemandDebounceMs,
       minOnDemandGapMs,
@@ -196,6 +214,28 @@ export class Attributor {
     // On a host where a scan costs a lot, the scheduler scans less often than syncIntervalMs
     // rather than spend more than maxScanShare of the time scanning.
     await this.scheduler.start();
+  }
+
+  /**
+   * Skip periodic scans while the host is quiet, scanning at least every `maxGapMs`: the
+   * monitor calls this once socket events run (their events wake the scans up again; without
+   * them every periodic scan runs). Quiet means, since the last scan started: no flow needed a
+   * table lookup, no flow is parked, no socket event arrived, and the scanner's probe (the
+   * `/proc` listing and each namespace's socket counters) saw no change. 0 turns it off.
+   */
+  enableQuietScans(maxGapMs: number): void {
+    this.quietScanIntervalMs = positive('quietScanIntervalMs', maxGapMs, 0, 0);
+  }
+
+  private isQuiet(sinceLastScanMs: number): boolean {
+    return (
+      this.quietScanIntervalMs > 0 &&
+      sinceLastScanMs < this.quietScanIntervalMs &&
+      this.lookupsSinceScan === 0 &&
+      this.retry.size === 0 &&
+      this.events.receivedEvents === this.eventsAtScan &&
+      this.scanner.isQuiet()
+    );
   }
 
   /**
@@ -236,6 +276,7 @@ export class Attributor {
       ) {
         // A flow that already had its retries, or whose UDP owner came from an event since
         // replaced (port reuse): look again in the newer tables, never park again.
+        this.lookupsSinceScan++;
         const result = this.lookup(flow, true);
         const found = result.isComplete
           ? result.attribution
@@ -251,6 +292,7 @@ export class Attributor {
       this.onResolved(flow, counters, cached);
       return;
     }
+    this.lookupsSinceScan++;
     let result = this.lookup(flow, this.isStopped);
     if (result.isComplete || this.isStopped) {
       if (result.isComplete) {
@@ -358,12 +400,14 @@ export class Attributor {
         onDemand: schedule.onDemand,
         rateLimited: schedule.rateLimited,
         skippedPeriodic: schedule.skippedPeriodic,
+        skippedQuiet: schedule.skippedQuiet,
         failed: this.failedScans,
         callbackErrors: this.callbackErrors,
         lastDurationMs: schedule.lastDurationMs,
         maxDurationMs: schedule.maxDurationMs,
         medianDurationMs: schedule.medianDurationMs,
         maxBlockMs: this.maxBlockMs,
+        maxBlockCpuMs: this.maxBlockCpuMs,
         sockets: last?.sockets ?? 0,
         processes: last?.processes ?? 0,
         namespaces: last?.namespaces ?? 0,
@@ -543,9 +587,14 @@ export class Attributor {
   private async scanAndRetry(seq: number): Promise<void> {
     if (this.isStopped) return;
     const startMs = this.clock.monotonicMs();
+    // Flows waiting for a socket, or looked up since the last scan, need the tables as they are
+    // now; a scan of a quiet host may keep tables whose socket counters did not move.
+    const mayReuseTables = this.retry.size === 0 && this.lookupsSinceScan === 0;
+    this.lookupsSinceScan = 0;
+    this.eventsAtScan = this.events.receivedEvents;
     let result: ScanResult | undefined;
     try {
-      result = await this.scanner.scan();
+      result = await this.scanner.scan(mayReuseTables);
     } catch (error) {
       this.failedScans++;
       this.logger?.warn?.(
@@ -556,10 +605,17 @@ export class Attributor {
     if (this.isStopped) return;
     this.scanCount++;
     this.scheduler.recordDuration(this.clock.monotonicMs() - startMs);
+    // What follows runs in one stretch (retries, fork families, the cache sweep): give the
+    // event loop a turn first, so the scan's last slice and this one do not add up.
+    await this.yieldToEventLoop();
+    if (this.isStopped) return;
+    const afterMs = this.clock.monotonicMs();
+    const afterCpuMs = this.cpuMs();
     if (result !== undefined) {
       this.lastScan = result;
       if (result.isUnchanged) this.unchangedScans++;
       this.maxBlockMs = Math.max(this.maxBlockMs, result.maxBlockMs);
+      this.maxBlockCpuMs = Math.max(this.maxBlockCpuMs, result.maxBlockCpuMs);
       this.index = result.index;
       this.forkFamilies = findForkFamilies(result.alive, (key) => this.scanner.processByKey(key));
       this.sharedListeners.clear();
@@ -571,6 +627,8 @@ export class Attributor {
     // A failed scan still counts against retryScans, so parked flows cannot wait forever.
     this.retryParked(seq);
     this.cache.sweep(this.clock.monotonicMs());
+    this.maxBlockMs = Math.max(this.maxBlockMs, this.clock.monotonicMs() - afterMs);
+    this.maxBlockCpuMs = Math.max(this.maxBlockCpuMs, this.cpuMs() - afterCpuMs);
   }
 
   private retryParked(seq: number): void {

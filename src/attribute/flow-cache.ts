@@ -36,6 +36,8 @@ export interface FlowCacheOptions {
 }
 
 const SWEEP_INTERVAL_MS = 1000;
+/** Flows looked at per sweep call: about 1 ms. */
+const SWEEP_BATCH_FLOWS = 20_000;
 
 /**
  * Bounded map of remembered flows; the oldest inserted goes first when full (a still-active
@@ -49,6 +51,8 @@ export class FlowCache {
   private readonly options: FlowCacheOptions;
   private readonly flows = new Map<string, CachedFlow>();
   private lastSweepMs = -Infinity;
+  /** The pass in progress, if any. */
+  private sweeping: IterableIterator<[string, CachedFlow]> | undefined;
   private evicted = 0;
   private forgotten = 0;
 
@@ -82,11 +86,24 @@ export class FlowCache {
     this.flows.set(key, entry);
   }
 
-  /** Forget idle and closed flows; at most once a second (a sweep of a full cache costs ~10 ms). */
+  /**
+   * Forget idle and closed flows: one pass at most once a second, SWEEP_BATCH_FLOWS flows per
+   * call (a pass over a full cache in one go blocked the event loop ~10 ms).
+   */
   sweep(now: number): void {
-    if (now - this.lastSweepMs < SWEEP_INTERVAL_MS) return;
-    this.lastSweepMs = now;
-    for (const [key, entry] of this.flows) {
+    if (this.sweeping === undefined) {
+      if (now - this.lastSweepMs < SWEEP_INTERVAL_MS) return;
+      this.lastSweepMs = now;
+      this.sweeping = this.flows.entries();
+    }
+    // A Map iterator stays valid across deletions and sees entries added meanwhile.
+    for (let i = 0; i < SWEEP_BATCH_FLOWS; i++) {
+      const next = this.sweeping.next();
+      if (next.done === true) {
+        this.sweeping = undefined;
+        return;
+      }
+      const [key, entry] = next.value;
       const isIdle = now - entry.lastSeenMs > this.options.idleMs;
       const isClosed = entry.closedAtMs >= 0 && now - entry.closedAtMs > this.options.closedGraceMs;
       if (isIdle || isClosed) {

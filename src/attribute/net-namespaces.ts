@@ -16,7 +16,7 @@ import type { ProcFs } from './procfs.js';
 export interface NamespaceTables {
   /** Inode of the namespace (/proc/<pid>/ns/net). */
   readonly netns: number;
-  readonly sockets: SocketEntry[];
+  readonly sockets: readonly SocketEntry[];
   /** Unicast addresses assigned in this namespace (IPv4 from fib_trie, IPv6 from if_inet6). */
   readonly addresses: Set<string>;
   /** Table lines that did not parse. */
@@ -83,7 +83,7 @@ export function namespaceTablesOf(
   procFs: ProcFs,
   pid: number,
   netns: number,
-  sockets: SocketEntry[],
+  sockets: readonly SocketEntry[],
 ): NamespaceTables {
   return { netns, sockets, addresses: readNamespaceAddresses(procFs, pid), malformedLines: 0 };
 }

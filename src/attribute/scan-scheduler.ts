@@ -19,6 +19,11 @@ export interface ScanSchedulerOptions {
   minOnDemandGapMs: number;
   /** Largest share of wall time spent scanning (0.001 to 1). */
   maxScanShare: number;
+  /**
+   * Asked before each periodic scan with the time since the last scan started: true skips it
+   * (nothing to find). Undefined: every periodic scan runs.
+   */
+  canSkipPeriodic?: ((sinceLastScanMs: number) => boolean) | undefined;
 }
 
 /** Counters of {@link ScanScheduler.stats}. */
@@ -28,6 +33,8 @@ export interface ScanSchedulerStats {
   readonly rateLimited: number;
   /** Periodic scans skipped because scans are costly (maxScanShare). */
   readonly skippedPeriodic: number;
+  /** Periodic scans skipped because canSkipPeriodic said nothing changed. */
+  readonly skippedQuiet: number;
   readonly lastDurationMs: number;
   readonly maxDurationMs: number;
   /** Median over the last 64 scans. */
@@ -60,6 +67,7 @@ export class ScanScheduler {
   private onDemandScans = 0;
   private rateLimited = 0;
   private skippedPeriodic = 0;
+  private skippedQuiet = 0;
   private lastDurationMs = 0;
   private maxDurationMs = 0;
   private readonly durations: number[] = [];
@@ -81,8 +89,13 @@ export class ScanScheduler {
     await this.run('periodic');
     if (this.isStopped) return;
     this.periodicTimer = this.clock.setInterval(() => {
-      if (this.clock.monotonicMs() - this.lastScanStartMs < this.costGapMs()) {
+      const sinceLastScanMs = this.clock.monotonicMs() - this.lastScanStartMs;
+      if (sinceLastScanMs < this.costGapMs()) {
         this.skippedPeriodic++;
+        return;
+      }
+      if (this.scanning === undefined && this.options.canSkipPeriodic?.(sinceLastScanMs) === true) {
+        this.skippedQuiet++;
         return;
       }
       void this.run('periodic');
@@ -145,6 +158,7 @@ export class ScanScheduler {
       onDemand: this.onDemandScans,
       rateLimited: this.rateLimited,
       skippedPeriodic: this.skippedPeriodic,
+      skippedQuiet: this.skippedQuiet,
       lastDurationMs: this.lastDurationMs,
       maxDurationMs: this.maxDurationMs,
       medianDurationMs: this.medianDurationMs(),

@@ -102,6 +102,11 @@ export class SocketEventIntake {
     this.tcpIo = new RecentEvents(limits);
   }
 
+  /** Events received so far (every kind). */
+  get receivedEvents(): number {
+    return this.received;
+  }
+
   /** TCP read/write events have arrived: the process serving a connection will be named. */
   get tracksTcpIo(): boolean {
     return this.tcpIoReceived > 0;

@@ -17,6 +17,7 @@ import type { NamespaceTables, ScanSlices } from './net-namespaces.js';
 import { isLoopbackAddress, isWildcardAddress } from './net-table.js';
 import type { SocketEntry } from './net-table.js';
 import { FdHoldings } from './fd-holdings.js';
+import { readTableSignature } from './table-signature.js';
 import type { SocketTableReader } from './sock-diag.js';
 import type { Owner, ProcessInfo } from './types.js';
 
@@ -53,6 +54,12 @@ function indexKey(e: SocketEntry): string {
  * when they show a new socket. Saves one procfs read per process per scan on a quiet host.
  */
 const SETTLED_PROCESS_MS = 10_000;
+
+/**
+ * A namespace whose socket counters (table-signature.ts) did not move since its last table
+ * read keeps that read's tables for at most this long; then it is read again whatever they say.
+ */
+const TABLE_REUSE_MS = 5_000;
 
 /**
  * Scans an inode that no process held (kernel socket, refused process, or a socket passed on
@@ -327,6 +334,11 @@ export interface SocketScannerOptions {
   /** Longest synchronous slice, ms. */
   sliceMs: number;
   /**
+   * CPU time used so far, ms (the process's, as process.cpuUsage() counts it): the CPU of each
+   * stretch is measured too, which preemption on a loaded host does not inflate. Optional.
+   */
+  cpuMs?: (() => number) | undefined;
+  /**
    * Every Nth scan re-reads every stat and fd directory: a consistency check of the incremental
    * scans (what it corrects is counted in ownerCorrections).
    */
@@ -374,6 +386,8 @@ export interface ScanResult {
   readonly isUnchanged: boolean;
   /** Longest synchronous stretch of the scan, ms. */
   readonly maxBlockMs: number;
+  /** CPU used in the longest (by CPU) synchronous stretch, ms; 0 without `cpuMs`. */
+  readonly maxBlockCpuMs: number;
 }
 
 /** Reads /proc incrementally: keeps processes and socket owners between scans. */
@@ -386,6 +400,8 @@ export class SocketScanner {
   private readonly cmdlineReadMs = new Map<number, number>();
   /** Address local to a namespace -> monotonic ms of the last scan that saw it. */
   private readonly recentAddresses = new Map<string, number>();
+  /** Orphans whose last miss was after walking every fd directory: no second search everywhere. */
+  private searchedEverywhere = new Set<number>();
   private scanCount = 0;
   private users: Map<number, string> | undefined;
   private usersReloaded = false;
@@ -398,6 +414,14 @@ export class SocketScanner {
   private readonly holdings: FdHoldings;
   private readonly refreshGroups: number;
   private ownerCorrections = 0;
+  /** Per namespace read by the last scan: the process read through and its table signature. */
+  private signatures = new Map<number, { pid: number; signature: string | undefined }>();
+  /** Monotonic ms of each namespace's last real table read (not reused). */
+  private readonly dumpedAtMs = new Map<number, number>();
+  /** Whether each namespace's last real table read came through sock_diag. */
+  private readonly isNetlinkRead = new Map<number, boolean>();
+  /** Pids owning a socket after the last scan: one of them gone means an owner to look for. */
+  private ownerPids = new Set<number>();
   /** What the last scan built, to keep when nothing changed. */
   private last:
     | {
@@ -435,25 +459,39 @@ export class SocketScanner {
     return this.processes.get(pid);
   }
 
-  async scan(): Promise<ScanResult> {
+  /**
+   * One scan. `mayReuseTables`: a namespace whose socket counters did not move since its last
+   * read (less than TABLE_REUSE_MS ago) keeps those tables instead of a new dump; false when
+   * flows wait for their sockets.
+   */
+  async scan(mayReuseTables = false): Promise<ScanResult> {
     const { procFs, monotonicMs, sliceMs } = this.options;
     const full = this.scanCount % this.options.fullScanEvery === 0;
     const group = this.scanCount % this.refreshGroups;
     this.scanCount++;
     this.usersReloaded = false;
+    const cpuMs = this.options.cpuMs ?? ((): number => 0);
     let sliceStart = monotonicMs();
+    let sliceCpuStart = cpuMs();
     let maxBlockMs = 0;
+    let maxBlockCpuMs = 0;
+    const endSlice = (now: number): void => {
+      maxBlockMs = Math.max(maxBlockMs, now - sliceStart);
+      maxBlockCpuMs = Math.max(maxBlockCpuMs, cpuMs() - sliceCpuStart);
+    };
+    const startSlice = (): void => {
+      sliceStart = monotonicMs();
+      sliceCpuStart = cpuMs();
+    };
     const yieldIfDue = async (): Promise<void> => {
       const now = monotonicMs();
       if (now - sliceStart < sliceMs) return;
-      maxBlockMs = Math.max(maxBlockMs, now - sliceStart);
+      endSlice(now);
       await this.options.yieldToEventLoop();
-      sliceStart = monotonicMs();
+      startSlice();
     };
     const slices = {
-      resumed: (): void => {
-        sliceStart = monotonicMs();
-      },
+      resumed: startSlice,
       pause: yieldIfDue,
     };
     this.hostNetns ??= this.readHostNetns();
@@ -466,7 +504,8 @@ export class SocketScanner {
     let skipped = 0;
     let dropped = 0;
     for (let i = 0; i < names.length; i++) {
-      if ((i & 63) === 0) await yieldIfDue();
+      // New processes cost several reads each (~0.3 ms): look at the clock often.
+      if ((i & 7) === 0) await yieldIfDue();
       const name = names[i] ?? '';
       const first = name.charCodeAt(0);
       if (first < 48 || first > 57) continue;
@@ -512,6 +551,16 @@ export class SocketScanner {
         }
       }
     }
+    // Every socket owner is still the same process (same info object): new processes and
+    // exits of processes without sockets change nothing in the index.
+    let isEveryOwnerKept = true;
+    for (const pid of this.ownerPids) {
+      const before = this.processes.get(pid);
+      if (before === undefined || alive.get(pid) !== before) {
+        isEveryOwnerKept = false;
+        break;
+      }
+    }
     this.processes = alive;
     this.holdings.prune(alive);
 
@@ -553,11 +602,34 @@ export class SocketScanner {
     const tables: NamespaceTables[] = [];
     let malformedLines = 0;
     let netlinkNamespaces = 0;
+    const signatures = new Map<number, { pid: number; signature: string | undefined }>();
     for (const [netns, pids] of byNamespace) {
       await yieldIfDue();
       for (const pid of pids) {
-        const t = await this.readTablesOf(pid, netns, slices);
+        // Read before the tables: a change after this read shows in the next probe.
+        const signature = readTableSignature(procFs, pid);
+        // Same socket counters as at the last read, read recently: the tables most likely did
+        // not change, and a dump of a big namespace is most of a scan's cost (16 ms of CPU for
+        // 10,000 sockets). What the counters cannot show is caught within TABLE_REUSE_MS.
+        const previous = this.last?.tables.get(netns);
+        const dumpedAtMs = this.dumpedAtMs.get(netns);
+        const isReusable =
+          mayReuseTables &&
+          !full &&
+          signature !== undefined &&
+          previous !== undefined &&
+          dumpedAtMs !== undefined &&
+          scanStartMs - dumpedAtMs < TABLE_REUSE_MS &&
+          this.signatures.get(netns)?.signature === signature;
+        const t = await this.readTablesOf(
+          pid,
+          netns,
+          slices,
+          isReusable ? previous.sockets : undefined,
+        );
         if (t !== undefined) {
+          if (!isReusable) this.dumpedAtMs.set(netns, scanStartMs);
+          signatures.set(netns, { pid, signature });
           tables.push(t.tables);
           malformedLines += t.tables.malformedLines;
           if (t.isNetlink) netlinkNamespaces++;
@@ -566,13 +638,25 @@ export class SocketScanner {
       }
     }
     this.options.socketTables?.prune(new Set(byNamespace.keys()));
+    this.signatures = signatures;
+    for (const netns of this.dumpedAtMs.keys()) {
+      if (!byNamespace.has(netns)) this.dumpedAtMs.delete(netns);
+    }
+    for (const netns of this.isNetlinkRead.keys()) {
+      if (!byNamespace.has(netns)) this.isNetlinkRead.delete(netns);
+    }
 
     // Nothing changed (an idle host): same processes, same tables, no walk: keep the index.
     const last = this.last;
     const readTables = new Map(
       tables.map((t) => [t.netns, { sockets: t.sockets, addresses: new Set(t.addresses) }]),
     );
-    if (!full && socketSetsChanged === 0 && isProcessSetSame && last !== undefined) {
+    if (
+      !full &&
+      socketSetsChanged === 0 &&
+      (isProcessSetSame || isEveryOwnerKept) &&
+      last !== undefined
+    ) {
       let isSame = tables.length === last.tables.size;
       for (let i = 0; isSame && i < tables.length; i++) {
         const t = tables[i]!;
@@ -582,7 +666,7 @@ export class SocketScanner {
       }
       if (isSame) {
         this.lineCache.prune();
-        maxBlockMs = Math.max(maxBlockMs, monotonicMs() - sliceStart);
+        endSlice(monotonicMs());
         return {
           index: last.index,
           alive: aliveKeys,
@@ -598,6 +682,7 @@ export class SocketScanner {
           ownerCorrections: this.ownerCorrections,
           isUnchanged: true,
           maxBlockMs,
+          maxBlockCpuMs,
         };
       }
     }
@@ -612,6 +697,7 @@ export class SocketScanner {
     const needed = new Set<number>();
     const neededNamespaces = new Set<number>();
     const orphans = new Map<number, number>();
+    const searchedEverywhere = new Set<number>();
     let visited = 0;
     for (const t of tables) {
       const addresses = t.addresses;
@@ -641,6 +727,7 @@ export class SocketScanner {
         } else if (full) {
           // Every fd directory was read and none holds it (kernel socket, refused process).
           orphans.set(inode, this.scanCount);
+          searchedEverywhere.add(inode);
         } else if (
           previous === undefined &&
           isSettledOrphan(this.scanCount, this.orphans.get(inode))
@@ -654,8 +741,20 @@ export class SocketScanner {
       nsAddresses.set(t.netns, addresses);
     }
 
+    let isSecondSearch = false;
     if (needed.size > 0) {
-      const order = this.searchOrder(alive, newPids, neededNamespaces);
+      // A socket seen for the first time is searched in new processes and in its namespace's
+      // processes only: most that are not found there closed between the dump and the walk
+      // (short connections of a busy host), and walking every other namespace's processes for
+      // them cost a full walk per scan. One still listed at the next scan (held from another
+      // namespace, after setns() or SCM_RIGHTS) is searched everywhere then.
+      for (const inode of needed) {
+        if (this.orphans.has(inode) && !this.searchedEverywhere.has(inode)) {
+          isSecondSearch = true;
+          break;
+        }
+      }
+      const order = this.searchOrder(alive, newPids, neededNamespaces, isSecondSearch);
       for (let i = 0; i < order.length && needed.size > 0; i++) {
         await yieldIfDue();
         const pid = order[i]!;
@@ -683,6 +782,7 @@ export class SocketScanner {
       }
     }
     for (const inode of needed) {
+      if (isSecondSearch) searchedEverywhere.add(inode);
       // First miss: searched again next scan (its process may have started after this scan
       // listed /proc). A retry after ORPHAN_RETRY_SCANS that misses again waits as long again.
       const since = this.orphans.get(inode);
@@ -696,7 +796,10 @@ export class SocketScanner {
       );
     }
     this.orphans = orphans;
+    this.searchedEverywhere = searchedEverywhere;
     this.owners = owners;
+    this.ownerPids = new Set();
+    for (const owner of owners.values()) this.ownerPids.add(owner.process.pid);
 
     const index = new SocketIndex(
       this.hostNetns,
@@ -715,8 +818,7 @@ export class SocketScanner {
       index,
       sockets: sockets.length,
     };
-    const now = monotonicMs();
-    maxBlockMs = Math.max(maxBlockMs, now - sliceStart);
+    endSlice(monotonicMs());
     return {
       index,
       alive: aliveKeys,
@@ -732,6 +834,7 @@ export class SocketScanner {
       ownerCorrections: this.ownerCorrections,
       isUnchanged: false,
       maxBlockMs,
+      maxBlockCpuMs,
     };
   }
 
@@ -764,11 +867,56 @@ export class SocketScanner {
     return recent;
   }
 
-  /** New processes, then the rest of the namespaces with unknown sockets, then everyone else. */
+  /**
+   * True when a scan now would most likely find what the last one found, judged from cheap
+   * reads: the `/proc` listing (no process that owned a socket is gone, no process sits in a
+   * namespace the last scan did not read) and each namespace's table signature (socket counters,
+   * see table-signature.ts) unchanged. What it cannot see (a socket closed and another bound in
+   * its place, a pid reused, a socket handed over) waits for the next scan the caller runs
+   * anyway at its own pace. False before the first scan and whenever a read fails.
+   */
+  isQuiet(): boolean {
+    if (this.last === undefined) return false;
+    const { procFs } = this.options;
+    let names: string[];
+    try {
+      names = procFs.readdir('/proc');
+    } catch {
+      return false;
+    }
+    const present = new Set<number>();
+    for (const name of names) {
+      const first = name.charCodeAt(0);
+      if (first < 48 || first > 57) continue;
+      const pid = Number(name);
+      present.add(pid);
+      if (this.processes.has(pid)) continue;
+      // A process the last scan did not see: only its namespace matters here (its sockets
+      // show in that namespace's counters). Not memoised: `ip netns exec` forks, then moves.
+      let netns = 0;
+      try {
+        netns = parseNamespaceLink(procFs.readlink(`/proc/${pid}/ns/net`));
+      } catch {
+        continue; // gone, or another user's (denied): a scan could not read it either
+      }
+      if (netns !== 0 && !this.signatures.has(netns)) return false;
+    }
+    for (const pid of this.ownerPids) if (!present.has(pid)) return false;
+    for (const { pid, signature } of this.signatures.values()) {
+      if (signature === undefined || readTableSignature(procFs, pid) !== signature) return false;
+    }
+    return true;
+  }
+
+  /**
+   * New processes, then the rest of the namespaces with unknown sockets, then (`isEveryone`)
+   * everyone else.
+   */
   private searchOrder(
     alive: ReadonlyMap<number, ProcessInfo>,
     newPids: readonly number[],
     namespaces: ReadonlySet<number>,
+    isEveryone: boolean,
   ): number[] {
     const order = [...newPids];
     const isNew = new Set(newPids);
@@ -778,7 +926,7 @@ export class SocketScanner {
       if (namespaces.has(info.netns)) order.push(pid);
       else rest.push(pid);
     }
-    for (const pid of rest) order.push(pid);
+    if (isEveryone) for (const pid of rest) order.push(pid);
     return order;
   }
 
@@ -851,12 +999,17 @@ export class SocketScanner {
     pid: number,
     netns: number,
     slices: ScanSlices,
+    reuse?: readonly SocketEntry[],
   ): Promise<{ tables: NamespaceTables; isNetlink: boolean } | undefined> {
     // The alive map of this scan keeps the process; only the next scan re-reads it.
     const { procFs, socketTables } = this.options;
-    const sockets = await socketTables?.read(pid, netns, slices.pause);
-    if (socketTables !== undefined) slices.resumed();
-    const isNetlink = sockets !== undefined;
+    let sockets: readonly SocketEntry[] | undefined = reuse;
+    if (sockets === undefined) {
+      sockets = await socketTables?.read(pid, netns, slices.pause);
+      if (socketTables !== undefined) slices.resumed();
+      this.isNetlinkRead.set(netns, sockets !== undefined);
+    }
+    const isNetlink = this.isNetlinkRead.get(netns) === true;
     const t =
       sockets !== undefined
         ? namespaceTablesOf(procFs, pid, netns, sockets)

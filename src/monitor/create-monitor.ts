@@ -51,6 +51,12 @@ const SWEEP_INTERVAL_MS = 5_000;
 const MAX_FLOWS = 262_144;
 /** Event-loop turns the monitor waits at most at stop for the socket events' last batch. */
 const MAX_EVENT_DRAIN_TURNS = 1000;
+/**
+ * With socket events, a quiet host (no flow to look up, no event, no socket counter moved) is
+ * scanned every this many sync intervals instead of every one: the scan that still catches
+ * what the cheap probe cannot see (a port closed and bound again, a socket handed over).
+ */
+const QUIET_SCAN_FACTOR = 10;
 
 /** Things a test (or an embedding program) may replace; all default to the real system. */
 export interface MonitorDependencies {
@@ -503,6 +509,11 @@ export async function createMonitor(
       (isOwnLiveCapture || deps.openSocketEvents !== undefined)
     ) {
       socketEvents = startSocketEvents(attributor, deps, addon, logger, resolved.udpSendEvents);
+      // Events name the owners of new connections and wake the scans on a quiet host: scan it
+      // only when something may have changed, and at least every QUIET_SCAN_FACTOR intervals.
+      if (socketEvents !== undefined) {
+        attributor.enableQuietScans(QUIET_SCAN_FACTOR * resolved.syncIntervalMs);
+      }
     }
     const monitor = new PidflowMonitor(
       final,
