@@ -391,6 +391,8 @@ export class Attributor {
     const p = flow.protocol;
     const hasPorts = p === PROTOCOL_TCP || p === PROTOCOL_UDP || p === PROTOCOL_UDPLITE;
     const now = this.clock.monotonicMs();
+    // Behind NAT the receiver's socket sees another tuple than the sender's (nat.ts).
+    const rv = flow.receiverView ?? flow;
     let sender: Owner | undefined;
     let receiver: Owner | undefined;
     let usedEvent = false;
@@ -405,14 +407,7 @@ export class Attributor {
         now,
         isFinal,
       );
-      const dst = this.tcpEnd(
-        flow.dstAddress,
-        flow.dstPort,
-        flow.srcAddress,
-        flow.srcPort,
-        now,
-        isFinal,
-      );
+      const dst = this.tcpEnd(rv.dstAddress, rv.dstPort, rv.srcAddress, rv.srcPort, now, isFinal);
       sender = src.owner;
       receiver = dst.owner;
       usedEvent = src.isFromEvent || dst.isFromEvent;
@@ -420,7 +415,7 @@ export class Attributor {
       awaitsServer = src.awaitsServer || dst.awaitsServer;
     } else if (hasPorts) {
       sender = index.findOwner(p, flow.srcAddress, flow.srcPort, flow.dstAddress, flow.dstPort);
-      receiver = index.findOwner(p, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort);
+      receiver = index.findOwner(p, rv.dstAddress, rv.dstPort, rv.srcAddress, rv.srcPort);
     }
     // A UDP local end no table knows: the kernel may have told us who sent from it. Only a
     // local address can be such an end: an event of a socket bound to no address would
@@ -431,13 +426,13 @@ export class Attributor {
       sender = this.events.udpOwner(p, flow.srcAddress, flow.srcPort, now);
       usedUdpEvent = sender !== undefined;
     }
-    if (receiver === undefined && isUdp && index.isLocal(flow.dstAddress)) {
-      receiver = this.events.udpOwner(p, flow.dstAddress, flow.dstPort, now);
+    if (receiver === undefined && isUdp && index.isLocal(rv.dstAddress)) {
+      receiver = this.events.udpOwner(p, rv.dstAddress, rv.dstPort, now);
       usedUdpEvent ||= receiver !== undefined;
     }
     usedEvent ||= usedUdpEvent;
     const srcIsLocal = sender !== undefined || index.isLocal(flow.srcAddress);
-    const dstIsLocal = receiver !== undefined || index.isLocal(flow.dstAddress);
+    const dstIsLocal = receiver !== undefined || index.isLocal(rv.dstAddress);
     // Without ports there is no socket to find: waiting would not help.
     const isComplete =
       !hasPorts ||

@@ -24,6 +24,10 @@ import { systemClock } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { CaptureError, StateError } from '../errors.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/record.js';
+import { NatTranslations, openConntrackReader } from '../attribute/nat.js';
+import type { ConntrackReader } from '../attribute/nat.js';
+import type { FlowTuple } from '../attribute/types.js';
+import { DeviceCopies } from './device-copies.js';
 import { FlowTable } from './flow-table.js';
 import type { FlowState } from './flow-table.js';
 import { applyLimits } from './limits.js';
@@ -49,6 +53,8 @@ const CLOSED_FLOW_IDLE_MS = 10_000;
 const SWEEP_INTERVAL_MS = 5_000;
 /** Live flows tracked at most in the flow table. */
 const MAX_FLOWS = 262_144;
+/** Untranslated flows whose device copies are merged stay this long after their last packet. */
+const COPY_IDLE_MS = 180_000;
 
 /** Things a test (or an embedding program) may replace; all default to the real system. */
 export interface MonitorDependencies {
@@ -69,6 +75,11 @@ export interface MonitorDependencies {
    * given, it is used with any source.
    */
   openSocketEvents?: (options: SocketEventsOptions) => SocketEventsHandle;
+  /**
+   * Opens the conntrack reader (option conntrack). Default: the addon's ctnetlink reader, used
+   * only when the monitor opens a live capture itself; when given, it is used with any source.
+   */
+  openConntrack?: () => ConntrackReader;
 }
 
 class PidflowMonitor extends EventEmitter implements Monitor {
@@ -81,6 +92,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
   private readonly timers: TimerHandle[] = [];
   private startedAt = 0;
   private lastTickAt = 0;
+  private readonly copies: DeviceCopies;
   private readonly totals = {
     seenPackets: 0,
     seenBytes: 0,
@@ -102,8 +114,10 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     private readonly logger: Logger,
     private readonly socketEvents: SocketEventsHandle | undefined = undefined,
     private readonly socketTables: SocketTableReader | undefined = undefined,
+    private readonly nat: NatTranslations | undefined = undefined,
   ) {
     super();
+    this.copies = new DeviceCopies({ nat, limit: MAX_FLOWS, onFlow: this.onDistinctFlow });
     this.options = options;
     this.devices = source.devices;
     this.done = new Promise((resolve) => {
@@ -129,10 +143,10 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     this.lastTickAt = this.startedAt;
     this.timers.push(this.clock.setInterval(() => this.tick(), this.options.tickIntervalMs));
     this.timers.push(
-      this.clock.setInterval(
-        () => this.flows.sweep(this.clock.now(), FLOW_IDLE_MS, CLOSED_FLOW_IDLE_MS),
-        SWEEP_INTERVAL_MS,
-      ),
+      this.clock.setInterval(() => {
+        this.flows.sweep(this.clock.now(), FLOW_IDLE_MS, CLOSED_FLOW_IDLE_MS);
+        this.copies.sweep(this.clock.now(), COPY_IDLE_MS);
+      }, SWEEP_INTERVAL_MS),
     );
     if (this.options.captureTimeoutMs > 0) {
       this.timers.push(
@@ -196,6 +210,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     const attribution = this.attributor.stats();
     const accounting = this.accountant.stats();
     const flowStats = this.flows.stats();
+    const copies = this.copies.stats();
     let queueDroppedPackets = 0;
     let kernelDroppedPackets = 0;
     let malformedPackets = 0;
@@ -215,6 +230,14 @@ class PidflowMonitor extends EventEmitter implements Monitor {
       },
       attributed: { packets: t.attributedPackets, bytes: t.attributedBytes },
       unknown: { packets: t.unknownPackets, bytes: t.unknownBytes },
+      duplicate: {
+        packets: copies.duplicatePackets,
+        bytes: copies.duplicateBytes,
+        flows: copies.flows,
+        multiDeviceFlows: copies.multiDeviceFlows,
+        evictedFlows: copies.evictedFlows,
+      },
+      ...(this.nat === undefined ? {} : { nat: this.nat.stats() }),
       pending: { packets: r.pendingPackets, bytes: r.pendingBytes },
       queueDropped: { packets: queueDroppedPackets, bytes: 0 },
       otherProtocol: {
@@ -273,6 +296,11 @@ class PidflowMonitor extends EventEmitter implements Monitor {
   }
 
   private readonly onFlow = (flow: FlowState, counters: FlowCounters): void => {
+    this.copies.ingest(flow, counters);
+  };
+
+  /** A flow's packets not seen on another device before: counted, then attributed. */
+  private readonly onDistinctFlow = (flow: FlowTuple, counters: FlowCounters): void => {
     this.totals.seenPackets += counters.packets;
     this.totals.seenBytes += counters.bytes;
     this.attributor.ingest(flow, counters);
@@ -288,13 +316,15 @@ class PidflowMonitor extends EventEmitter implements Monitor {
 
   /** Called by the attributor, at once or after retries, for every flow it was given. */
   readonly onResolved = (
-    flow: FlowState,
+    flow: FlowTuple,
     counters: FlowCounters,
     attribution: Attribution,
   ): void => {
     const { sender, receiver } = attribution;
     if (sender !== undefined) this.accountant.addSent(sender.process, flow, counters);
-    if (receiver !== undefined) this.accountant.addReceived(receiver.process, flow, counters);
+    // Behind NAT the receiver's connection is the tuple its own socket sees.
+    if (receiver !== undefined)
+      this.accountant.addReceived(receiver.process, flow.receiverView ?? flow, counters);
     if (sender !== undefined || receiver !== undefined) {
       this.totals.attributedPackets += counters.packets;
       this.totals.attributedBytes += counters.bytes;
@@ -308,7 +338,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     else
       this.accountant.addUnknown(
         protocol,
-        attribution.dstIsLocal ? flow.dstPort : 0,
+        attribution.dstIsLocal ? (flow.receiverView ?? flow).dstPort : 0,
         'received',
         counters,
       );
@@ -347,6 +377,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     this.attributor.flush();
     this.attributor.stop();
     this.socketTables?.close();
+    this.nat?.close();
     this.localAddresses?.stop();
     if (this.limits !== undefined) {
       try {
@@ -411,6 +442,7 @@ export async function createMonitor(
   }
   let socketEvents: SocketEventsHandle | undefined;
   let socketTables: SockDiagTables | undefined;
+  let nat: NatTranslations | undefined;
   try {
     let source = deps.source;
     const isOwnLiveCapture = source === undefined && resolved.readFile === undefined;
@@ -469,7 +501,7 @@ export async function createMonitor(
       syncIntervalMs: resolved.syncIntervalMs,
       retryBufferFlows: resolved.retryBufferFlows,
       onResolved: (flow, counters, attribution) =>
-        sink.monitor!.onResolved(flow as FlowState, counters, attribution),
+        sink.monitor!.onResolved(flow, counters, attribution),
       onScan: (alive) => accountant.markAlive(alive),
       logger,
     });
@@ -478,6 +510,9 @@ export async function createMonitor(
       (isOwnLiveCapture || deps.openSocketEvents !== undefined)
     ) {
       socketEvents = startSocketEvents(attributor, deps, addon, logger, resolved.udpSendEvents);
+    }
+    if (resolved.conntrack !== false && (isOwnLiveCapture || deps.openConntrack !== undefined)) {
+      nat = openNat(deps, addon, logger, clock);
     }
     const monitor = new PidflowMonitor(
       final,
@@ -491,6 +526,7 @@ export async function createMonitor(
       logger,
       socketEvents,
       socketTables,
+      nat,
     );
     sink.monitor = monitor;
     await attributor.start();
@@ -498,9 +534,39 @@ export async function createMonitor(
   } catch (error) {
     socketEvents?.stop();
     socketTables?.close();
+    nat?.close();
     await limits?.remove().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Opens the conntrack reader that undoes NAT. Optional: where conntrack cannot be read (no
+ * CAP_NET_ADMIN, no nf_conntrack_netlink) the monitor runs in degraded mode, with one warning.
+ */
+function openNat(
+  deps: MonitorDependencies,
+  addon: NativeAddon | undefined,
+  logger: Logger,
+  clock: Clock,
+): NatTranslations {
+  let reader: ConntrackReader | undefined;
+  let reason = '';
+  try {
+    reader =
+      deps.openConntrack !== undefined
+        ? deps.openConntrack()
+        : openConntrackReader(addon ?? loadAddon());
+  } catch (error) {
+    reason = error instanceof Error ? error.message : String(error);
+  }
+  return new NatTranslations({
+    reader,
+    unavailableReason: reason,
+    monotonicMs: () => clock.monotonicMs(),
+    onUnavailable: (message) => logger.warn?.(message),
+    onOverflow: (message) => logger.warn?.(message),
+  });
 }
 
 /**

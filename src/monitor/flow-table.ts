@@ -6,6 +6,7 @@ import type { FlowCounters, FlowTuple } from '../attribute/types.js';
 import {
   RECORD_SIZE,
   REC_OFF_DST_ADDR,
+  REC_OFF_DEVICE,
   REC_OFF_DST_PORT,
   REC_OFF_FLOW_HASH,
   REC_OFF_IP_LEN,
@@ -23,14 +24,21 @@ import {
 } from '../decode/record.js';
 import { AddressNames } from '../decode/address.js';
 import { flowKey } from '../attribute/flow-key.js';
+import type { DeviceCopy } from './device-copies.js';
 
 /**
- * A flow known to the table: its text tuple, addresses interned (flows share them). The same
- * object is the accountant's handle on the flow's connections (its key is the sender side's).
+ * A flow known to the table on one capture device: its text tuple, addresses interned (flows
+ * share them). The same tuple seen on two devices (a container's veth and the bridge) is two
+ * flows here; device-copies.ts counts their packets once.
  */
-export type FlowState = FlowTuple;
+export interface FlowState extends FlowTuple {
+  /** Index of the capture device in the source's device list. */
+  readonly device: number;
+  /** The untranslated flow this copy belongs to (set by DeviceCopies at its first batch). */
+  copy: DeviceCopy | undefined;
+}
 
-const KEY_WORDS = 10; // meta, ports, 4 words of source address, 4 of destination
+const KEY_WORDS = 10; // meta (device, IP version, protocol), ports, 4 words of each address
 const ACC_FIELDS = 6; // packets, bytes, payloadBytes, wireBytes, firstMs, lastMs
 /** Flow columns start this big and double as flows come, up to maxFlows. */
 const MIN_FLOW_CAPACITY = 256;
@@ -191,7 +199,10 @@ export class FlowTable {
         c.otherProtocolBytes += ipLen;
         continue;
       }
-      const meta = (bytes[b + REC_OFF_IP_VERSION]! << 8) | protocol;
+      // The capture device is part of the key: copies of one packet on several devices are
+      // told apart here and counted once downstream (device-copies.ts).
+      const device = bytes[b + REC_OFF_DEVICE]! | (bytes[b + REC_OFF_DEVICE + 1]! << 8);
+      const meta = ((device << 16) | (bytes[b + REC_OFF_IP_VERSION]! << 8) | protocol) >>> 0;
       const tsMs = words[w + W_TS_SEC]! * 1000 + words[w + W_TS_USEC]! / 1000;
       const payload = words[w + W_PAYLOAD_LEN]!;
       const wire = words[w + W_WIRE_LEN]!;
@@ -485,6 +496,8 @@ function makeFlowState(view: DataView, base: number, names: AddressNames): FlowS
   const srcPort = view.getUint16(base + REC_OFF_SRC_PORT, true);
   const dstPort = view.getUint16(base + REC_OFF_DST_PORT, true);
   return {
+    device: view.getUint16(base + REC_OFF_DEVICE, true),
+    copy: undefined,
     key: flowKey(protocol, srcAddress, srcPort, dstAddress, dstPort),
     ipVersion,
     protocol,
