@@ -47,6 +47,12 @@ interface Lookup {
   readonly usedUdpEvent?: boolean | undefined;
   /** A TCP end has only a listener yet: the process that serves it has not read or written it. */
   readonly awaitsServer?: boolean | undefined;
+  /**
+   * Not final only because an end may live in a network namespace no scan has seen yet (no
+   * end known at all, or one known from a kernel event only): one scan that starts after the
+   * flow arrived settles it.
+   */
+  readonly awaitsScan?: boolean | undefined;
 }
 
 const CLOSING_FLAGS = TCP_FIN | TCP_RST;
@@ -434,9 +440,26 @@ export class Attributor {
     const srcIsLocal = sender !== undefined || index.isLocal(flow.srcAddress);
     const dstIsLocal = receiver !== undefined || index.isLocal(rv.dstAddress);
     // Without ports there is no socket to find: waiting would not help.
-    const isComplete =
+    let isComplete =
       !hasPorts ||
       ((sender !== undefined || !srcIsLocal) && (receiver !== undefined || !dstIsLocal));
+    // An end that is local to no namespace we know may be in one that appeared since the last
+    // scan (a container, a namespace of routed clients): wait for one scan before calling it
+    // remote, when nothing of the flow is known yet, or when its one known end came from a
+    // kernel event (its socket is newer than the last scan, and so may be its peer's namespace).
+    const known = sender ?? receiver;
+    const isInOtherNamespace =
+      known !== undefined &&
+      index.hostNetns !== 0 &&
+      known.process.netns !== 0 &&
+      known.process.netns !== index.hostNetns;
+    const awaitsScan =
+      isComplete &&
+      hasPorts &&
+      !isFinal &&
+      ((known === undefined && !srcIsLocal && !dstIsLocal) ||
+        (usedEvent && isInOtherNamespace && (sender === undefined || receiver === undefined)));
+    if (awaitsScan) isComplete = false;
     const isProvisional =
       isProvisionalEnd || (usedEvent && (sender === undefined || receiver === undefined));
     return {
@@ -445,6 +468,7 @@ export class Attributor {
       isProvisional,
       usedUdpEvent,
       awaitsServer,
+      awaitsScan,
     };
   }
 
@@ -574,7 +598,8 @@ export class Attributor {
       if (!result.isComplete) {
         if (seq <= parked.parkedAtSeq) continue; // this scan began before the flow arrived
         parked.waitedScans++;
-        if (parked.waitedScans < this.retryScans) continue;
+        // A flow that only waited for a scan newer than itself has had it.
+        if (parked.waitedScans < this.retryScans && result.awaitsScan !== true) continue;
         if (
           result.awaitsServer === true &&
           this.events.tracksTcpIo &&

@@ -126,6 +126,8 @@ export class NatTranslations {
   private readonly onOverflow: ((message: string) => void) | undefined;
   private readonly cache = new Map<string, CachedView>();
   private unavailableReason = '';
+  /** Closed by close() (the monitor stopped): not a degraded mode. */
+  private isClosed = false;
   private hasWarnedOverflow = false;
   private readonly counters = {
     lookups: 0,
@@ -200,7 +202,7 @@ export class NatTranslations {
 
   stats(): NatStats {
     return {
-      available: this.reader !== undefined,
+      available: this.reader !== undefined || (this.isClosed && this.unavailableReason === ''),
       unavailableReason: this.unavailableReason,
       cached: this.cache.size,
       ...this.counters,
@@ -208,6 +210,7 @@ export class NatTranslations {
   }
 
   close(): void {
+    if (this.reader !== undefined) this.isClosed = true;
     this.reader?.close();
     this.reader = undefined;
   }
