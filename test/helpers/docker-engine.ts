@@ -144,6 +144,8 @@ export async function startDockerEngine(): Promise<DockerEngine> {
       clearTimeout(timer);
     }
     restoreHost(before);
+    // The engine leaves its exec root's namespace bind mount (exec/netns/default) behind.
+    unmountUnder(dir);
     // vfs layers and container state: plain files, removed with the temp dir.
     rmSync(dir, { recursive: true, force: true });
   };
@@ -299,6 +301,23 @@ function runContainerWorker(
     child,
     release: () => child.stdin?.end(),
   };
+}
+
+/** Lazily unmount everything mounted under `dir` (deepest first). */
+function unmountUnder(dir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((m): m is string => m !== undefined && m.startsWith(`${dir}/`))
+    .sort()
+    .reverse();
+  for (const m of mounts) {
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+    } catch {
+      // Already gone.
+    }
+  }
 }
 
 function restoreHost(before: {
