@@ -162,6 +162,8 @@ export class NatTranslations {
    */
   resolve(flow: FlowTuple): NatView | null {
     if (this.reader === undefined) return null;
+    // Loopback traffic is not translated (DNAT to 127/8 needs route_localnet): no lookup.
+    if (isLoopback(flow.srcAddress) && isLoopback(flow.dstAddress)) return null;
     const now = this.monotonicMs();
     const cached = this.cache.get(flow.key);
     if (cached !== undefined && cached.expiresMs > now) {
@@ -330,4 +332,8 @@ export function translatedView(flow: FlowTuple, entry: NativeConntrackEntry): Na
     dstPort: sender[3] as number,
     receiverView,
   };
+}
+
+function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1';
 }

@@ -310,15 +310,29 @@ test(
       ];
       const clientPid = truths[0]!.pid;
       const m = monitor;
+      const serverPid = truths[1]!.pid;
+      // The name comes from the engine's state files, read when the process is first seen (and
+      // retried while unknown): wait for it with the bytes.
       await waitFor(() => {
-        const entry = m.snapshot().processes.find((p) => p.process.pid === clientPid);
-        return (entry?.total.sentPayloadBytes ?? 0) >= truths[0]!.sentPayloadBytes;
+        const processes = m.snapshot().processes;
+        const entry = processes.find((p) => p.process.pid === clientPid);
+        const server = processes.find((p) => p.process.pid === serverPid);
+        return (
+          (entry?.total.sentPayloadBytes ?? 0) >= truths[0]!.sentPayloadBytes &&
+          (server?.total.receivedPayloadBytes ?? 0) >= truths[1]!.receivedPayloadBytes &&
+          entry?.process.container?.name === 'pfd-hostnet'
+        );
       }, SETTLE_LIMIT_MS);
       await monitor.stop();
       const snapshot = monitor.snapshot();
       assertOnRightProcess('--network host', snapshot, truths);
       const entry = snapshot.processes.find((p) => p.process.pid === clientPid);
-      assert.equal(entry?.process.container?.name, 'pfd-hostnet', describeSnapshot(snapshot));
+      assert.equal(
+        entry?.process.container?.name,
+        'pfd-hostnet',
+        `container of pid ${clientPid}: ${JSON.stringify(entry?.process.container ?? null)} ` +
+          `(cgroup ${entry?.process.cgroup ?? '?'})\n${describeSnapshot(snapshot)}`,
+      );
       assert.equal(entry?.process.container?.runtime, 'docker');
     } finally {
       for (const w of workers) w.release();
