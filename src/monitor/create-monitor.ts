@@ -117,7 +117,13 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     private readonly nat: NatTranslations | undefined = undefined,
   ) {
     super();
-    this.copies = new DeviceCopies({ nat, limit: MAX_FLOWS, onFlow: this.onDistinctFlow });
+    this.copies = new DeviceCopies({
+      nat,
+      limit: MAX_FLOWS,
+      // `any` sees every interface: its copies are merged like those of several devices.
+      isSingleInterface: source.devices.length === 1 && source.devices[0] !== 'any',
+      onFlow: this.onDistinctFlow,
+    });
     this.options = options;
     this.devices = source.devices;
     this.done = new Promise((resolve) => {

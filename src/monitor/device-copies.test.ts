@@ -17,6 +17,7 @@ function copy(device: number, src: string, sport: number, dst: string, dport: nu
     dstPort: dport,
     device,
     copy: undefined,
+    attributed: undefined,
   };
 }
 
@@ -127,4 +128,32 @@ test('the merge table is bounded: the oldest flow goes, counted', () => {
   assert.equal(copies.stats().flows, 2);
   assert.equal(copies.stats().evictedFlows, 2);
   assert.equal(out.length, 4);
+});
+
+test('one interface: no merge table, the NAT view is looked up once per flow', () => {
+  let lookups = 0;
+  const nat = new NatTranslations({
+    reader: {
+      get: () => {
+        lookups++;
+        return null;
+      },
+      close: () => undefined,
+    },
+    monotonicMs: () => 0,
+  });
+  const out: FlowTuple[] = [];
+  const copies = new DeviceCopies({
+    nat,
+    limit: 1000,
+    isSingleInterface: true,
+    onFlow: (flow) => out.push(flow),
+  });
+  const a = copy(0, '198.18.0.1', 1, '198.18.0.2', 2);
+  copies.ingest(a, counters(1, 100));
+  copies.ingest(a, counters(1, 100));
+  assert.equal(out.length, 2);
+  assert.equal(out[0], a);
+  assert.equal(lookups, 2, 'the tuple, then its reverse, once');
+  assert.equal(copies.stats().flows, 0);
 });

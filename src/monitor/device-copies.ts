@@ -45,6 +45,11 @@ export interface DeviceCopiesOptions {
   nat: NatTranslations | undefined;
   /** Untranslated flows tracked at most. */
   limit: number;
+  /**
+   * Packets come from one interface only (one device captured, not `any`): no copies to merge,
+   * only NAT to undo. @default false
+   */
+  isSingleInterface?: boolean;
   /** Receives each untranslated flow with the counters not counted before. */
   onFlow: (flow: FlowTuple, counters: FlowCounters) => void;
 }
@@ -60,6 +65,7 @@ const FIELDS = 4;
 export class DeviceCopies {
   private readonly nat: NatTranslations | undefined;
   private readonly limit: number;
+  private readonly isSingleInterface: boolean;
   private readonly onFlow: DeviceCopiesOptions['onFlow'];
   private readonly flows = new Map<string, DeviceCopy>();
   private readonly out: FlowCounters = {
@@ -81,11 +87,22 @@ export class DeviceCopies {
   constructor(options: DeviceCopiesOptions) {
     this.nat = options.nat;
     this.limit = options.limit;
+    this.isSingleInterface = options.isSingleInterface ?? false;
     this.onFlow = options.onFlow;
   }
 
   /** Count one device's batch of one flow; hands on what no other device counted yet. */
   ingest(copy: FlowState, counters: FlowCounters): void {
+    if (this.isSingleInterface) {
+      // Nothing to merge: no table, no sums; the flow's view is kept on the flow itself.
+      let flow = copy.attributed;
+      if (flow === undefined) {
+        flow = this.nat?.resolve(copy) ?? copy;
+        copy.attributed = flow;
+      }
+      this.onFlow(flow, counters);
+      return;
+    }
     let merged = copy.copy;
     if (merged === undefined) {
       merged = this.find(copy);
@@ -145,7 +162,7 @@ export class DeviceCopies {
 
   /** The untranslated flow of a copy seen for the first time (one NAT lookup per flow). */
   private find(copy: FlowState): DeviceCopy {
-    const flow = this.nat?.resolve(copy) ?? stripDevice(copy);
+    const flow: FlowTuple = this.nat?.resolve(copy) ?? copy;
     let merged = this.flows.get(flow.key);
     if (merged !== undefined) return merged;
     if (this.flows.size >= this.limit) {
@@ -168,17 +185,4 @@ export class DeviceCopies {
     if (this.limit > 0) this.flows.set(flow.key, merged);
     return merged;
   }
-}
-
-/** The tuple of a flow-table flow without its device fields (what the attributor needs). */
-function stripDevice(copy: FlowState): FlowTuple {
-  return {
-    key: copy.key,
-    ipVersion: copy.ipVersion,
-    protocol: copy.protocol,
-    srcAddress: copy.srcAddress,
-    srcPort: copy.srcPort,
-    dstAddress: copy.dstAddress,
-    dstPort: copy.dstPort,
-  };
 }

@@ -6,7 +6,7 @@ import type { FlowCounters, FlowTuple } from '../attribute/types.js';
 import {
   RECORD_SIZE,
   REC_OFF_DST_ADDR,
-  REC_OFF_DEVICE,
+  REC_OFF_IFINDEX,
   REC_OFF_DST_PORT,
   REC_OFF_FLOW_HASH,
   REC_OFF_IP_LEN,
@@ -27,18 +27,20 @@ import { flowKey } from '../attribute/flow-key.js';
 import type { DeviceCopy } from './device-copies.js';
 
 /**
- * A flow known to the table on one capture device: its text tuple, addresses interned (flows
- * share them). The same tuple seen on two devices (a container's veth and the bridge) is two
- * flows here; device-copies.ts counts their packets once.
+ * A flow known to the table on one network interface: its text tuple, addresses interned (flows
+ * share them). The same tuple seen on two interfaces (a container's veth and the bridge, also
+ * within one capture on `any`) is two flows here; device-copies.ts counts their packets once.
  */
 export interface FlowState extends FlowTuple {
-  /** Index of the capture device in the source's device list. */
+  /** OS interface index the packets were seen on (record.h: the SLL2 header's on `any`). */
   readonly device: number;
   /** The untranslated flow this copy belongs to (set by DeviceCopies at its first batch). */
   copy: DeviceCopy | undefined;
+  /** With one capture interface: the flow handed to the attributor (NAT undone), once known. */
+  attributed: FlowTuple | undefined;
 }
 
-const KEY_WORDS = 10; // meta (device, IP version, protocol), ports, 4 words of each address
+const KEY_WORDS = 11; // meta (IP version, protocol), ports, 4 words of each address, ifindex
 const ACC_FIELDS = 6; // packets, bytes, payloadBytes, wireBytes, firstMs, lastMs
 /** Flow columns start this big and double as flows come, up to maxFlows. */
 const MIN_FLOW_CAPACITY = 256;
@@ -54,6 +56,7 @@ const W_PAYLOAD_LEN = REC_OFF_PAYLOAD_LEN / 4;
 const W_SRC_ADDR = REC_OFF_SRC_ADDR / 4;
 const W_DST_ADDR = REC_OFF_DST_ADDR / 4;
 const W_FLOW_HASH = REC_OFF_FLOW_HASH / 4;
+const W_IFINDEX = REC_OFF_IFINDEX / 4;
 /** Typed arrays read in host byte order; the records are little-endian (native/record.h). */
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -199,10 +202,7 @@ export class FlowTable {
         c.otherProtocolBytes += ipLen;
         continue;
       }
-      // The capture device is part of the key: copies of one packet on several devices are
-      // told apart here and counted once downstream (device-copies.ts).
-      const device = bytes[b + REC_OFF_DEVICE]! | (bytes[b + REC_OFF_DEVICE + 1]! << 8);
-      const meta = ((device << 16) | (bytes[b + REC_OFF_IP_VERSION]! << 8) | protocol) >>> 0;
+      const meta = (bytes[b + REC_OFF_IP_VERSION]! << 8) | protocol;
       const tsMs = words[w + W_TS_SEC]! * 1000 + words[w + W_TS_USEC]! / 1000;
       const payload = words[w + W_PAYLOAD_LEN]!;
       const wire = words[w + W_WIRE_LEN]!;
@@ -219,6 +219,9 @@ export class FlowTable {
         key[7] = words[w + W_DST_ADDR + 1]!;
         key[8] = words[w + W_DST_ADDR + 2]!;
         key[9] = words[w + W_DST_ADDR + 3]!;
+        // The interface is part of the key: copies of one packet on several interfaces are
+        // told apart here and counted once downstream (device-copies.ts).
+        key[10] = words[w + W_IFINDEX]!;
         // The addon's flow hash (FNV-1a of protocol, addresses and ports, record.h) is a
         // function of the key's fields, so one flow always probes from one home slot; hashing
         // the key again here cost a third of the lookup time with many interleaved flows.
@@ -410,7 +413,8 @@ export class FlowTable {
       keys[k + 6] === words[w + W_DST_ADDR] &&
       keys[k + 7] === words[w + W_DST_ADDR + 1] &&
       keys[k + 8] === words[w + W_DST_ADDR + 2] &&
-      keys[k + 9] === words[w + W_DST_ADDR + 3]
+      keys[k + 9] === words[w + W_DST_ADDR + 3] &&
+      keys[k + 10] === words[w + W_IFINDEX]
     );
   }
 
@@ -496,8 +500,9 @@ function makeFlowState(view: DataView, base: number, names: AddressNames): FlowS
   const srcPort = view.getUint16(base + REC_OFF_SRC_PORT, true);
   const dstPort = view.getUint16(base + REC_OFF_DST_PORT, true);
   return {
-    device: view.getUint16(base + REC_OFF_DEVICE, true),
+    device: view.getUint32(base + REC_OFF_IFINDEX, true),
     copy: undefined,
+    attributed: undefined,
     key: flowKey(protocol, srcAddress, srcPort, dstAddress, dstPort),
     ipVersion,
     protocol,
