@@ -159,11 +159,17 @@ export class NatTranslations {
   /**
    * The untranslated view of `flow` (a packet's tuple as captured), or null when conntrack
    * knows no translation for it (or cannot be read). Once per flow: the caller keeps the answer.
+   * `isShared`: other flows may carry the same tuple (copies on other interfaces), so the answer
+   * is cached for them; false looks up without caching (the caller's flow is the only one).
    */
-  resolve(flow: FlowTuple): NatView | null {
+  resolve(flow: FlowTuple, isShared = true): NatView | null {
     if (this.reader === undefined) return null;
     // Loopback traffic is not translated (DNAT to 127/8 needs route_localnet): no lookup.
     if (isLoopback(flow.srcAddress) && isLoopback(flow.dstAddress)) return null;
+    if (!isShared) {
+      this.counters.cacheMisses++;
+      return this.lookup(flow);
+    }
     const now = this.monotonicMs();
     const cached = this.cache.get(flow.key);
     if (cached !== undefined && cached.expiresMs > now) {

@@ -97,7 +97,7 @@ export class DeviceCopies {
       // Nothing to merge: no table, no sums; the flow's view is kept on the flow itself.
       let flow = copy.attributed;
       if (flow === undefined) {
-        flow = this.nat?.resolve(copy) ?? copy;
+        flow = this.nat?.resolve(copy, false) ?? copy;
         copy.attributed = flow;
       }
       this.onFlow(flow, counters);
