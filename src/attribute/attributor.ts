@@ -20,6 +20,7 @@ import type { ConnectEvent } from './recent-connects.js';
 import type { ProcFs } from './procfs.js';
 import { ScanScheduler } from './scan-scheduler.js';
 import { SocketEventIntake } from './socket-event-intake.js';
+import { VirtualLinks } from './virtual-links.js';
 import { SocketIndex, SocketScanner } from './socket-scanner.js';
 import type { ScanResult } from './socket-scanner.js';
 import type { Attribution, FlowCounters, FlowTuple, Owner, ProcessInfo } from './types.js';
@@ -100,6 +101,7 @@ export class Attributor {
   private readonly events: SocketEventIntake;
   private readonly peers: PeerInference;
   private readonly cache: FlowCache;
+  private readonly virtualLinks: VirtualLinks;
 
   private index: SocketIndex;
   /** Processes forked from a process of the same program -> relatives (last scan). */
@@ -148,6 +150,7 @@ export class Attributor {
       throw new UsageError(`attributor option maxScanShare must be <= 1, got ${maxScanShare}`);
     }
     this.index = SocketIndex.empty(this.localAddresses);
+    this.virtualLinks = new VirtualLinks(this.procFs, () => this.clock.monotonicMs());
     const eventsLimit = positive('connectEventsLimit', options.connectEventsLimit, 65_536, 0);
     const eventsTtlMs = positive('connectEventsTtlMs', options.connectEventsTtlMs, 120_000);
     this.containerNames = new ContainerNames({
@@ -446,19 +449,26 @@ export class Attributor {
     // An end that is local to no namespace we know may be in one that appeared since the last
     // scan (a container, a namespace of routed clients): wait for one scan before calling it
     // remote, when nothing of the flow is known yet, or when its one known end came from a
-    // kernel event (its socket is newer than the last scan, and so may be its peer's namespace).
+    // kernel event (its socket is newer than the last scan, and so may be its peer's namespace),
+    // or when the flow was captured on a virtual interface (veth, bridge) and one end is known.
     const known = sender ?? receiver;
     const isInOtherNamespace =
       known !== undefined &&
       index.hostNetns !== 0 &&
       known.process.netns !== 0 &&
       known.process.netns !== index.hostNetns;
+    const hasOneOwner = known !== undefined && (sender === undefined || receiver === undefined);
     const awaitsScan =
       isComplete &&
       hasPorts &&
       !isFinal &&
       ((known === undefined && !srcIsLocal && !dstIsLocal) ||
-        (usedEvent && isInOtherNamespace && (sender === undefined || receiver === undefined)));
+        (hasOneOwner && usedEvent && isInOtherNamespace) ||
+        // Captured on a veth or a bridge: the far side is often a namespace of this host.
+        (hasOneOwner &&
+          flow.device !== undefined &&
+          this.scanGen > 0 &&
+          this.virtualLinks.isVirtual(flow.device)));
     if (awaitsScan) isComplete = false;
     const isProvisional =
       isProvisionalEnd || (usedEvent && (sender === undefined || receiver === undefined));

@@ -329,6 +329,7 @@ export function translatedView(flow: FlowTuple, entry: NativeConntrackEntry): Na
     sender[3] as number,
   );
   return {
+    ...(flow.device === undefined ? {} : { device: flow.device }),
     key: `${senderKey}>${receiverView.key}`,
     ipVersion: flow.ipVersion,
     protocol: p,

@@ -91,6 +91,8 @@ export interface FlowTuple {
    * tuple's source end is the sender's socket, and `key` names both views.
    */
   readonly receiverView?: FlowTuple;
+  /** OS interface index the flow was captured on, when known (the flow table sets it). */
+  readonly device?: number;
 }
 
 /** Counters of one flow aggregated over one batch (or merged across batches while waiting). */

@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import type { Monitor, Snapshot } from '../../src/index.js';
 import type { WorkerReport } from './traffic.js';
 
+/** Most a process may get over its worker's count (retransmitted payload). */
+const MAX_OVER_TRUTH = 1.05;
+
 /** What one worker process says it moved: payload bytes, both directions. */
 export interface ProcessPayload {
   readonly pid: number;
@@ -38,7 +41,9 @@ export function monitorPayload(
 
 /**
  * Each process got at least `share` of the payload it really moved, in each direction where it
- * moved any, and no more than its truth plus (1 - share) (nothing counted twice).
+ * moved any, and at most 5% more: the wire may carry TCP retransmissions the worker never
+ * counted (seen under load), while a packet counted twice would show as 200%. Exact host totals
+ * are checked against tcpdump separately.
  */
 export function assertOnRightProcess(
   what: string,
@@ -52,7 +57,7 @@ export function assertOnRightProcess(
       if (t[dir] === 0) continue;
       const ratio = got[dir] / t[dir];
       assert.ok(
-        ratio >= share && ratio <= 2 - share,
+        ratio >= share && ratio <= MAX_OVER_TRUTH,
         `${what}: ${t.label} (pid ${t.pid}) ${dir}: monitor ${got[dir]}, worker ${t[dir]} ` +
           `(${(ratio * 100).toFixed(2)}%)\n${describeSnapshot(snapshot)}`,
       );
