@@ -76,3 +76,38 @@ test('traffic between two remote hosts waits for one scan only, then is unknown'
   assert.equal(resolved[0]?.attribution.receiver, undefined);
   attributor.stop();
 });
+
+test('captured on a veth: a host process talking to a namespace no scan has seen yet waits for it', async () => {
+  const procFs = hostOnly();
+  procFs.addProcess({ pid: 40, comm: 'hostclient', netns: HOST_NS, sockets: [4001, 4002] });
+  procFs.setNetFiles(1, {
+    tcp:
+      line(0, '198.18.1.1:41000', `${SERVER}:80`, TcpState.established, 4001) +
+      line(1, '198.18.1.1:41001', '203.0.113.9:443', TcpState.established, 4002),
+    fib_trie: '     |-- 198.18.1.1\n        /32 host LOCAL\n',
+  });
+  procFs.setLink('/sys/class/net/pfveth', '../../devices/virtual/net/pfveth');
+  procFs.setFile('/sys/class/net/pfveth/ifindex', '7\n');
+  procFs.setLink('/sys/class/net/eth0', '../../devices/pci0000:00/0000:00:03.0/net/eth0');
+  procFs.setFile('/sys/class/net/eth0/ifindex', '2\n');
+  const { attributor, resolved } = attributorHarness(procFs, ['198.18.1.1']);
+  await attributor.start();
+  procFs.addProcess({ pid: 60, comm: 'server', netns: SERVER_NS, sockets: [6001] });
+  procFs.setNetFiles(60, {
+    tcp: line(0, `${SERVER}:80`, '198.18.1.1:41000', TcpState.established, 6001),
+    fib_trie: `     |-- ${SERVER}\n        /32 host LOCAL\n`,
+  });
+  const onVeth = { ...flowTuple(TCP, '198.18.1.1', 41000, SERVER, 80), device: 7 };
+  attributor.ingest(onVeth, counters());
+  assert.equal(resolved.length, 0, 'the far end may be a namespace of this host');
+  await attributor.scanNow();
+  assert.equal(resolved[0]?.attribution.sender?.process.pid, 40);
+  assert.equal(resolved[0]?.attribution.receiver?.process.pid, 60);
+  // On a physical interface the same situation is ordinary traffic to a remote host: no wait.
+  const onEth = { ...flowTuple(TCP, '198.18.1.1', 41001, '203.0.113.9', 443), device: 2 };
+  attributor.ingest(onEth, counters());
+  assert.equal(resolved.length, 2);
+  assert.equal(resolved[1]?.attribution.sender?.process.pid, 40);
+  assert.equal(resolved[1]?.attribution.receiver, undefined);
+  attributor.stop();
+});
