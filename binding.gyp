@@ -11,7 +11,8 @@
         "native/decode.cc",
         "native/savefile.cc",
         "native/sock_events.cc",
-        "native/sock_diag.cc"
+        "native/sock_diag.cc",
+        "native/conntrack.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

@@ -3,7 +3,8 @@
 // open(options, onMessage) -> CaptureHandle {start(), stop(), stats(), openResults()},
 // sockEventVersion, sockEventSize, hasSocketEvents,
 // openSocketEvents(options, onBatch) -> {stop(), stats()} (native/sock_events.cc),
-// sockDiagVersion, sockDiagRecordSize, sockDiagOpen, sockDiagDump, sockDiagClose (native/sock_diag.cc).
+// sockDiagVersion, sockDiagRecordSize, sockDiagOpen, sockDiagDump, sockDiagClose (native/sock_diag.cc),
+// conntrackOpen, conntrackGet, conntrackClose (native/conntrack.cc).
 // TypeScript (src/capture/addon.ts) validates every argument first; the checks here are the
 // last line of defence and throw TypeError with the usage line.
 #include <arpa/inet.h>
@@ -18,6 +19,7 @@
 #include "decode.h"
 #include "record.h"
 #include "sock_diag.h"
+#include "conntrack.h"
 #include "sock_events.h"
 #include "bpf/sock_events.h"
 
@@ -211,6 +213,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sockDiagOpen", Napi::Function::New(env, SockDiagOpen, "sockDiagOpen"));
   exports.Set("sockDiagDump", Napi::Function::New(env, SockDiagDump, "sockDiagDump"));
   exports.Set("sockDiagClose", Napi::Function::New(env, SockDiagClose, "sockDiagClose"));
+  exports.Set("conntrackOpen", Napi::Function::New(env, ConntrackOpen, "conntrackOpen"));
+  exports.Set("conntrackGet", Napi::Function::New(env, ConntrackGet, "conntrackGet"));
+  exports.Set("conntrackClose", Napi::Function::New(env, ConntrackClose, "conntrackClose"));
   return exports;
 }
 

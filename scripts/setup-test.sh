@@ -19,6 +19,8 @@ test_packages=(
   prometheus
   python3
   systemd
+  iptables
+  docker.io
 )
 apt_need "${test_packages[@]}"
 bash scripts/setup.sh

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib/apt-need.sh
 . scripts/lib/addon-stale.sh
 
-apt_need libpcap-dev libbpf-dev pkg-config clang python3 make g++ iproute2
+apt_need libpcap-dev libbpf-dev linux-libc-dev pkg-config clang python3 make g++ iproute2
 
 stamp=node_modules/.pidflow-setup
 if [ -f "$stamp" ] && [ "$stamp" -nt package-lock.json ] && [ -f build/Release/pidflow.node ] && [ -z "${CI:-}" ]; then

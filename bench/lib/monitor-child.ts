@@ -37,6 +37,11 @@ function snapshotMessage(monitor: Monitor): ChildMessage {
     kernelDroppedPackets: stats.kernelDroppedPackets,
     queueDroppedPackets: stats.queueDropped.packets,
     seenPackets: stats.seen.packets,
+    seenBytes: stats.seen.bytes,
+    duplicateBytes: stats.duplicate.bytes,
+    natLookups: stats.nat?.lookups ?? 0,
+    natLookupMs: stats.nat?.lookupMs ?? 0,
+    natTranslatedFlows: stats.nat?.translatedFlows ?? 0,
   };
 }
 

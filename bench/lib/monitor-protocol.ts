@@ -21,6 +21,13 @@ export type ChildMessage =
       kernelDroppedPackets: number;
       queueDroppedPackets: number;
       seenPackets: number;
+      /** IP bytes counted once (device copies merged) and the copies left out. */
+      seenBytes: number;
+      duplicateBytes: number;
+      /** Conntrack lookups and the time they took, ms (absent with conntrack off). */
+      natLookups: number;
+      natLookupMs: number;
+      natTranslatedFlows: number;
     }
   | { type: 'stopped'; warnings: string[] }
   | { type: 'ended'; reason: string; error: string }

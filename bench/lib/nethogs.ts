@@ -26,9 +26,13 @@ export interface NethogsProcess {
 // `/usr/bin/node/12345/0\t1.00245e+06\t31724` or `unknown TCP/0/0\t0\t0`
 const LINE = /^(.*)\/(\d+)\/(\d+)\t([0-9.e+-]+)\t([0-9.e+-]+)$/;
 
-/** Start nethogs on `device` (on the host), refreshing every second. */
-export async function startNethogs(net: TestNet, device: string): Promise<NethogsProcess> {
-  const child = net.spawnIn(undefined, 'nethogs', ['-t', '-v', '2', '-d', '1', '-C', device], {
+/** Start nethogs on `device` (or several devices) on the host, refreshing every second. */
+export async function startNethogs(
+  net: TestNet,
+  device: string | readonly string[],
+): Promise<NethogsProcess> {
+  const devices = typeof device === 'string' ? [device] : device;
+  const child = net.spawnIn(undefined, 'nethogs', ['-t', '-v', '2', '-d', '1', '-C', ...devices], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   const byPid = new Map<number, NethogsTotals>();
@@ -63,7 +67,7 @@ export async function startNethogs(net: TestNet, device: string): Promise<Nethog
   while (!sawRefresh && Date.now() < deadline && child.exitCode === null) {
     await new Promise((r) => setTimeout(r, 50));
   }
-  if (!sawRefresh) throw new Error(`nethogs on ${device} printed nothing within 5 s`);
+  if (!sawRefresh) throw new Error(`nethogs on ${devices.join(', ')} printed nothing within 5 s`);
   return {
     pid: child.pid,
     byPid: () => byPid,

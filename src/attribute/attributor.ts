@@ -21,6 +21,7 @@ import type { ConnectEvent } from './recent-connects.js';
 import type { ProcFs } from './procfs.js';
 import { ScanScheduler } from './scan-scheduler.js';
 import { SocketEventIntake } from './socket-event-intake.js';
+import { VirtualLinks } from './virtual-links.js';
 import { SocketIndex, SocketScanner } from './socket-scanner.js';
 import type { ScanResult } from './socket-scanner.js';
 import type { Attribution, FlowCounters, FlowTuple, Owner, ProcessInfo } from './types.js';
@@ -48,6 +49,12 @@ interface Lookup {
   readonly usedUdpEvent?: boolean | undefined;
   /** A TCP end has only a listener yet: the process that serves it has not read or written it. */
   readonly awaitsServer?: boolean | undefined;
+  /**
+   * Not final only because an end may live in a network namespace no scan has seen yet (no
+   * end known at all, or one known from a kernel event only): one scan that starts after the
+   * flow arrived settles it.
+   */
+  readonly awaitsScan?: boolean | undefined;
 }
 
 const CLOSING_FLAGS = TCP_FIN | TCP_RST;
@@ -101,6 +108,7 @@ export class Attributor {
   private readonly events: SocketEventIntake;
   private readonly peers: PeerInference;
   private readonly cache: FlowCache;
+  private readonly virtualLinks: VirtualLinks;
 
   private index: SocketIndex;
   /** Processes forked from a process of the same program -> relatives (last scan). */
@@ -158,6 +166,7 @@ export class Attributor {
       throw new UsageError(`attributor option maxScanShare must be <= 1, got ${maxScanShare}`);
     }
     this.index = SocketIndex.empty(this.localAddresses);
+    this.virtualLinks = new VirtualLinks(this.procFs, () => this.clock.monotonicMs());
     const eventsLimit = positive('connectEventsLimit', options.connectEventsLimit, 65_536, 0);
     const eventsTtlMs = positive('connectEventsTtlMs', options.connectEventsTtlMs, 120_000);
     this.containerNames = new ContainerNames({
@@ -435,6 +444,8 @@ export class Attributor {
     const p = flow.protocol;
     const hasPorts = p === PROTOCOL_TCP || p === PROTOCOL_UDP || p === PROTOCOL_UDPLITE;
     const now = this.clock.monotonicMs();
+    // Behind NAT the receiver's socket sees another tuple than the sender's (nat.ts).
+    const rv = flow.receiverView ?? flow;
     let sender: Owner | undefined;
     let receiver: Owner | undefined;
     let usedEvent = false;
@@ -449,14 +460,7 @@ export class Attributor {
         now,
         isFinal,
       );
-      const dst = this.tcpEnd(
-        flow.dstAddress,
-        flow.dstPort,
-        flow.srcAddress,
-        flow.srcPort,
-        now,
-        isFinal,
-      );
+      const dst = this.tcpEnd(rv.dstAddress, rv.dstPort, rv.srcAddress, rv.srcPort, now, isFinal);
       sender = src.owner;
       receiver = dst.owner;
       usedEvent = src.isFromEvent || dst.isFromEvent;
@@ -464,7 +468,7 @@ export class Attributor {
       awaitsServer = src.awaitsServer || dst.awaitsServer;
     } else if (hasPorts) {
       sender = index.findOwner(p, flow.srcAddress, flow.srcPort, flow.dstAddress, flow.dstPort);
-      receiver = index.findOwner(p, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort);
+      receiver = index.findOwner(p, rv.dstAddress, rv.dstPort, rv.srcAddress, rv.srcPort);
     }
     // A UDP local end no table knows: the kernel may have told us who sent from it. Only a
     // local address can be such an end: an event of a socket bound to no address would
@@ -475,17 +479,41 @@ export class Attributor {
       sender = this.events.udpOwner(p, flow.srcAddress, flow.srcPort, now);
       usedUdpEvent = sender !== undefined;
     }
-    if (receiver === undefined && isUdp && index.isLocal(flow.dstAddress)) {
-      receiver = this.events.udpOwner(p, flow.dstAddress, flow.dstPort, now);
+    if (receiver === undefined && isUdp && index.isLocal(rv.dstAddress)) {
+      receiver = this.events.udpOwner(p, rv.dstAddress, rv.dstPort, now);
       usedUdpEvent ||= receiver !== undefined;
     }
     usedEvent ||= usedUdpEvent;
     const srcIsLocal = sender !== undefined || index.isLocal(flow.srcAddress);
-    const dstIsLocal = receiver !== undefined || index.isLocal(flow.dstAddress);
+    const dstIsLocal = receiver !== undefined || index.isLocal(rv.dstAddress);
     // Without ports there is no socket to find: waiting would not help.
-    const isComplete =
+    let isComplete =
       !hasPorts ||
       ((sender !== undefined || !srcIsLocal) && (receiver !== undefined || !dstIsLocal));
+    // An end that is local to no namespace we know may be in one that appeared since the last
+    // scan (a container, a namespace of routed clients): wait for one scan before calling it
+    // remote, when nothing of the flow is known yet, or when its one known end came from a
+    // kernel event (its socket is newer than the last scan, and so may be its peer's namespace),
+    // or when the flow was captured on a virtual interface (veth, bridge) and one end is known.
+    const known = sender ?? receiver;
+    const isInOtherNamespace =
+      known !== undefined &&
+      index.hostNetns !== 0 &&
+      known.process.netns !== 0 &&
+      known.process.netns !== index.hostNetns;
+    const hasOneOwner = known !== undefined && (sender === undefined || receiver === undefined);
+    const awaitsScan =
+      isComplete &&
+      hasPorts &&
+      !isFinal &&
+      ((known === undefined && !srcIsLocal && !dstIsLocal) ||
+        (hasOneOwner && usedEvent && isInOtherNamespace) ||
+        // Captured on a veth or a bridge: the far side is often a namespace of this host.
+        (hasOneOwner &&
+          flow.device !== undefined &&
+          this.scanGen > 0 &&
+          this.virtualLinks.isVirtual(flow.device)));
+    if (awaitsScan) isComplete = false;
     const isProvisional =
       isProvisionalEnd || (usedEvent && (sender === undefined || receiver === undefined));
     return {
@@ -494,6 +522,7 @@ export class Attributor {
       isProvisional,
       usedUdpEvent,
       awaitsServer,
+      awaitsScan,
     };
   }
 
@@ -637,7 +666,8 @@ export class Attributor {
       if (!result.isComplete) {
         if (seq <= parked.parkedAtSeq) continue; // this scan began before the flow arrived
         parked.waitedScans++;
-        if (parked.waitedScans < this.retryScans) continue;
+        // A flow that only waited for a scan newer than itself has had it.
+        if (parked.waitedScans < this.retryScans && result.awaitsScan !== true) continue;
         if (
           result.awaitsServer === true &&
           this.events.tracksTcpIo &&

@@ -75,9 +75,10 @@ export class PeerInference {
         now,
       );
     }
-    if (attribution.receiver !== undefined && this.isEphemeral(flow.dstPort)) {
+    const rv = flow.receiverView ?? flow; // the receiver's own tuple behind NAT
+    if (attribution.receiver !== undefined && this.isEphemeral(rv.dstPort)) {
       this.learnPeer(
-        `${p}|${flow.dstAddress}|${flow.srcAddress}|${flow.srcPort}`,
+        `${p}|${rv.dstAddress}|${rv.srcAddress}|${rv.srcPort}`,
         attribution.receiver,
         now,
       );
@@ -111,13 +112,14 @@ export class PeerInference {
     ) {
       sender = this.peerOwner(`${p}|${flow.srcAddress}|${flow.dstAddress}|${flow.dstPort}`, now);
     }
+    const rv = flow.receiverView ?? flow; // the receiver's own tuple behind NAT
     if (
       receiver === undefined &&
       attribution.dstIsLocal &&
-      this.isEphemeral(flow.dstPort) &&
-      !tables.hasSocket(p, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort)
+      this.isEphemeral(rv.dstPort) &&
+      !tables.hasSocket(p, rv.dstAddress, rv.dstPort, rv.srcAddress, rv.srcPort)
     ) {
-      receiver = this.peerOwner(`${p}|${flow.dstAddress}|${flow.srcAddress}|${flow.srcPort}`, now);
+      receiver = this.peerOwner(`${p}|${rv.dstAddress}|${rv.srcAddress}|${rv.srcPort}`, now);
     }
     if (sender === attribution.sender && receiver === attribution.receiver) return attribution;
     this.inferredFlows++;

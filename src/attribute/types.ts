@@ -85,6 +85,14 @@ export interface FlowTuple {
   readonly srcPort: number;
   readonly dstAddress: string;
   readonly dstPort: number;
+  /**
+   * Set when NAT changed the tuple between the two ends (src/attribute/nat.ts): the flow as
+   * the receiver's socket sees it (its destination end is the receiver's local end). Then this
+   * tuple's source end is the sender's socket, and `key` names both views.
+   */
+  readonly receiverView?: FlowTuple;
+  /** OS interface index the flow was captured on, when known (the flow table sets it). */
+  readonly device?: number;
 }
 
 /** Counters of one flow aggregated over one batch (or merged across batches while waiting). */

@@ -226,7 +226,40 @@ export interface NativeAddon {
     maxSockets: number,
   ): Promise<NativeSockDiagDump>;
   sockDiagClose?(fd: number): void;
+  /**
+   * Open a ctnetlink socket (NETLINK_NETFILTER) in our own network namespace (native/conntrack.cc).
+   * Throws an Error with `code` when the kernel refuses it.
+   */
+  conntrackOpen?(): number;
+  /**
+   * The conntrack entry one of whose tuples is exactly (protocol, src, dst), as
+   * [origSrc, origSrcPort, origDst, origDstPort, replySrc, replySrcPort, replyDst, replyDstPort],
+   * or null when there is none. Throws an Error with `code` (EPERM, EINVAL: no ctnetlink, EAGAIN:
+   * no answer within 100 ms). Addresses are text (`198.18.0.1`, `fd42:6e66::1`).
+   */
+  conntrackGet?(
+    fd: number,
+    ipVersion: 4 | 6,
+    protocol: number,
+    srcAddress: string,
+    srcPort: number,
+    dstAddress: string,
+    dstPort: number,
+  ): NativeConntrackEntry | null;
+  conntrackClose?(fd: number): void;
 }
+
+/** A conntrack entry's two tuples: original direction, then reply direction. */
+export type NativeConntrackEntry = [
+  origSrc: string,
+  origSrcPort: number,
+  origDst: string,
+  origDstPort: number,
+  replySrc: string,
+  replySrcPort: number,
+  replyDst: string,
+  replyDstPort: number,
+];
 
 /** Where loadAddon() looks, relative to the package root, in order. */
 export const ADDON_PATHS = ['build/Release/pidflow.node', 'build/Debug/pidflow.node'] as const;

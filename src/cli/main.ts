@@ -146,6 +146,7 @@ export function toMonitorOptions(
     includeLoopback: cli.includeLoopback,
     ...(cli.udpSendEvents ? {} : { udpSendEvents: false }),
     ...(cli.sockDiag ? {} : { sockDiag: false }),
+    ...(cli.conntrack ? {} : { conntrack: false }),
     tickIntervalMs: cli.intervalMs,
     captureTimeoutMs: cli.timeoutMs,
     // The library keeps 15 s of history by default; a longer window needs a longer ring.

@@ -71,6 +71,9 @@ export interface NdjsonRecord {
     malformedPackets: number;
     nonIpPackets: number;
     retryDroppedFlows: number;
+    /** Copies of packets already counted on another captured device (not in seen). */
+    duplicatePackets: number;
+    duplicateBytes: number;
   };
 }
 
@@ -207,6 +210,8 @@ export function buildNdjsonRecord(
       malformedPackets: stats.malformedPackets,
       nonIpPackets: stats.nonIpPackets,
       retryDroppedFlows: stats.retry.droppedFlows,
+      duplicatePackets: stats.duplicate.packets,
+      duplicateBytes: stats.duplicate.bytes,
     },
   };
 }

@@ -293,6 +293,14 @@ test('--no-sock-diag reads socket tables from /proc/net text; sock_diag is the d
   assert.equal(off.options.sockDiag, false);
 });
 
+test('--no-conntrack turns NAT lookups off; they are on by default', () => {
+  const on = parseCliArgs(['--json'], '0.1.0');
+  const off = parseCliArgs(['--json', '--no-conntrack'], '0.1.0');
+  assert.ok(on.kind === 'run' && off.kind === 'run');
+  assert.equal(on.options.conntrack, true);
+  assert.equal(off.options.conntrack, false);
+});
+
 test('--no-udp-events keeps kernel tracking to TCP connects; UDP sends are tracked by default', () => {
   const on = parseCliArgs(['--json'], '0.1.0');
   const off = parseCliArgs(['--json', '--no-udp-events'], '0.1.0');

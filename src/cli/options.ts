@@ -31,6 +31,8 @@ export interface CliOptions {
   udpSendEvents: boolean;
   /** --no-sock-diag: read socket tables from /proc/net text, not through sock_diag netlink. */
   sockDiag: boolean;
+  /** --no-conntrack: do not undo NAT through conntrack lookups. */
+  conntrack: boolean;
   pids: number[];
   names: string[];
   /** Explicit output choice, or undefined to pick by whether stdout is a terminal. */
@@ -252,6 +254,10 @@ function buildProgram(version: string): Command {
       'read socket tables from /proc/net text instead of sock_diag netlink (costs more CPU on hosts with many sockets)',
     )
     .option(
+      '--no-conntrack',
+      'do not read NAT translations from conntrack (NATed container traffic may then show as unknown)',
+    )
+    .option(
       '--read <file>',
       'replay a pcap file instead of capturing live',
       nonEmpty('a file name'),
@@ -384,6 +390,7 @@ interface RawOptions {
   includeLoopback?: boolean;
   udpEvents?: boolean;
   sockDiag?: boolean;
+  conntrack?: boolean;
   read?: string;
   pcap?: string;
   pcapRotate?: number;
@@ -555,6 +562,7 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
       includeLoopback: raw.includeLoopback ?? false,
       udpSendEvents: raw.udpEvents !== false,
       sockDiag: raw.sockDiag !== false,
+      conntrack: raw.conntrack !== false,
       pids: raw.pid ?? [],
       names: raw.name ?? [],
       output,

@@ -81,6 +81,8 @@ test('--text prints one line per process whatever the names, escaped and aligned
       malformedPackets: 0,
       nonIpPackets: 0,
       retryDroppedFlows: 0,
+      duplicatePackets: 0,
+      duplicateBytes: 0,
     },
   };
   const text = formatTextTable(record, 'interval 1.0s');

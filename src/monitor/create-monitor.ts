@@ -24,6 +24,10 @@ import { systemClock } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { CaptureError, StateError } from '../errors.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/record.js';
+import { NatTranslations, openConntrackReader } from '../attribute/nat.js';
+import type { ConntrackReader } from '../attribute/nat.js';
+import type { FlowTuple } from '../attribute/types.js';
+import { DeviceCopies } from './device-copies.js';
 import { FlowTable } from './flow-table.js';
 import type { FlowState } from './flow-table.js';
 import { applyLimits } from './limits.js';
@@ -57,6 +61,8 @@ const MAX_EVENT_DRAIN_TURNS = 1000;
  * what the cheap probe cannot see (a port closed and bound again, a socket handed over).
  */
 const QUIET_SCAN_FACTOR = 10;
+/** Untranslated flows whose device copies are merged stay this long after their last packet. */
+const COPY_IDLE_MS = 180_000;
 
 /** Things a test (or an embedding program) may replace; all default to the real system. */
 export interface MonitorDependencies {
@@ -77,6 +83,11 @@ export interface MonitorDependencies {
    * given, it is used with any source.
    */
   openSocketEvents?: (options: SocketEventsOptions) => SocketEventsHandle;
+  /**
+   * Opens the conntrack reader (option conntrack). Default: the addon's ctnetlink reader, used
+   * only when the monitor opens a live capture itself; when given, it is used with any source.
+   */
+  openConntrack?: () => ConntrackReader;
 }
 
 class PidflowMonitor extends EventEmitter implements Monitor {
@@ -89,6 +100,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
   private readonly timers: TimerHandle[] = [];
   private startedAt = 0;
   private lastTickAt = 0;
+  private readonly copies: DeviceCopies;
   private readonly totals = {
     seenPackets: 0,
     seenBytes: 0,
@@ -110,8 +122,16 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     private readonly logger: Logger,
     private readonly socketEvents: SocketEventsHandle | undefined = undefined,
     private readonly socketTables: SocketTableReader | undefined = undefined,
+    private readonly nat: NatTranslations | undefined = undefined,
   ) {
     super();
+    this.copies = new DeviceCopies({
+      nat,
+      limit: MAX_FLOWS,
+      // `any` sees every interface: its copies are merged like those of several devices.
+      isSingleInterface: source.devices.length === 1 && source.devices[0] !== 'any',
+      onFlow: this.onDistinctFlow,
+    });
     this.options = options;
     this.devices = source.devices;
     this.done = new Promise((resolve) => {
@@ -137,10 +157,10 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     this.lastTickAt = this.startedAt;
     this.timers.push(this.clock.setInterval(() => this.tick(), this.options.tickIntervalMs));
     this.timers.push(
-      this.clock.setInterval(
-        () => this.flows.sweep(this.clock.now(), FLOW_IDLE_MS, CLOSED_FLOW_IDLE_MS),
-        SWEEP_INTERVAL_MS,
-      ),
+      this.clock.setInterval(() => {
+        this.flows.sweep(this.clock.now(), FLOW_IDLE_MS, CLOSED_FLOW_IDLE_MS);
+        this.copies.sweep(this.clock.now(), COPY_IDLE_MS);
+      }, SWEEP_INTERVAL_MS),
     );
     if (this.options.captureTimeoutMs > 0) {
       this.timers.push(
@@ -204,6 +224,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     const attribution = this.attributor.stats();
     const accounting = this.accountant.stats();
     const flowStats = this.flows.stats();
+    const copies = this.copies.stats();
     let queueDroppedPackets = 0;
     let kernelDroppedPackets = 0;
     let malformedPackets = 0;
@@ -223,6 +244,14 @@ class PidflowMonitor extends EventEmitter implements Monitor {
       },
       attributed: { packets: t.attributedPackets, bytes: t.attributedBytes },
       unknown: { packets: t.unknownPackets, bytes: t.unknownBytes },
+      duplicate: {
+        packets: copies.duplicatePackets,
+        bytes: copies.duplicateBytes,
+        flows: copies.flows,
+        multiDeviceFlows: copies.multiDeviceFlows,
+        evictedFlows: copies.evictedFlows,
+      },
+      ...(this.nat === undefined ? {} : { nat: this.nat.stats() }),
       pending: { packets: r.pendingPackets, bytes: r.pendingBytes },
       queueDropped: { packets: queueDroppedPackets, bytes: 0 },
       otherProtocol: {
@@ -281,6 +310,11 @@ class PidflowMonitor extends EventEmitter implements Monitor {
   }
 
   private readonly onFlow = (flow: FlowState, counters: FlowCounters): void => {
+    this.copies.ingest(flow, counters);
+  };
+
+  /** A flow's packets not seen on another device before: counted, then attributed. */
+  private readonly onDistinctFlow = (flow: FlowTuple, counters: FlowCounters): void => {
     this.totals.seenPackets += counters.packets;
     this.totals.seenBytes += counters.bytes;
     this.attributor.ingest(flow, counters);
@@ -296,13 +330,15 @@ class PidflowMonitor extends EventEmitter implements Monitor {
 
   /** Called by the attributor, at once or after retries, for every flow it was given. */
   readonly onResolved = (
-    flow: FlowState,
+    flow: FlowTuple,
     counters: FlowCounters,
     attribution: Attribution,
   ): void => {
     const { sender, receiver } = attribution;
     if (sender !== undefined) this.accountant.addSent(sender.process, flow, counters);
-    if (receiver !== undefined) this.accountant.addReceived(receiver.process, flow, counters);
+    // Behind NAT the receiver's connection is the tuple its own socket sees.
+    if (receiver !== undefined)
+      this.accountant.addReceived(receiver.process, flow.receiverView ?? flow, counters);
     if (sender !== undefined || receiver !== undefined) {
       this.totals.attributedPackets += counters.packets;
       this.totals.attributedBytes += counters.bytes;
@@ -316,7 +352,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     else
       this.accountant.addUnknown(
         protocol,
-        attribution.dstIsLocal ? flow.dstPort : 0,
+        attribution.dstIsLocal ? (flow.receiverView ?? flow).dstPort : 0,
         'received',
         counters,
       );
@@ -376,6 +412,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     this.attributor.flush();
     this.attributor.stop();
     this.socketTables?.close();
+    this.nat?.close();
     this.localAddresses?.stop();
     if (this.limits !== undefined) {
       try {
@@ -440,6 +477,7 @@ export async function createMonitor(
   }
   let socketEvents: SocketEventsHandle | undefined;
   let socketTables: SockDiagTables | undefined;
+  let nat: NatTranslations | undefined;
   try {
     let source = deps.source;
     const isOwnLiveCapture = source === undefined && resolved.readFile === undefined;
@@ -498,7 +536,7 @@ export async function createMonitor(
       syncIntervalMs: resolved.syncIntervalMs,
       retryBufferFlows: resolved.retryBufferFlows,
       onResolved: (flow, counters, attribution) =>
-        sink.monitor!.onResolved(flow as FlowState, counters, attribution),
+        sink.monitor!.onResolved(flow, counters, attribution),
       onScan: (alive) => accountant.markAlive(alive),
       logger,
     });
@@ -515,6 +553,9 @@ export async function createMonitor(
         attributor.enableQuietScans(QUIET_SCAN_FACTOR * resolved.syncIntervalMs);
       }
     }
+    if (resolved.conntrack !== false && (isOwnLiveCapture || deps.openConntrack !== undefined)) {
+      nat = openNat(deps, addon, logger, clock);
+    }
     const monitor = new PidflowMonitor(
       final,
       source,
@@ -527,6 +568,7 @@ export async function createMonitor(
       logger,
       socketEvents,
       socketTables,
+      nat,
     );
     sink.monitor = monitor;
     await attributor.start();
@@ -534,9 +576,39 @@ export async function createMonitor(
   } catch (error) {
     socketEvents?.stop();
     socketTables?.close();
+    nat?.close();
     await limits?.remove().catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Opens the conntrack reader that undoes NAT. Optional: where conntrack cannot be read (no
+ * CAP_NET_ADMIN, no nf_conntrack_netlink) the monitor runs in degraded mode, with one warning.
+ */
+function openNat(
+  deps: MonitorDependencies,
+  addon: NativeAddon | undefined,
+  logger: Logger,
+  clock: Clock,
+): NatTranslations {
+  let reader: ConntrackReader | undefined;
+  let reason = '';
+  try {
+    reader =
+      deps.openConntrack !== undefined
+        ? deps.openConntrack()
+        : openConntrackReader(addon ?? loadAddon());
+  } catch (error) {
+    reason = error instanceof Error ? error.message : String(error);
+  }
+  return new NatTranslations({
+    reader,
+    unavailableReason: reason,
+    monotonicMs: () => clock.monotonicMs(),
+    onUnavailable: (message) => logger.warn?.(message),
+    onOverflow: (message) => logger.warn?.(message),
+  });
 }
 
 /**

@@ -6,6 +6,7 @@ import type { FlowCounters, FlowTuple } from '../attribute/types.js';
 import {
   RECORD_SIZE,
   REC_OFF_DST_ADDR,
+  REC_OFF_IFINDEX,
   REC_OFF_DST_PORT,
   REC_OFF_FLOW_HASH,
   REC_OFF_IP_LEN,
@@ -23,14 +24,23 @@ import {
 } from '../decode/record.js';
 import { AddressNames } from '../decode/address.js';
 import { flowKey } from '../attribute/flow-key.js';
+import type { DeviceCopy } from './device-copies.js';
 
 /**
- * A flow known to the table: its text tuple, addresses interned (flows share them). The same
- * object is the accountant's handle on the flow's connections (its key is the sender side's).
+ * A flow known to the table on one network interface: its text tuple, addresses interned (flows
+ * share them). The same tuple seen on two interfaces (a container's veth and the bridge, also
+ * within one capture on `any`) is two flows here; device-copies.ts counts their packets once.
  */
-export type FlowState = FlowTuple;
+export interface FlowState extends FlowTuple {
+  /** OS interface index the packets were seen on (record.h: the SLL2 header's on `any`). */
+  readonly device: number;
+  /** The untranslated flow this copy belongs to (set by DeviceCopies at its first batch). */
+  copy: DeviceCopy | undefined;
+  /** With one capture interface: the flow handed to the attributor (NAT undone), once known. */
+  attributed: FlowTuple | undefined;
+}
 
-const KEY_WORDS = 10; // meta, ports, 4 words of source address, 4 of destination
+const KEY_WORDS = 11; // meta (IP version, protocol), ports, 4 words of each address, ifindex
 const ACC_FIELDS = 6; // packets, bytes, payloadBytes, wireBytes, firstMs, lastMs
 /** Flow columns start this big and double as flows come, up to maxFlows. */
 const MIN_FLOW_CAPACITY = 256;
@@ -46,6 +56,7 @@ const W_PAYLOAD_LEN = REC_OFF_PAYLOAD_LEN / 4;
 const W_SRC_ADDR = REC_OFF_SRC_ADDR / 4;
 const W_DST_ADDR = REC_OFF_DST_ADDR / 4;
 const W_FLOW_HASH = REC_OFF_FLOW_HASH / 4;
+const W_IFINDEX = REC_OFF_IFINDEX / 4;
 /** Typed arrays read in host byte order; the records are little-endian (native/record.h). */
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -208,6 +219,9 @@ export class FlowTable {
         key[7] = words[w + W_DST_ADDR + 1]!;
         key[8] = words[w + W_DST_ADDR + 2]!;
         key[9] = words[w + W_DST_ADDR + 3]!;
+        // The interface is part of the key: copies of one packet on several interfaces are
+        // told apart here and counted once downstream (device-copies.ts).
+        key[10] = words[w + W_IFINDEX]!;
         // The addon's flow hash (FNV-1a of protocol, addresses and ports, record.h) is a
         // function of the key's fields, so one flow always probes from one home slot; hashing
         // the key again here cost a third of the lookup time with many interleaved flows.
@@ -399,7 +413,8 @@ export class FlowTable {
       keys[k + 6] === words[w + W_DST_ADDR] &&
       keys[k + 7] === words[w + W_DST_ADDR + 1] &&
       keys[k + 8] === words[w + W_DST_ADDR + 2] &&
-      keys[k + 9] === words[w + W_DST_ADDR + 3]
+      keys[k + 9] === words[w + W_DST_ADDR + 3] &&
+      keys[k + 10] === words[w + W_IFINDEX]
     );
   }
 
@@ -485,6 +500,9 @@ function makeFlowState(view: DataView, base: number, names: AddressNames): FlowS
   const srcPort = view.getUint16(base + REC_OFF_SRC_PORT, true);
   const dstPort = view.getUint16(base + REC_OFF_DST_PORT, true);
   return {
+    device: view.getUint32(base + REC_OFF_IFINDEX, true),
+    copy: undefined,
+    attributed: undefined,
     key: flowKey(protocol, srcAddress, srcPort, dstAddress, dstPort),
     ipVersion,
     protocol,

@@ -43,6 +43,7 @@ const KNOWN_OPTIONS = [
   'socketEvents',
   'udpSendEvents',
   'sockDiag',
+  'conntrack',
   'readFile',
   'filter',
   'protocols',
@@ -171,6 +172,11 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
       `option sockDiag must be true or false, got ${JSON.stringify(o.sockDiag)}`,
     );
   }
+  if (o.conntrack !== undefined && typeof o.conntrack !== 'boolean') {
+    throw new UsageError(
+      `option conntrack must be true or false, got ${JSON.stringify(o.conntrack)}`,
+    );
+  }
   if (o.socketEvents !== undefined && typeof o.socketEvents !== 'boolean') {
     throw new UsageError(
       `option socketEvents must be true or false, got ${JSON.stringify(o.socketEvents)}`,
@@ -288,6 +294,7 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
     socketEvents: o.socketEvents ?? true,
     udpSendEvents: o.udpSendEvents ?? true,
     sockDiag: o.sockDiag ?? true,
+    conntrack: o.conntrack ?? true,
     readFile,
     filter,
     protocols,

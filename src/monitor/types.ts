@@ -133,6 +133,34 @@ export interface MonitorStats {
   readonly attributed: PacketTotals;
   /** Packets accounted as unknown traffic after their retries. */
   readonly unknown: PacketTotals;
+  /**
+   * Copies of packets already counted on another captured device (a container's veth, the
+   * bridge, the uplink; before and after NAT): not in `seen`, `attributed` nor `unknown`
+   * (docs/accounting.md, "Each byte once per host"). Per-device counts stay in `devices`.
+   */
+  readonly duplicate: PacketTotals & {
+    /** Untranslated flows tracked to merge their copies, and those seen on 2+ devices. */
+    readonly flows: number;
+    readonly multiDeviceFlows: number;
+    readonly evictedFlows: number;
+  };
+  /** Connection tracking lookups that undo NAT (option `conntrack`); absent when off. */
+  readonly nat?: {
+    /** False in degraded mode (see `unavailableReason` and the warning). */
+    readonly available: boolean;
+    readonly unavailableReason: string;
+    /** Requests to the kernel (one or two per new flow). */
+    readonly lookups: number;
+    readonly cacheHits: number;
+    readonly cacheMisses: number;
+    readonly cacheEvictions: number;
+    readonly cached: number;
+    readonly translatedFlows: number;
+    readonly untrackedFlows: number;
+    readonly failedLookups: number;
+    /** Time spent in lookups, ms: the CPU cost of undoing NAT. */
+    readonly lookupMs: number;
+  };
   /** Packets waiting in the retry buffer right now. */
   readonly pending: PacketTotals;
   /** Packets dropped because JavaScript fell behind (queueLimit); their bytes are the wire bytes. */
@@ -315,6 +343,13 @@ export interface MonitorOptions {
    * false: /proc/net text everywhere (the older, costlier path). @default true
    */
   sockDiag?: boolean;
+  /**
+   * Undo NAT through the kernel's connection tracking (ctnetlink): packets translated by
+   * SNAT/MASQUERADE or DNAT (containers, published ports) go to the process of the untranslated
+   * socket. Needs CAP_NET_ADMIN; without it (or without nf_conntrack) a warning, and NATed
+   * traffic may show as unknown. Live capture only. false: no conntrack lookups. @default true
+   */
+  conntrack?: boolean;
   /** Replay this pcap file instead of capturing live (attribution against the current /proc). */
   readFile?: string;
   /** BPF filter expression (pcap-filter(7)), combined with the protocol filter. */
@@ -385,6 +420,8 @@ export interface ResolvedMonitorOptions {
   udpSendEvents?: boolean;
   /** Always set by resolveOptions; absent (older callers) means true. */
   sockDiag?: boolean;
+  /** Always set by resolveOptions; absent (older callers) means true. */
+  conntrack?: boolean;
   readFile: string | undefined;
   filter: string | undefined;
   protocols: readonly ('tcp' | 'udp')[];

@@ -190,6 +190,44 @@ function renderStats(
     'IP-level bytes of the unknown packets.',
     stats.unknown.bytes,
   );
+  counter(
+    'pidflow_duplicate_packets_total',
+    'Copies of packets already counted on another captured device (not in seen).',
+    stats.duplicate.packets,
+  );
+  counter(
+    'pidflow_duplicate_bytes_total',
+    'IP-level bytes of the packet copies already counted on another device.',
+    stats.duplicate.bytes,
+  );
+  if (stats.nat !== undefined) {
+    w.single(
+      'pidflow_conntrack_available',
+      'gauge',
+      '1 while conntrack can be read to undo NAT, 0 in degraded mode.',
+      stats.nat.available ? 1 : 0,
+    );
+    counter(
+      'pidflow_conntrack_lookups_total',
+      'Conntrack requests sent to the kernel (one or two per new flow).',
+      stats.nat.lookups,
+    );
+    counter(
+      'pidflow_conntrack_cache_misses_total',
+      'Flows whose NAT translation was not cached.',
+      stats.nat.cacheMisses,
+    );
+    counter(
+      'pidflow_conntrack_cache_evictions_total',
+      'Cached NAT translations pushed out because the cache was full.',
+      stats.nat.cacheEvictions,
+    );
+    counter(
+      'pidflow_conntrack_translated_flows_total',
+      'Flows found translated by NAT.',
+      stats.nat.translatedFlows,
+    );
+  }
   w.single(
     'pidflow_pending_packets',
     'gauge',

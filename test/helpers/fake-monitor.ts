@@ -178,6 +178,7 @@ export function makeStats(extra: Partial<MonitorStats> = {}): MonitorStats {
     seen: zero,
     attributed: zero,
     unknown: zero,
+    duplicate: { ...zero, flows: 0, multiDeviceFlows: 0, evictedFlows: 0 },
     pending: zero,
     queueDropped: zero,
     otherProtocol: zero,

@@ -37,6 +37,8 @@ export interface TcpClientSpec extends WorkerCommon {
    * sockets a periodic /proc scan can find, as opposed to churn. @default 0
    */
   holdMs?: number;
+  /** Wait this long before the first connection, ms (at most 30 s). @default 0 */
+  startDelayMs?: number;
 }
 
 /** Binds `ports` UDP sockets, counts datagrams, answers each with `replyBytes` (0: no answer). */

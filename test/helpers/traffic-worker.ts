@@ -153,6 +153,8 @@ async function tcpClient(
   spec: Extract<WorkerSpec, { role: 'tcp-client' }>,
 ): Promise<SocketReport[]> {
   checkAddress(spec.address);
+  // Monitors that capture on this process's own veth open once it exists: give them time.
+  if ((spec.startDelayMs ?? 0) > 0) await sleep(Math.min(spec.startDelayMs ?? 0, 30_000));
   const reports: SocketReport[] = [];
   const deadline = Date.now() + spec.durationMs;
   const start = Date.now();
