@@ -19,6 +19,7 @@ test_packages=(
   prometheus
   python3
   systemd
+  chromium
 )
 apt_need "${test_packages[@]}"
 bash scripts/setup.sh
