@@ -52,6 +52,12 @@ const GROUP_LABELS: Record<Group, string> = {
   remote: 'Remote hosts',
   connection: 'Connections',
 };
+const SINGULAR: Record<Group, string> = {
+  process: 'Process',
+  container: 'Container',
+  remote: 'Remote host',
+  connection: 'Connection',
+};
 const LIMIT = 25;
 
 /** State kept across refreshes and visits. */
@@ -153,7 +159,7 @@ function header(): HTMLTableSectionElement {
     }
     return el('th', attrs);
   };
-  const cols: HTMLElement[] = [th(GROUP_LABELS[state.group].replace(/s$/, ''), 'name')];
+  const cols: HTMLElement[] = [th(SINGULAR[state.group], 'name')];
   if (state.group === 'process')
     cols.push(
       th('PID', undefined, 'num'),

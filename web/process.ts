@@ -152,7 +152,6 @@ export function showProcess(main: HTMLElement, pid: number): () => Promise<void>
       ['Executable', p.exe],
       ['User', `${p.user} (uid ${p.uid})`],
       ['Parent pid', String(p.ppid)],
-      ['Started', formatDateTime(p.startTime)],
       [
         'Sent / received',
         `${formatRate(a.process.rate.sentBytesPerSecond)} / ${formatRate(a.process.rate.receivedBytesPerSecond)} now · ${formatBytes(a.process.total.sentBytes)} / ${formatBytes(a.process.total.receivedBytes)} since seen`,

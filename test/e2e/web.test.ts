@@ -151,7 +151,7 @@ test(
       const steadyLink = page.locator(`#now-table a[data-pid="${steady.pid}"]`);
       await steadyLink.waitFor({ timeout: 20_000 });
       assert.equal(await steadyLink.textContent(), STEADY_COMM);
-      await sleep(SCREENSHOTS ? 20_000 : 8000);
+      await sleep(SCREENSHOTS ? 60_000 : 8000);
       const row = page.locator(`#now-table tr:has(a[data-pid="${steady.pid}"])`);
       const shown = parseRate((await row.locator('td.sent').textContent()) ?? '');
       const now = Date.now();
