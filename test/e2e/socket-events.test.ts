@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import type { AddressInfo, Server } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,14 +105,32 @@ async function runClient(child: ChildProcess): Promise<{ pid: number; ends: Loca
   return { pid, ends: JSON.parse(stdout.trim()) as LocalEnd[] };
 }
 
+/** Connections each test server accepted, destroyed when it closes (see closeServer). */
+const accepted = new WeakMap<Server, Set<Socket>>();
+
 async function listen(host: string): Promise<Server> {
+  const sockets = new Set<Socket>();
   const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
     socket.resume();
     socket.on('error', () => {});
     socket.on('end', () => socket.end());
   });
+  accepted.set(server, sockets);
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return server;
+}
+
+/**
+ * Close a test server and destroy the connections it still holds. A connection whose client
+ * end was in a namespace that is gone never sees its FIN and would keep this file's process
+ * alive after its tests (seen: 2 runs of 4 hung until the runner's file timeout).
+ */
+function closeServer(server: Server | undefined): void {
+  if (server === undefined) return;
+  server.close();
+  for (const socket of accepted.get(server) ?? []) socket.destroy();
 }
 
 function assertEventsMatch(
@@ -169,7 +187,7 @@ test(
     } finally {
       handle?.stop();
       for (const c of children) if (c.exitCode === null && c.pid !== undefined) c.kill('SIGKILL');
-      for (const s of servers) s.close();
+      for (const s of servers) closeServer(s);
     }
   },
 );
@@ -198,7 +216,7 @@ test(
       assertEventsMatch(events, pid, ends, net.a.ipv4, port);
     } finally {
       handle?.stop();
-      server?.close();
+      closeServer(server);
       await net.destroy();
     }
   },
@@ -287,7 +305,7 @@ async function shortConnectionsCase(onLoopback: boolean): Promise<void> {
     assert.equal(entry()?.total.receivedBytes, receivedTruth, 'received IP bytes');
   } finally {
     await monitor?.stop();
-    server.close();
+    closeServer(server);
     await net.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
