@@ -419,21 +419,22 @@ class Agent {
     const limit = q.integer('limit', 1, MAX_TOP_LIMIT, 25);
     const windowSeconds = q.integer('window', 1, this.ringSeconds, Math.min(5, this.ringSeconds));
     const m = this.monitor.options;
-    const all =
-      groupBy === 'process'
-        ? m.maxProcesses
-        : groupBy === 'connection'
-          ? m.maxConnections
-          : groupBy === 'remote'
-            ? m.maxRemotes
-            : m.maxProcesses;
-    const entries = this.monitor.rank({
-      groupBy,
-      limit: all,
-      windowSeconds,
-      sortBy: sortBy === 'name' ? 'total' : sortBy,
-    });
     const snapshot = this.monitor.snapshot(windowSeconds);
+    // The snapshot already holds every process over the window: rank only the other kinds.
+    const entries =
+      groupBy === 'process'
+        ? snapshot.processes
+        : this.monitor.rank({
+            groupBy,
+            limit:
+              groupBy === 'connection'
+                ? m.maxConnections
+                : groupBy === 'remote'
+                  ? m.maxRemotes
+                  : m.maxProcesses,
+            windowSeconds,
+            sortBy: sortBy === 'name' ? 'total' : sortBy,
+          });
     this.sendJson(
       res,
       200,
