@@ -29,7 +29,15 @@ function showStatus(text: string | undefined): void {
   status.textContent = text ?? '';
 }
 
-async function run(): Promise<void> {
+/** The refresh in flight: a slow answer is never overtaken by the next tick's request. */
+let running: Promise<void> | undefined;
+
+function run(): Promise<void> {
+  running ??= runOnce().finally(() => (running = undefined));
+  return running;
+}
+
+async function runOnce(): Promise<void> {
   if (refresh === undefined || needsToken) return;
   try {
     await refresh();

@@ -3,6 +3,7 @@
 
 import type uPlot from 'uplot';
 import { getJson } from './api.js';
+import { selectInNow } from './now.js';
 import { stackedChart, toRates, type StackSeries } from './chart.js';
 import { COLORS, el, formatBytes, formatDateTime, formatRate, timeZoneName } from './dom.js';
 
@@ -20,7 +21,16 @@ export interface HistoryAnswer {
     receivedBytes: (number | null)[];
     sentBytesTotal: number;
     receivedBytesTotal: number;
-    process?: { pid: number; comm: string };
+    process?: {
+      pid: number;
+      comm: string;
+      user: string;
+      uid: number;
+      cmdline: string[];
+      containerId: string | null;
+      firstSeen: number;
+      lastSeen: number;
+    };
     remoteAddress?: string;
     containerId?: string;
   }[];
@@ -103,7 +113,12 @@ export function showHistory(main: HTMLElement): () => Promise<void> {
     });
     const pick = (i: number): void => {
       const s = a.series[i];
-      if (s?.process !== undefined) location.hash = `#process/${s.process.pid}`;
+      if (s === undefined) return;
+      if (s.process !== undefined) location.hash = `#process/${s.process.pid}`;
+      else if (s.remoteAddress !== undefined) selectInNow('remote', s.remoteAddress);
+      else if (s.containerId !== undefined && s.containerId !== '') {
+        selectInNow('container', s.containerId);
+      }
     };
     box.replaceChildren();
     const onHover = (i: number | undefined, idx: number | undefined): void => {

@@ -67,6 +67,13 @@ const state: { group: Group; sort: Sort; filter: string } = {
   filter: '',
 };
 
+/** Open the Now view on `group` filtered by `filter` (a click on History's band). */
+export function selectInNow(group: Group, filter: string): void {
+  state.group = group;
+  state.filter = filter;
+  location.hash = '#now';
+}
+
 /** Build the view in `main`; returns the refresh function the app calls every second. */
 export function showNow(main: HTMLElement): () => Promise<void> {
   const groupSelect = el('select', { 'aria-label': 'group by', id: 'now-group' });

@@ -97,9 +97,11 @@ export function showProcess(main: HTMLElement, pid: number): () => Promise<void>
     note,
   );
   let historyKey: string | undefined;
-  const loadHistory = async (key: string): Promise<void> => {
+  /** The last hour of the process `key`, or (exited, no longer live) of the newest process with this pid in the last day. */
+  const loadHistory = async (by: { key: string } | { pid: string }): Promise<HistoryAnswer> => {
+    const seconds = 'key' in by ? '3600' : '86400';
     const a = await getJson<HistoryAnswer>(
-      `/api/v1/history?${new URLSearchParams({ seconds: '3600', groupBy: 'process', key, limit: '1' }).toString()}`,
+      `/api/v1/history?${new URLSearchParams({ seconds, groupBy: 'process', limit: '1', ...by }).toString()}`,
     );
     const s = a.series[0];
     const none = a.times.map(() => null);
@@ -133,6 +135,7 @@ export function showProcess(main: HTMLElement, pid: number): () => Promise<void>
       [a.times.map((t) => t / 1000), sent, received],
       box,
     );
+    return a;
   };
   return async () => {
     let a: ProcessAnswer;
@@ -140,7 +143,21 @@ export function showProcess(main: HTMLElement, pid: number): () => Promise<void>
       a = await getJson<ProcessAnswer>(`/api/v1/processes/${pid}`);
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
-        details.replaceChildren(el('p', { class: 'muted', text: error.message }));
+        // Not live any more: what the history database remembers of this pid.
+        const h = historyKey === undefined ? await loadHistory({ pid: String(pid) }) : undefined;
+        historyKey ??= '(history)';
+        const p = h?.series[0]?.process;
+        const rows: [string, string][] = [['Live', error.message]];
+        if (p !== undefined) {
+          title.textContent = `${p.comm} (pid ${p.pid}) – not live`;
+          rows.push(
+            ['Command line', p.cmdline.join(' ')],
+            ['User', `${p.user} (uid ${p.uid})`],
+            ['Container', p.containerId ?? ''],
+            ['Seen', `${formatDateTime(p.firstSeen)} – ${formatDateTime(p.lastSeen)}`],
+          );
+        }
+        if (h !== undefined) details.replaceChildren(facts(rows));
         return;
       }
       throw error;
@@ -243,7 +260,7 @@ export function showProcess(main: HTMLElement, pid: number): () => Promise<void>
     note.textContent = `${a.connections.length} connections · updated ${formatDateTime(a.time)} · times in ${timeZoneName()}`;
     if (historyKey !== p.key) {
       historyKey = p.key;
-      await loadHistory(p.key);
+      await loadHistory({ key: p.key });
     }
   };
 }
