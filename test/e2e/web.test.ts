@@ -176,6 +176,31 @@ test(
       );
       if (SCREENSHOTS) await page.screenshot({ path: join(ROOT, 'docs', 'web-now.png') });
 
+      // Sort by name (a click on the header) and filter (the agent applies both).
+      const names = (): Promise<string[]> =>
+        page.locator('#now-table tbody tr[data-key] td.name').allTextContents();
+      await page.click('#now-table th[data-sort="name"]');
+      let sorted: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        sorted = await names();
+        if (sorted.length > 1 && sorted.every((n, k) => k === 0 || sorted[k - 1]! <= n)) break;
+        await sleep(100);
+      }
+      assert.ok(
+        sorted.every((n, k) => k === 0 || sorted[k - 1]! <= n),
+        `sorted by name: ${sorted.join(', ')}`,
+      );
+      await page.fill('#now-filter', STEADY_COMM.toUpperCase());
+      let filtered: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        filtered = await names();
+        if (filtered.length === 1) break;
+        await sleep(100);
+      }
+      assert.deepEqual(filtered, [STEADY_COMM], 'the filter keeps the matching process only');
+      await page.fill('#now-filter', '');
+      await page.click('#now-table th[data-sort="total"]');
+
       // History: the chart has points (hovering shows the sender's rate) and a click on its
       // band opens the process view.
       await page.goto(`${agent.url}/#history`);
