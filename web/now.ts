@@ -155,7 +155,7 @@ async function load(cards: HTMLElement, table: HTMLTableElement, note: HTMLEleme
   note.textContent = `Rates over the last ${a.windowSeconds} s · ${a.matched} ${GROUP_LABELS[state.group].toLowerCase()} match · devices ${a.devices.join(', ')} · updated ${formatTime(a.time)}`;
 }
 
-function header(): HTMLTableSectionElement {
+function header(sparkSeconds: number): HTMLTableSectionElement {
   const th = (label: string, sort?: Sort, cls = ''): HTMLElement => {
     const attrs: Record<string, string> = { text: label, class: cls };
     if (sort !== undefined) {
@@ -180,7 +180,7 @@ function header(): HTMLTableSectionElement {
     th('Sent/s', 'sent', 'num'),
     th('Received/s', 'received', 'num'),
     th('Total', 'total', 'num hide-narrow'),
-    th('Last 60 s', undefined, 'hide-narrow'),
+    th(`Last ${sparkSeconds} s`, undefined, 'hide-narrow'),
   );
   return el('thead', {}, el('tr', {}, ...cols));
 }
@@ -249,5 +249,5 @@ function renderTable(table: HTMLTableElement, a: TopAnswer): void {
       ),
     );
   }
-  table.replaceChildren(header(), body);
+  table.replaceChildren(header(a.totals.spark.sentBytes.length), body);
 }
