@@ -21,6 +21,7 @@ test_packages=(
   systemd
   iptables
   docker.io
+  chromium
 )
 apt_need "${test_packages[@]}"
 bash scripts/setup.sh

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 npx eslint .
 npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
 npx tsc -p tsconfig.json
+npm run --silent build:web
 if [ -x native/fuzz/run.sh ] || [ -f native/fuzz/run.sh ]; then
   bash native/fuzz/run.sh --short
 fi

@@ -70,7 +70,7 @@ export async function runServe(
   try {
     log(
       'stdout',
-      `pidflow serve: listening on ${server.url} (metrics: ${server.url}/metrics, API: ${server.url}/api/v1/processes)`,
+      `pidflow serve: listening on ${server.url} (web page: ${server.url}/, metrics: ${server.url}/metrics, API: ${server.url}/api/v1)`,
     );
     monitor.start();
     const first = await Promise.race([signalled, monitor.done]);

@@ -640,7 +640,7 @@ test('unknown paths and pids are 404 with the list of endpoints', async () => {
     assert.equal(status, 404, path);
     const error = body['error'] as { code: string; message: string };
     assert.equal(error.code, 'ERR_NOT_FOUND');
-    assert.match(error.message, /endpoints: \/api\/v1\/processes/);
+    assert.match(error.message, /endpoints: .*\/api\/v1\/processes/);
   }
   const missing = await getJson(`${url}/api/v1/processes/31337`);
   assert.equal(missing.status, 404);
@@ -676,9 +676,9 @@ test('URLs longer than 2048 characters are refused with 414', async () => {
   assert.equal((body['error'] as { code: string }).code, 'ERR_URL_TOO_LONG');
 });
 
-test('/ lists the endpoints', async () => {
+test('/api/v1 lists the endpoints (/ is the web page)', async () => {
   const { url } = await serve();
-  const { status, body } = await getJson(`${url}/`);
+  const { status, body } = await getJson(`${url}/api/v1`);
   assert.equal(status, 200);
   assert.ok((body['endpoints'] as string[]).includes('/metrics'));
 });

@@ -4,7 +4,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { systemClock, type Clock } from '../clock.js';
 import { UsageError, isPidflowError } from '../errors.js';
 import type {
   GroupBy,
@@ -26,67 +25,26 @@ import {
   type JsonObject,
 } from './json-view.js';
 import { MonotonicCounters } from './monotonic-counters.js';
-import { readPackageVersion } from './package-version.js';
-import { DEFAULT_MAX_SERIES, ProcessSeriesTable } from './process-series.js';
+import { ProcessSeriesTable } from './process-series.js';
 import { PROMETHEUS_CONTENT_TYPE, PrometheusWriter } from './prometheus-text.js';
 import { renderAgentMetrics } from './agent-metrics.js';
 import { Authenticator, requireToken } from './auth.js';
+import {
+  resolveOptions,
+  type HistoryServerOptions,
+  type ResolvedServerOptions,
+  type ServerOptions,
+} from './server-options.js';
+import { SECURITY_HEADERS, WebAssets } from './web-assets.js';
+import { MAX_TOP_LIMIT, topView, type TopSort } from './top-view.js';
 import { listenError } from './listen-error.js';
 import { readTlsFiles, type TlsFiles } from './tls-files.js';
 
-export type { TlsFiles };
+export type { TlsFiles, ServerOptions, HistoryServerOptions };
+export { DEFAULT_PORT } from './server-options.js';
 import { HttpError, Query } from './query.js';
 import { renderMetrics } from './render-metrics.js';
 import { stringifyAsciiJson } from '../text/ascii-json.js';
-
-/** Options of {@link startServer}. */
-export interface ServerOptions {
-  /** Address to listen on. @default '127.0.0.1' */
-  host?: string;
-  /** TCP port; 0 picks a free one. @default 9465 */
-  port?: number;
-  /**
-   * The history database behind /api/v1/history (docs/history.md), or false for none.
-   * @default { path: ':memory:' } (kept in memory only; `pidflow serve` uses a file)
-   */
-  history?: HistoryServerOptions | false;
-  /** Receives one line per event (history state changes...); the library never prints. */
-  onEvent?: (line: string) => void;
-  /**
-   * Bearer token every request must carry (`Authorization: Bearer <token>`), /healthz excepted.
-   * Required when `host` is not a loopback address. @default none
-   */
-  token?: string;
-  /** Serve HTTPS with these PEM files (reloaded by `reload()`); `clientCaFile` requires client certificates. */
-  tls?: TlsFiles;
-  /** Named series per metric family before processes fold into comm="other" (1..10000). @default 500 */
-  maxSeries?: number;
-  /**
-   * Seconds after which the series of a process or container that is gone (and idle) disappear
-   * from /metrics (1..86400). @default 600
-   */
-  seriesGraceSeconds?: number;
-  /** Concurrent HTTP connections at most (1..10000). @default 64 */
-  maxConnections?: number;
-  /** Source of time for history queries and response timestamps. @default systemClock */
-  clock?: Clock;
-  /** Version reported by pidflow_build_info and `pidflowVersion`. @default the package version */
-  version?: string;
-}
-
-/** Options of the history database of a server. */
-export interface HistoryServerOptions {
-  /** Database file, or ':memory:'. */
-  path: string;
-  /** Seconds between rows for a new database (1..60, dividing 60). @default 10 */
-  intervalSeconds?: number;
-  /** Days the coarsest rows are kept. @default 90 */
-  retentionDays?: number;
-  /** Bound of the main file, bytes. @default 1 GiB */
-  maxBytes?: number;
-  /** Rows waiting for the writer thread at most. @default 100000 */
-  maxPendingRows?: number;
-}
 
 /** A running server. */
 export interface RunningServer {
@@ -105,13 +63,8 @@ export interface RunningServer {
   reload(options: { token?: string | undefined; tls?: TlsFiles | undefined }): void;
 }
 
-/** Default port: not assigned by IANA, next to node_exporter's 9100 range of exporters. */
-export const DEFAULT_PORT = 9465;
-/** Ten minutes: longer than any sane scrape interval, so a removed series was scraped idle. */
-const DEFAULT_SERIES_GRACE_SECONDS = 600;
 /** Longest range of one history query. */
 const MAX_HISTORY_RANGE_MS = 90 * 86_400_000;
-const DEFAULT_MAX_CONNECTIONS = 64;
 /** Longer URLs are refused with 414: every valid request is far shorter. */
 const MAX_URL_CHARS = 2048;
 const MAX_HEADER_BYTES = 8192;
@@ -124,23 +77,16 @@ const MAX_REQUESTS_PER_SOCKET = 1000;
 const CLOSE_GRACE_MS = 1000;
 const PID_MAX = 4_194_304;
 
-const KNOWN_OPTIONS = [
-  'host',
-  'port',
-  'history',
-  'onEvent',
-  'token',
-  'tls',
-  'maxSeries',
-  'seriesGraceSeconds',
-  'maxConnections',
-  'clock',
-  'version',
-];
-
 const SORTS: readonly SortBy[] = ['total', 'sent', 'received'];
 
+const TOP_SORTS: readonly TopSort[] = ['total', 'sent', 'received', 'name'];
+const GROUPS: readonly GroupBy[] = ['process', 'container', 'remote', 'connection'];
+const MAX_FILTER_CHARS = 256;
+
 const ENDPOINTS = [
+  '/ (the web page)',
+  '/api/v1',
+  '/api/v1/top',
   '/api/v1/processes',
   '/api/v1/processes/<pid>',
   '/api/v1/connections',
@@ -152,68 +98,6 @@ const ENDPOINTS = [
   '/metrics',
   '/healthz',
 ];
-
-function integerOption(
-  name: string,
-  value: number | undefined,
-  min: number,
-  max: number,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new UsageError(
-      `server option ${name} must be an integer ${min}..${max}, got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
-/** Options after validation: defaults filled in, token and TLS possibly absent. */
-type ResolvedServerOptions = Required<Omit<ServerOptions, 'token' | 'tls'>> & {
-  token: string | undefined;
-  tls: TlsFiles | undefined;
-};
-
-/** Validated options with defaults filled in. */
-function resolveOptions(options: ServerOptions): ResolvedServerOptions {
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.includes(key)) {
-      throw new UsageError(`unknown server option '${key}' (allowed: ${KNOWN_OPTIONS.join(', ')})`);
-    }
-  }
-  const host = options.host ?? '127.0.0.1';
-  if (typeof host !== 'string' || host.length === 0) {
-    throw new UsageError(
-      `server option host must be a non-empty address, got ${JSON.stringify(host)}`,
-    );
-  }
-  return {
-    host,
-    port: integerOption('port', options.port, 0, 65_535, DEFAULT_PORT),
-    token: requireToken(host, options.token),
-    tls: options.tls,
-    history: options.history ?? { path: ':memory:' },
-    onEvent: options.onEvent ?? (() => undefined),
-    maxSeries: integerOption('maxSeries', options.maxSeries, 1, 10_000, DEFAULT_MAX_SERIES),
-    seriesGraceSeconds: integerOption(
-      'seriesGraceSeconds',
-      options.seriesGraceSeconds,
-      1,
-      86_400,
-      DEFAULT_SERIES_GRACE_SECONDS,
-    ),
-    maxConnections: integerOption(
-      'maxConnections',
-      options.maxConnections,
-      1,
-      10_000,
-      DEFAULT_MAX_CONNECTIONS,
-    ),
-    clock: options.clock ?? systemClock,
-    version: options.version ?? readPackageVersion(),
-  };
-}
 
 /**
  * Serve `monitor` over HTTP: JSON under /api/v1, Prometheus text at /metrics, /healthz.
@@ -243,6 +127,7 @@ class Agent {
   private readonly startedMs = Date.now();
   /** Authentication counters (the checks themselves come with the token option). */
   private readonly auth: Authenticator;
+  private readonly web = new WebAssets();
   private tlsFiles: TlsFiles | undefined;
   private closing: Promise<void> | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
@@ -398,10 +283,11 @@ class Agent {
           `${req.method ?? '?'} is not allowed on ${url.pathname}: use GET`,
         );
       }
-      // /healthz answers without a token (probes); everything else needs one when one is set,
-      // and anything but GET/HEAD needs one always.
+      // /healthz (probes) and the page's files (no data in them) answer without a token;
+      // everything else needs one when one is set, and anything but GET/HEAD needs one always.
       const isStateChanging = req.method !== 'GET' && req.method !== 'HEAD';
-      if (url.pathname !== '/healthz' || isStateChanging) {
+      const isOpen = url.pathname === '/healthz' || WebAssets.isWebPath(url.pathname);
+      if (!isOpen || isStateChanging) {
         const refusal = this.auth.check(
           req.socket.remoteAddress ?? '?',
           req.headers.authorization,
@@ -421,11 +307,14 @@ class Agent {
   /** The handler of `path`, or undefined for an unknown path. */
   private route(path: string): ((q: Query, res: ServerResponse) => void) | undefined {
     switch (path) {
-      case '/':
+      case '/api/v1':
+      case '/api/v1/':
         return (q, res) => {
           q.allow();
           this.sendJson(res, 200, { endpoints: ENDPOINTS });
         };
+      case '/api/v1/top':
+        return (q, res) => this.top(q, res);
       case '/healthz':
         return (q, res) => this.healthz(q, res);
       case '/metrics':
@@ -457,6 +346,7 @@ class Agent {
       case '/api/v1/history':
         return (q, res) => this.historyRoute(q, res);
     }
+    if (WebAssets.isWebPath(path)) return (q, res) => this.webFile(q, res, path);
     const match = /^\/api\/v1\/processes\/([^/]+)$/.exec(path);
     if (match !== null) return (q, res) => this.processDetail(q, res, match[1]!);
     return undefined;
@@ -510,6 +400,46 @@ class Agent {
       limit,
       entries: entries.map(rankEntryView),
     });
+  }
+
+  /** A file of the web page (no data in it: open without a token). */
+  private webFile(q: Query, res: ServerResponse, path: string): void {
+    q.allow();
+    const asset = this.web.get(path);
+    if (typeof asset === 'string') throw new HttpError(503, 'ERR_PAGE_NOT_BUILT', asset);
+    this.send(res, 200, asset.contentType, asset.body, 'no-cache');
+  }
+
+  /** The page's "Now" table: top N of one kind with sparklines, the rest as "other". */
+  private top(q: Query, res: ServerResponse): void {
+    q.allow('groupBy', 'sort', 'filter', 'limit', 'window');
+    const groupBy = q.oneOf('groupBy', GROUPS, 'process');
+    const sortBy = q.oneOf('sort', TOP_SORTS, 'total');
+    const filter = (q.text('filter', MAX_FILTER_CHARS) ?? '').toLowerCase();
+    const limit = q.integer('limit', 1, MAX_TOP_LIMIT, 25);
+    const windowSeconds = q.integer('window', 1, this.ringSeconds, Math.min(5, this.ringSeconds));
+    const m = this.monitor.options;
+    const snapshot = this.monitor.snapshot(windowSeconds);
+    // The snapshot already holds every process over the window: rank only the other kinds.
+    const entries =
+      groupBy === 'process'
+        ? snapshot.processes
+        : this.monitor.rank({
+            groupBy,
+            limit:
+              groupBy === 'connection'
+                ? m.maxConnections
+                : groupBy === 'remote'
+                  ? m.maxRemotes
+                  : m.maxProcesses,
+            windowSeconds,
+            sortBy: sortBy === 'name' ? 'total' : sortBy,
+          });
+    this.sendJson(
+      res,
+      200,
+      topView(entries, snapshot, { groupBy, sortBy, filter, limit, windowSeconds }),
+    );
   }
 
   private processDetail(q: Query, res: ServerResponse, pidText: string): void {
@@ -608,11 +538,18 @@ class Agent {
     this.sendJson(res, status, { error: { code, message } });
   }
 
-  private send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  private send(
+    res: ServerResponse,
+    status: number,
+    contentType: string,
+    body: string | Buffer,
+    cacheControl = 'no-store',
+  ): void {
     res.statusCode = status;
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     res.setHeader('Content-Type', contentType);
     res.setHeader('Content-Length', Buffer.byteLength(body));
-    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Cache-Control', cacheControl);
     res.end(res.req.method === 'HEAD' ? undefined : body);
   }
 }
