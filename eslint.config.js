@@ -48,8 +48,22 @@ export default tseslint.config(
     rules: upstreamOnly(['capture', 'decode', 'attribute', 'account', 'cli', 'tui', 'serve']),
   },
   {
-    files: ['src/cli/**/*.ts', 'src/tui/**/*.ts', 'src/serve/**/*.ts'],
+    files: ['src/cli/**/*.ts'],
     rules: upstreamOnly(['capture', 'decode', 'attribute', 'account']),
+  },
+  // The terminal UI and the agent are side by side under the command: what both use (units,
+  // container labels, filters) lives in src/present, below both.
+  {
+    files: ['src/tui/**/*.ts'],
+    rules: upstreamOnly(['capture', 'decode', 'attribute', 'account', 'cli', 'serve']),
+  },
+  {
+    files: ['src/serve/**/*.ts'],
+    rules: upstreamOnly(['capture', 'decode', 'attribute', 'account', 'cli', 'tui']),
+  },
+  {
+    files: ['src/present/**/*.ts'],
+    rules: upstreamOnly(['capture', 'decode', 'attribute', 'account', 'cli', 'tui', 'serve']),
   },
   // src/text is below every presentation layer and above nothing of the chain.
   {

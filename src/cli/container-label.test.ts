@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ContainerInfo } from '../monitor/types.js';
-import { containerLabel, containerSearchText } from './container-label.js';
+import { containerLabel, containerSearchText } from '../present/container-label.js';
 import {
   makeProcessEntry,
   makeProcessInfo,

@@ -6,7 +6,7 @@ import { HistoryStore } from '../history/history-store.js';
 import type { HistoryGroupBy, HistoryQuery, HistoryResult } from '../history/types.js';
 import { stringifyAsciiJson } from '../text/ascii-json.js';
 import { displayLines, toDisplayText } from '../text/display-text.js';
-import { formatBytes } from './format.js';
+import { formatBytes } from '../present/format.js';
 import { DEFAULT_HISTORY_DB } from './options.js';
 
 /** Where the command writes. */

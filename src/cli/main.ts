@@ -17,7 +17,7 @@ import { TOKEN_ENV, loadServeSecrets, type ServeSecrets } from './serve-secrets.
 import { isLoopbackHost } from '../serve/auth.js';
 import { IntervalTracker, buildNdjsonRecord } from './ndjson.js';
 import { DEFAULT_HISTORY_DB, parseCliArgs, type CliOptions, type OutputMode } from './options.js';
-import { isEmptyFilter, type ProcessFilter } from './process-filter.js';
+import { isEmptyFilter, type ProcessFilter } from '../present/process-filter.js';
 import { formatTextTable } from './text-table.js';
 import { stringifyAsciiJson } from '../text/ascii-json.js';
 import { display, displayLines, toDisplayText, type DisplayText } from '../text/display-text.js';

@@ -3,7 +3,7 @@
 // that sums them gets the cumulative totals back. Schema: docs/ndjson.md (keep it stable).
 
 import type { ContainerInfo, ProcessEntry, Snapshot, TrafficCounters } from '../monitor/types.js';
-import { matchesProcessFilter, type ProcessFilter } from './process-filter.js';
+import { matchesProcessFilter, type ProcessFilter } from '../present/process-filter.js';
 
 /** Version of the NDJSON schema; bump only on incompatible changes. */
 export const NDJSON_VERSION = 1;

@@ -1,7 +1,7 @@
 // Plain text output (--text, or stdout not a terminal): one table per interval, built from
 // the same record as the NDJSON line so both outputs always agree.
 
-import { containerLabel } from './container-label.js';
+import { containerLabel } from '../present/container-label.js';
 import {
   display,
   displayWidth,
@@ -11,7 +11,7 @@ import {
   trimDisplayEnd,
   type DisplayText,
 } from '../text/display-text.js';
-import { formatBytes, formatRate } from './format.js';
+import { formatBytes, formatRate } from '../present/format.js';
 import type { NdjsonRecord } from './ndjson.js';
 
 /** Widest container label in the text table, in cells (names are up to 253 characters each). */

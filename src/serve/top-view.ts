@@ -2,7 +2,7 @@
 // keeps those matching a filter (the TUI's substring search), returns the top N in a compact
 // form with sparklines, and folds the rest into one "other" row.
 
-import { containerLabel, containerSearchText } from '../cli/container-label.js';
+import { containerLabel, containerSearchText } from '../present/container-label.js';
 import type { GroupBy, RankEntry, Snapshot, SortBy, TrafficEntry } from '../monitor/types.js';
 import type { JsonObject } from './json-view.js';
 

@@ -4,7 +4,7 @@
 
 import { emitKeypressEvents, type Interface } from 'node:readline';
 import type { Monitor, Snapshot } from '../monitor/types.js';
-import type { ProcessFilter } from '../cli/process-filter.js';
+import type { ProcessFilter } from '../present/process-filter.js';
 import { display, type DisplayText } from '../text/display-text.js';
 import { render, type TerminalSize } from './render.js';
 import { createTuiState, handleKey, rankedViewOf, type KeyPress, type TuiState } from './state.js';

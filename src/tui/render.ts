@@ -7,14 +7,14 @@ import type {
   ProcessEntry,
   RemoteEntry,
 } from '../monitor/types.js';
-import { containerLabel } from '../cli/container-label.js';
+import { containerLabel } from '../present/container-label.js';
 import {
   formatBytes,
   formatCount,
   formatDuration,
   formatPercent,
   formatRate,
-} from '../cli/format.js';
+} from '../present/format.js';
 import {
   display,
   fitDisplay,

@@ -9,9 +9,9 @@ import type {
   Snapshot,
   TrafficEntry,
 } from '../monitor/types.js';
-import { containerLabel, containerSearchText } from '../cli/container-label.js';
-import { BYTE_UNITS, type ByteUnit } from '../cli/format.js';
-import { matchesProcessFilter, type ProcessFilter } from '../cli/process-filter.js';
+import { containerLabel, containerSearchText } from '../present/container-label.js';
+import { BYTE_UNITS, type ByteUnit } from '../present/format.js';
+import { matchesProcessFilter, type ProcessFilter } from '../present/process-filter.js';
 import { isTypeableCharacter } from '../text/display-text.js';
 
 export type ViewKind = 'processes' | 'connections' | 'remotes' | 'containers';
