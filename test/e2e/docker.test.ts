@@ -24,7 +24,7 @@ import {
 } from '../helpers/nat-scoring.js';
 import { canCreateTestNets, createTestNet } from '../helpers/netns.js';
 import type { TestNet } from '../helpers/netns.js';
-import { startReferenceCapture, summarizePcapFile } from '../helpers/pcap-truth.js';
+import { startReferenceCapture, summarizePcapFile, wireTotals } from '../helpers/pcap-truth.js';
 import { startTcpClient, startTcpServer } from '../helpers/traffic.js';
 import type { Worker } from '../helpers/traffic.js';
 
@@ -168,13 +168,9 @@ test(
       for (const t of truths) assert.ok(t.sentPayloadBytes > 0, `${t.label} sent nothing`);
       const ref = await reference.stop();
       assert.equal(ref.droppedByKernel, 0, 'the reference capture dropped packets');
-      const summary = summarizePcapFile(ref.path);
-      let wirePackets = 0;
-      let wireIpBytes = 0;
-      for (const flow of summary.flows.values()) {
-        wirePackets += flow.packets;
-        wireIpBytes += flow.ipBytes;
-      }
+      const { packets: wirePackets, ipBytes: wireIpBytes } = wireTotals(
+        summarizePcapFile(ref.path),
+      );
       await settle(monitors, wirePackets);
       assertOnRightProcess('uplink only', uplink.snapshot(), truths);
       assertOnRightProcess('docker0 only', bridge.snapshot(), truths);
@@ -248,13 +244,9 @@ test(
         payloadOf('server container', await srv.report),
       ];
       const ref = await reference.stop();
-      const summary = summarizePcapFile(ref.path);
-      let wirePackets = 0;
-      let wireIpBytes = 0;
-      for (const flow of summary.flows.values()) {
-        wirePackets += flow.packets;
-        wireIpBytes += flow.ipBytes;
-      }
+      const { packets: wirePackets, ipBytes: wireIpBytes } = wireTotals(
+        summarizePcapFile(ref.path),
+      );
       await settle(monitors, wirePackets);
       assertOnRightProcess('container to container', every.snapshot(), truths);
       const everyBytes = tcpUdpSeenBytes(every);

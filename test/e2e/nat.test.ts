@@ -22,7 +22,7 @@ import {
   waitFor,
 } from '../helpers/nat-scoring.js';
 import { canCreateTestNets } from '../helpers/netns.js';
-import { startReferenceCapture, summarizePcapFile } from '../helpers/pcap-truth.js';
+import { startReferenceCapture, summarizePcapFile, wireTotals } from '../helpers/pcap-truth.js';
 import { skipReason } from '../helpers/skip-reasons.js';
 import { startTcpClient, startTcpServer } from '../helpers/traffic.js';
 import type { Worker } from '../helpers/traffic.js';
@@ -118,13 +118,9 @@ test(
 
       const ref = await reference.stop();
       assert.equal(ref.droppedByKernel, 0, 'the reference capture dropped packets');
-      const summary = summarizePcapFile(ref.path);
-      let wirePackets = 0;
-      let wireIpBytes = 0;
-      for (const flow of summary.flows.values()) {
-        wirePackets += flow.packets;
-        wireIpBytes += flow.ipBytes;
-      }
+      const { packets: wirePackets, ipBytes: wireIpBytes } = wireTotals(
+        summarizePcapFile(ref.path),
+      );
       const seenPackets = (m: Monitor): number =>
         m.stats().seen.packets - m.stats().otherProtocol.packets;
       for (const m of monitors) {

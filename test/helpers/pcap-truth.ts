@@ -257,6 +257,17 @@ export function summarizePcapFile(path: string): PcapSummary {
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);
 const protoNumber = (p: 'tcp' | 'udp'): number => (p === 'tcp' ? 6 : 17);
 
+/** Packets and IP bytes of every flow in a summary: the distinct traffic on the wire. */
+export function wireTotals(summary: PcapSummary): { packets: number; ipBytes: number } {
+  let packets = 0;
+  let ipBytes = 0;
+  for (const flow of summary.flows.values()) {
+    packets += flow.packets;
+    ipBytes += flow.ipBytes;
+  }
+  return { packets, ipBytes };
+}
+
 /** Map flows to pids through the workers' socket reports: the owner of the source endpoint sent the bytes, the owner of the destination received them. */
 export function truthByProcess(
   flows: Iterable<FlowTruth>,
