@@ -189,6 +189,12 @@ export interface MonitorStats {
     readonly lastDurationMs: number;
     readonly maxDurationMs: number;
     readonly medianDurationMs: number;
+    /** Periodic scans skipped on a quiet host (socket events on, nothing to look up, no counter moved). */
+    readonly skippedQuiet: number;
+    /** Longest synchronous stretch of any scan, wall time (the event loop was blocked). */
+    readonly maxBlockMs: number;
+    /** CPU of the longest (by CPU) synchronous stretch of a scan: not inflated by preemption. */
+    readonly maxBlockCpuMs: number;
     readonly sockets: number;
     readonly processes: number;
     readonly namespaces: number;

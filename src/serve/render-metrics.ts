@@ -368,6 +368,23 @@ function renderStats(
     'Median duration of the recent /proc scans.',
     s.medianDurationMs / 1000,
   );
+  counter(
+    'pidflow_scans_skipped_quiet_total',
+    'Periodic scans skipped because nothing changed (socket events on, no socket counter moved).',
+    s.skippedQuiet,
+  );
+  w.single(
+    'pidflow_scan_block_max_seconds',
+    'gauge',
+    'Longest stretch a scan held the event loop, wall time.',
+    s.maxBlockMs / 1000,
+  );
+  w.single(
+    'pidflow_scan_block_cpu_max_seconds',
+    'gauge',
+    'CPU of the longest stretch a scan held the event loop.',
+    s.maxBlockCpuMs / 1000,
+  );
   w.single('pidflow_scan_sockets', 'gauge', 'Sockets found by the last scan.', s.sockets);
   w.single('pidflow_scan_processes', 'gauge', 'Processes found by the last scan.', s.processes);
   w.single(
