@@ -68,6 +68,8 @@ function emptyTruth(pid: number): ProcessTruth {
     receivedWireBytes: 0,
     sentPayloadBytes: 0,
     receivedPayloadBytes: 0,
+    sentStreamBytes: 0,
+    receivedStreamBytes: 0,
   };
 }
 
@@ -83,6 +85,8 @@ export function truthFromUdpReports(reports: readonly WorkerReport[]): Map<numbe
       t.receivedPackets += s.receivedDatagrams;
       t.sentPayloadBytes += s.sentPayloadBytes;
       t.receivedPayloadBytes += s.receivedPayloadBytes;
+      t.sentStreamBytes += s.sentPayloadBytes;
+      t.receivedStreamBytes += s.receivedPayloadBytes;
       t.sentBytes += s.sentPayloadBytes + s.sentDatagrams * header;
       t.receivedBytes += s.receivedPayloadBytes + s.receivedDatagrams * header;
       t.sentWireBytes += s.sentPayloadBytes + s.sentDatagrams * (header + ETHERNET_HEADER_BYTES);

@@ -191,6 +191,8 @@ async function floodScenario(net: TestNet, flood: FloodSpec): Promise<TrafficRes
         receivedWireBytes: rxPackets * (ipBytes + 14),
         sentPayloadBytes: 0,
         receivedPayloadBytes: rxPackets * FLOOD_PAYLOAD_BYTES,
+        sentStreamBytes: 0,
+        receivedStreamBytes: rxPackets * FLOOD_PAYLOAD_BYTES,
       },
     ],
   ]);

@@ -87,6 +87,8 @@ test('pcap truth sums IP bytes per directional 5-tuple from a file written here'
     ipBytes: 3 * 140,
     wireBytes: 3 * 154 + 4,
     payloadBytes: 300,
+    // The same segment (same sequence number) three times: one segment's worth written.
+    streamBytes: 100,
   });
   const v6 = summary.flows.get('17|fd42:6e66::1:2|53|fd42:6e66::1|5353');
   assert.equal(v6?.ipBytes, 40 + 8 + 10);
@@ -167,6 +169,7 @@ test('truth maps flows to the pids whose sockets sent and received them', () => 
       ipBytes: 200,
       wireBytes: 228,
       payloadBytes: 120,
+      streamBytes: 120,
     },
     {
       protocol: 17,
@@ -178,6 +181,7 @@ test('truth maps flows to the pids whose sockets sent and received them', () => 
       ipBytes: 50,
       wireBytes: 64,
       payloadBytes: 22,
+      streamBytes: 22,
     },
     {
       protocol: 17,
@@ -189,6 +193,7 @@ test('truth maps flows to the pids whose sockets sent and received them', () => 
       ipBytes: 30,
       wireBytes: 44,
       payloadBytes: 2,
+      streamBytes: 2,
     },
   ];
   const sock = {

@@ -28,6 +28,11 @@ export interface FlowTruth {
   wireBytes: number;
   /** Transport payload bytes (IP bytes minus IP and TCP/UDP headers). */
   payloadBytes: number;
+  /**
+   * Distinct payload bytes: for TCP the span of sequence numbers that carried payload, so a
+   * retransmitted segment counts once (what the sending application wrote); for UDP the payload.
+   */
+  streamBytes: number;
 }
 
 /** What a pcap file holds, summed per flow. */
@@ -53,6 +58,9 @@ export interface ProcessTruth {
   receivedWireBytes: number;
   sentPayloadBytes: number;
   receivedPayloadBytes: number;
+  /** Distinct payload (see FlowTruth.streamBytes): comparable with what the workers wrote and read. */
+  sentStreamBytes: number;
+  receivedStreamBytes: number;
 }
 
 /** Per-process truth plus the flows no worker claimed. */
@@ -142,6 +150,7 @@ const IPV6_EXTENSION_HEADERS = new Set([0, 43, 60]);
 
 /** Parse a pcap (not pcapng) file image and sum IP bytes per directional 5-tuple. */
 export function summarizePcap(file: Buffer): PcapSummary {
+  const spans = new Map<FlowTruth, { base: number; start: number; end: number }>();
   if (file.length < 24) throw new Error(`pcap file too short (${file.length} bytes)`);
   const magicLe = file.readUInt32LE(0);
   let littleEndian: boolean;
@@ -238,6 +247,7 @@ export function summarizePcap(file: Buffer): PcapSummary {
         ipBytes: 0,
         wireBytes: 0,
         payloadBytes: 0,
+        streamBytes: 0,
       };
       summary.flows.set(key, flow);
     }
@@ -245,6 +255,22 @@ export function summarizePcap(file: Buffer): PcapSummary {
     flow.ipBytes += ipBytes;
     flow.wireBytes += original;
     flow.payloadBytes += payloadBytes;
+    if (protocol !== 6) {
+      flow.streamBytes += payloadBytes;
+    } else if (payloadBytes > 0) {
+      // Sequence offsets relative to the flow's first payload segment (mod 2^32, signed so a
+      // reordered earlier segment is negative); the stream is the span they cover.
+      const seq = data.readUInt32BE(l4 + 4);
+      let span = spans.get(flow);
+      if (span === undefined) {
+        span = { base: seq, start: 0, end: 0 };
+        spans.set(flow, span);
+      }
+      const offset = (seq - span.base) | 0;
+      span.start = Math.min(span.start, offset);
+      span.end = Math.max(span.end, offset + payloadBytes);
+      flow.streamBytes = span.end - span.start;
+    }
   }
   return summary;
 }
@@ -288,6 +314,8 @@ export function truthByProcess(
       receivedWireBytes: 0,
       sentPayloadBytes: 0,
       receivedPayloadBytes: 0,
+      sentStreamBytes: 0,
+      receivedStreamBytes: 0,
     });
     for (const s of report.sockets) {
       const p = protoNumber(s.protocol);
@@ -317,12 +345,14 @@ export function truthByProcess(
       s.sentPackets += f.packets;
       s.sentWireBytes += f.wireBytes;
       s.sentPayloadBytes += f.payloadBytes;
+      s.sentStreamBytes += f.streamBytes;
     }
     if (r !== undefined) {
       r.receivedBytes += f.ipBytes;
       r.receivedPackets += f.packets;
       r.receivedWireBytes += f.wireBytes;
       r.receivedPayloadBytes += f.payloadBytes;
+      r.receivedStreamBytes += f.streamBytes;
     }
     if (s === undefined && r === undefined) {
       unmatchedBytes += f.ipBytes;
