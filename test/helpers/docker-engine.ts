@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from './traffic.js';
+import { packageRoot, workerMessages } from './traffic.js';
 import type { ReadyMessage, WorkerReport, WorkerSpec } from './traffic.js';
 
 const START_LIMIT_MS = 40_000;
@@ -235,46 +235,12 @@ function runContainerWorker(
     ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
-  let resolveReady!: (m: ReadyMessage) => void;
-  let resolveReport!: (r: WorkerReport) => void;
-  let rejectBoth!: (e: Error) => void;
-  const ready = new Promise<ReadyMessage>((res, rej) => {
-    resolveReady = res;
-    rejectBoth = rej;
-  });
-  let rejectReport!: (e: Error) => void;
-  const report = new Promise<WorkerReport>((res, rej) => {
-    resolveReport = res;
-    rejectReport = rej;
-  });
-  ready.catch(() => undefined);
-  report.catch(() => undefined);
-  if (spec.role === 'tcp-client' || spec.role === 'udp-client') {
-    resolveReady({ type: 'ready', pid: 0 });
-  }
-  let buffered = '';
-  child.stdout?.setEncoding('utf8');
-  child.stdout?.on('data', (text: string) => {
-    buffered += text;
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      try {
-        const message = JSON.parse(line) as { type?: string };
-        if (message.type === 'ready') resolveReady(message as ReadyMessage);
-        if (message.type === 'report') resolveReport(message as WorkerReport);
-      } catch {
-        // Not a worker message.
-      }
-    }
-  });
-  child.stdin?.on('error', () => undefined);
-  child.once('exit', (code) => {
-    const error = new Error(`container ${name} exited with ${code} before reporting`);
-    rejectBoth(error);
-    rejectReport(error);
-  });
+  const { ready, report } = workerMessages(
+    child,
+    spec,
+    0,
+    (exit) => `container ${name} exited with ${exit} before reporting`,
+  );
   // The worker's pid in the container is 1; the host pid comes from the engine.
   const pid = (async (): Promise<number> => {
     const deadline = Date.now() + 20_000;

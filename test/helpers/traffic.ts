@@ -2,6 +2,7 @@
 // process (traffic-worker.ts, or a bash loop for the many-process case) so its pid is known,
 // and each reports the endpoints and payload bytes of every socket it used.
 
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,11 +83,17 @@ function specAddresses(spec: WorkerSpec): string[] {
   return list;
 }
 
-/** Start one worker in namespace `ns` (undefined: the host) of `net`. */
-export function startWorker(net: TestNet, ns: string | undefined, spec: WorkerSpec): Worker {
-  for (const address of specAddresses(spec)) assertTestAddress(address);
-  const { cmd, args } = nodeScriptCommand('test/helpers/traffic-worker');
-  const child = net.spawnIn(ns, cmd, [...args, JSON.stringify(spec)]);
+/**
+ * The ready and report messages of a traffic worker, read from its stdout (one JSON object a
+ * line). Clients are ready at once (`clientReadyPid`); both promises reject with `exitMessage`
+ * when the child exits before sending them.
+ */
+export function workerMessages(
+  child: ChildProcess,
+  spec: WorkerSpec,
+  clientReadyPid: number,
+  exitMessage: (exit: string | number | null) => string,
+): { ready: Promise<ReadyMessage>; report: Promise<WorkerReport> } {
   let resolveReady!: (m: ReadyMessage) => void;
   let resolveReport!: (r: WorkerReport) => void;
   let rejectAll!: (e: Error) => void;
@@ -103,7 +110,7 @@ export function startWorker(net: TestNet, ns: string | undefined, spec: WorkerSp
   ready.catch(() => undefined);
   report.catch(() => undefined);
   if (spec.role === 'tcp-client' || spec.role === 'udp-client') {
-    resolveReady({ type: 'ready', pid: child.pid });
+    resolveReady({ type: 'ready', pid: clientReadyPid });
   }
   let buffered = '';
   let gotReport = false;
@@ -129,12 +136,24 @@ export function startWorker(net: TestNet, ns: string | undefined, spec: WorkerSp
   });
   child.stdin?.on('error', () => undefined);
   child.once('exit', (code, signal) => {
-    const error = new Error(
-      `traffic worker ${spec.role} (pid ${child.pid}) exited with ${signal ?? code} before reporting`,
-    );
+    const error = new Error(exitMessage(signal ?? code));
     rejectAll(error);
     if (!gotReport) rejectReport(error);
   });
+  return { ready, report };
+}
+
+/** Start one worker in namespace `ns` (undefined: the host) of `net`. */
+export function startWorker(net: TestNet, ns: string | undefined, spec: WorkerSpec): Worker {
+  for (const address of specAddresses(spec)) assertTestAddress(address);
+  const { cmd, args } = nodeScriptCommand('test/helpers/traffic-worker');
+  const child = net.spawnIn(ns, cmd, [...args, JSON.stringify(spec)]);
+  const { ready, report } = workerMessages(
+    child,
+    spec,
+    child.pid,
+    (exit) => `traffic worker ${spec.role} (pid ${child.pid}) exited with ${exit} before reporting`,
+  );
   return {
     pid: child.pid,
     child,
