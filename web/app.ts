@@ -4,7 +4,7 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { NeedsToken, storeToken } from './api.js';
-import { formatTime } from './dom.js';
+import { formatTime, setText } from './dom.js';
 import { showHealth } from './health.js';
 import { showHistory } from './history.js';
 import { showNow } from './now.js';
@@ -26,7 +26,7 @@ let needsToken = false;
 
 function showStatus(text: string | undefined): void {
   status.hidden = text === undefined;
-  status.textContent = text ?? '';
+  setText(status, text ?? '');
 }
 
 /** The refresh in flight: a slow answer is never overtaken by the next tick's request. */
@@ -47,7 +47,7 @@ async function runOnce(): Promise<void> {
       needsToken = true;
       form.hidden = false;
       main.hidden = true;
-      tokenError.textContent = error.wasWrong ? 'The token was refused; try again.' : '';
+      setText(tokenError, error.wasWrong ? 'The token was refused; try again.' : '');
       input.focus();
       return;
     }
@@ -88,8 +88,8 @@ form.addEventListener('submit', (event) => {
 });
 window.addEventListener('hashchange', route);
 setInterval(() => {
-  clock.textContent = formatTime(Date.now());
+  setText(clock, formatTime(Date.now()));
   if (isLive && document.visibilityState === 'visible') void run();
 }, REFRESH_MS);
-clock.textContent = formatTime(Date.now());
+setText(clock, formatTime(Date.now()));
 route();

@@ -3,7 +3,7 @@
 // use the unstacked values.
 
 import uPlot from 'uplot';
-import { COLORS, formatDateTime, formatRate } from './dom.js';
+import { COLORS, formatDateTime, formatRate, shown } from './dom.js';
 
 /** One series of a stacked chart: a name and bytes per second at each time (null = no data). */
 export interface StackSeries {
@@ -48,7 +48,7 @@ export function stackedChart(
           const s = series[i]!;
           const color = s.color ?? COLORS[i % COLORS.length]!;
           return {
-            label: s.label,
+            label: shown(s.label), // uPlot sets it as text; shown like every name
             stroke: color,
             fill: color,
             width: 1,

@@ -1,5 +1,19 @@
-// Small DOM and formatting helpers of the page. Every name is set with textContent: nothing the
-// agent sends is ever parsed as HTML.
+// Small DOM and formatting helpers of the page. Every text is set with textContent (nothing the
+// agent sends is ever parsed as HTML) after the project's one sanitizer, src/text's
+// toDisplayText: controls, escape sequences, bidi overrides and invisible characters in a name
+// show visibly escaped here as in the terminal.
+
+import { toDisplayText } from '../src/text/display-text.js';
+
+/** Text as the page shows it: {@link toDisplayText} of untrusted (or any) text. */
+export function shown(text: string): string {
+  return toDisplayText(text);
+}
+
+/** Set a node's text to {@link shown} text. */
+export function setText(node: Node, text: string): void {
+  node.textContent = shown(text);
+}
 
 /** Children accepted by {@link el}: strings become text nodes. */
 export type Child = Node | string | null | undefined | false;
@@ -12,12 +26,12 @@ export function el<K extends keyof HTMLElementTagNameMap>(
 ): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs)) {
-    if (name === 'text') node.textContent = value;
-    else node.setAttribute(name, value);
+    if (name === 'text') setText(node, value);
+    else node.setAttribute(name, name === 'title' ? shown(value) : value);
   }
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;
-    node.append(typeof c === 'string' ? document.createTextNode(c) : c);
+    node.append(typeof c === 'string' ? document.createTextNode(shown(c)) : c);
   }
   return node;
 }

@@ -2,7 +2,7 @@
 // history database, from /api/v1/stats.
 
 import { getJson } from './api.js';
-import { el, formatBytes, formatShare, formatTime } from './dom.js';
+import { el, formatBytes, formatShare, formatTime, setText } from './dom.js';
 
 interface Totals {
   packets: number;
@@ -168,6 +168,6 @@ export function showHealth(main: HTMLElement): () => Promise<void> {
             ),
           ),
     );
-    note.textContent = `updated ${formatTime(a.time)}${h === null ? '' : ` · database ${h.path}`}`;
+    setText(note, `updated ${formatTime(a.time)}${h === null ? '' : ` · database ${h.path}`}`);
   };
 }

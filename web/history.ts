@@ -5,7 +5,15 @@ import type uPlot from 'uplot';
 import { getJson } from './api.js';
 import { selectInNow } from './now.js';
 import { stackedChart, toRates, type StackSeries } from './chart.js';
-import { COLORS, el, formatBytes, formatDateTime, formatRate, timeZoneName } from './dom.js';
+import {
+  COLORS,
+  el,
+  formatBytes,
+  formatDateTime,
+  formatRate,
+  timeZoneName,
+  setText,
+} from './dom.js';
 
 /** The columns and series of a history answer (docs/history.md). */
 export interface HistoryAnswer {
@@ -123,10 +131,12 @@ export function showHistory(main: HTMLElement): () => Promise<void> {
     box.replaceChildren();
     const onHover = (i: number | undefined, idx: number | undefined): void => {
       const s = i === undefined ? undefined : series[i];
-      hover.textContent =
+      setText(
+        hover,
         s === undefined || idx === undefined
           ? 'Point at a band to see it; click to open the process.'
-          : `${s.label}: ${formatRate(s.rates[idx] ?? 0)} at ${formatDateTime(a.times[idx]!)}`;
+          : `${s.label}: ${formatRate(s.rates[idx] ?? 0)} at ${formatDateTime(a.times[idx]!)}`,
+      );
     };
     chart = stackedChart(box, a.times, series, pick, onHover);
     legend.replaceChildren(
@@ -144,7 +154,10 @@ export function showHistory(main: HTMLElement): () => Promise<void> {
         );
       }),
     );
-    note.textContent = `${formatDateTime(a.from)} – ${formatDateTime(a.to)} · one point per ${a.stepSeconds} s · times in ${timeZoneName()} · sent + received, stacked`;
+    setText(
+      note,
+      `${formatDateTime(a.from)} – ${formatDateTime(a.to)} · one point per ${a.stepSeconds} s · times in ${timeZoneName()} · sent + received, stacked`,
+    );
   };
   for (const b of buttons) {
     b.addEventListener('click', () => {

@@ -2,7 +2,7 @@
 // second, sorted and filtered on the agent so the answer stays bounded on a busy host.
 
 import { getJson } from './api.js';
-import { el, formatBytes, formatRate, formatShare, formatTime, sparkline } from './dom.js';
+import { el, formatBytes, formatRate, formatShare, formatTime, sparkline, setText } from './dom.js';
 
 type Group = 'process' | 'container' | 'remote' | 'connection';
 type Sort = 'total' | 'sent' | 'received' | 'name';
@@ -152,7 +152,10 @@ async function load(cards: HTMLElement, table: HTMLTableElement, note: HTMLEleme
     ),
   );
   renderTable(table, a);
-  note.textContent = `Rates over the last ${a.windowSeconds} s · ${a.matched} ${GROUP_LABELS[state.group].toLowerCase()} match · devices ${a.devices.join(', ')} · updated ${formatTime(a.time)}`;
+  setText(
+    note,
+    `Rates over the last ${a.windowSeconds} s · ${a.matched} ${GROUP_LABELS[state.group].toLowerCase()} match · devices ${a.devices.join(', ')} · updated ${formatTime(a.time)}`,
+  );
 }
 
 function header(sparkSeconds: number): HTMLTableSectionElement {
@@ -195,7 +198,7 @@ function renderTable(table: HTMLTableElement, a: TopAnswer): void {
       );
       if (r.exited === true) nameCell.append(el('span', { class: 'muted', text: ' (exited)' }));
     } else {
-      nameCell.textContent = r.name;
+      setText(nameCell, r.name);
     }
     const tr = el('tr', { 'data-key': r.key }, nameCell);
     if (r.kind === 'process') {

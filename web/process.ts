@@ -2,7 +2,7 @@
 
 import uPlot from 'uplot';
 import { ApiError, getJson } from './api.js';
-import { el, formatBytes, formatDateTime, formatRate, timeZoneName } from './dom.js';
+import { el, formatBytes, formatDateTime, formatRate, timeZoneName, setText } from './dom.js';
 import { toRates } from './chart.js';
 import type { HistoryAnswer } from './history.js';
 
@@ -149,7 +149,7 @@ export function showProcess(main: HTMLElement, pid: number): () => Promise<void>
         const p = h?.series[0]?.process;
         const rows: [string, string][] = [['Live', error.message]];
         if (p !== undefined) {
-          title.textContent = `${p.comm} (pid ${p.pid}) – not live`;
+          setText(title, `${p.comm} (pid ${p.pid}) – not live`);
           rows.push(
             ['Command line', p.cmdline.join(' ')],
             ['User', `${p.user} (uid ${p.uid})`],
@@ -163,7 +163,7 @@ export function showProcess(main: HTMLElement, pid: number): () => Promise<void>
       throw error;
     }
     const p = a.process.process;
-    title.textContent = `${p.comm} (pid ${p.pid})${a.process.exited ? ' – exited' : ''}`;
+    setText(title, `${p.comm} (pid ${p.pid})${a.process.exited ? ' – exited' : ''}`);
     const rows: [string, string][] = [
       ['Command line', p.cmdline.join(' ')],
       ['Executable', p.exe],
@@ -257,7 +257,10 @@ export function showProcess(main: HTMLElement, pid: number): () => Promise<void>
           ),
       ),
     );
-    note.textContent = `${a.connections.length} connections · updated ${formatDateTime(a.time)} · times in ${timeZoneName()}`;
+    setText(
+      note,
+      `${a.connections.length} connections · updated ${formatDateTime(a.time)} · times in ${timeZoneName()}`,
+    );
     if (historyKey !== p.key) {
       historyKey = p.key;
       await loadHistory({ key: p.key });
