@@ -4,7 +4,9 @@
 // sockEventVersion, sockEventSize, hasSocketEvents,
 // openSocketEvents(options, onBatch) -> {stop(), stats()} (native/sock_events.cc),
 // sockDiagVersion, sockDiagRecordSize, sockDiagOpen, sockDiagDump, sockDiagClose (native/sock_diag.cc),
-// conntrackOpen, conntrackGet, conntrackClose (native/conntrack.cc).
+// conntrackOpen, conntrackGet, conntrackClose (native/conntrack.cc),
+// socketOwnerVersion, socketOwnerSize, hasSocketOwners, socketOwnersOpen, socketOwnersRead,
+// socketOwnersClose (native/socket_owners.cc).
 // TypeScript (src/capture/addon.ts) validates every argument first; the checks here are the
 // last line of defence and throw TypeError with the usage line.
 #include <arpa/inet.h>
@@ -21,7 +23,10 @@
 #include "sock_diag.h"
 #include "conntrack.h"
 #include "sock_events.h"
+#include "socket_owners.h"
 #include "bpf/sock_events.h"
+#include <linux/types.h>
+#include "bpf/socket_owners.h"
 
 namespace pidflow {
 namespace {
@@ -216,6 +221,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conntrackOpen", Napi::Function::New(env, ConntrackOpen, "conntrackOpen"));
   exports.Set("conntrackGet", Napi::Function::New(env, ConntrackGet, "conntrackGet"));
   exports.Set("conntrackClose", Napi::Function::New(env, ConntrackClose, "conntrackClose"));
+  exports.Set("socketOwnerVersion", Napi::Number::New(env, PIDFLOW_SOCKET_OWNER_VERSION));
+  exports.Set("socketOwnerSize", Napi::Number::New(env, PIDFLOW_SOCKET_OWNER_SIZE));
+  exports.Set("hasSocketOwners", Napi::Boolean::New(env, SocketOwnersBuilt()));
+  exports.Set("socketOwnersOpen",
+              Napi::Function::New(env, SocketOwnersOpen, "socketOwnersOpen"));
+  exports.Set("socketOwnersRead",
+              Napi::Function::New(env, SocketOwnersRead, "socketOwnersRead"));
+  exports.Set("socketOwnersClose",
+              Napi::Function::New(env, SocketOwnersClose, "socketOwnersClose"));
   return exports;
 }
 

@@ -6,6 +6,7 @@ import type { ContainerNamesStats } from './containers/container-names.js';
 import type { HostFiles } from './host-files.js';
 import type { ProcFs } from './procfs.js';
 import type { SocketTableReader } from './sock-diag.js';
+import type { SocketOwnerSource } from './kernel-owners.js';
 import type { SocketEventIntakeStats } from './socket-event-intake.js';
 import type { Attribution, FlowCounters, FlowTuple } from './types.js';
 
@@ -83,6 +84,11 @@ export interface AttributorOptions {
    * it. Default: none, every namespace's tables are parsed from /proc/net text.
    */
   socketTables?: SocketTableReader | undefined;
+  /**
+   * Socket owners from the kernel (KernelSocketOwners, a BPF iterator); the caller owns and
+   * closes it. Default: none, owners are found by walking /proc/<pid>/fd.
+   */
+  socketOwners?: SocketOwnerSource | undefined;
   /**
    * Recent kernel connect events remembered at most (see {@link Attributor.recordConnects});
    * the same limit again for UDP send events.
@@ -166,6 +172,8 @@ export interface AttributorStats {
     readonly ownerCorrections: number;
     /** Scans that found nothing changed and kept the index. */
     readonly unchanged: number;
+    /** The last scan had socket owners from the kernel (BPF iterator), not fd walks. */
+    readonly ownersFromKernel: boolean;
   };
   /** Container names (src/attribute/containers/container-names.ts). */
   readonly containerNames: ContainerNamesStats;

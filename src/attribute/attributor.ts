@@ -188,6 +188,7 @@ export class Attributor {
       maxProcesses: positive('maxProcesses', options.maxProcesses, 65536),
       hostNetns: options.hostNetns,
       socketTables: options.socketTables,
+      socketOwners: options.socketOwners,
     });
     this.events = new SocketEventIntake({
       processes: this.scanner,
@@ -429,6 +430,7 @@ export class Attributor {
         netlinkNamespaces: last?.netlinkNamespaces ?? 0,
         ownerCorrections: last?.ownerCorrections ?? 0,
         unchanged: this.unchangedScans,
+        ownersFromKernel: last?.ownersFromKernel ?? false,
       },
       containerNames: this.containerNames.stats(),
       flows: this.cache.stats(),

@@ -12,6 +12,8 @@ import type { HostFiles } from '../attribute/host-files.js';
 import type { Attribution, FlowCounters } from '../attribute/types.js';
 import { loadAddon } from '../capture/addon.js';
 import { SockDiagTables, hasSockDiag } from '../attribute/sock-diag.js';
+import { KernelSocketOwners, hasSocketOwners } from '../attribute/kernel-owners.js';
+import type { SocketOwnerSource } from '../attribute/kernel-owners.js';
 import type { SocketTableReader } from '../attribute/sock-diag.js';
 import type { NativeAddon } from '../capture/addon.js';
 import { listDevices } from '../capture/devices.js';
@@ -123,6 +125,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     private readonly socketEvents: SocketEventsHandle | undefined = undefined,
     private readonly socketTables: SocketTableReader | undefined = undefined,
     private readonly nat: NatTranslations | undefined = undefined,
+    private readonly socketOwners: SocketOwnerSource | undefined = undefined,
   ) {
     super();
     this.copies = new DeviceCopies({
@@ -271,7 +274,10 @@ class PidflowMonitor extends EventEmitter implements Monitor {
         inferredFlows: r.inferredFlows,
         inferredPackets: r.inferredPackets,
       },
-      scans: attribution.scans,
+      scans: {
+        ...attribution.scans,
+        ownerSource: attribution.scans.ownersFromKernel ? 'kernel' : 'proc',
+      },
       flows: {
         tracked: flowStats.flows,
         expired: flowStats.expiredFlows,
@@ -412,6 +418,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     this.attributor.flush();
     this.attributor.stop();
     this.socketTables?.close();
+    this.socketOwners?.close();
     this.nat?.close();
     this.localAddresses?.stop();
     if (this.limits !== undefined) {
@@ -477,6 +484,7 @@ export async function createMonitor(
   }
   let socketEvents: SocketEventsHandle | undefined;
   let socketTables: SockDiagTables | undefined;
+  let socketOwners: KernelSocketOwners | undefined;
   let nat: NatTranslations | undefined;
   try {
     let source = deps.source;
@@ -527,10 +535,21 @@ export async function createMonitor(
     if (resolved.sockDiag !== false && deps.procFs === undefined && hasSockDiag(addon)) {
       socketTables = new SockDiagTables(addon);
     }
+    // So does the socket-owners iterator (it lists the real kernel's fd tables).
+    if (resolved.socketOwners !== false && deps.procFs === undefined && hasSocketOwners(addon)) {
+      socketOwners = new KernelSocketOwners(addon, {
+        onUnavailable: (reason) =>
+          logger.warn?.(
+            `socket owners: the kernel iterator is unavailable (${reason}); walking ` +
+              '/proc/<pid>/fd instead, which costs more CPU on hosts with many processes',
+          ),
+      });
+    }
     const attributor = new Attributor({
       procFs: deps.procFs ?? new NodeProcFs('/'),
       hostFiles: deps.hostFiles,
       socketTables,
+      socketOwners,
       clock,
       localAddresses,
       syncIntervalMs: resolved.syncIntervalMs,
@@ -569,6 +588,7 @@ export async function createMonitor(
       socketEvents,
       socketTables,
       nat,
+      socketOwners,
     );
     sink.monitor = monitor;
     await attributor.start();
@@ -576,6 +596,7 @@ export async function createMonitor(
   } catch (error) {
     socketEvents?.stop();
     socketTables?.close();
+    socketOwners?.close();
     nat?.close();
     await limits?.remove().catch(() => undefined);
     throw error;
