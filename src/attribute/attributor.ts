@@ -10,9 +10,10 @@ import { TCP_FIN, TCP_RST, TCP_SYN } from '../decode/record.js';
 import { StateError, UsageError } from '../errors.js';
 import { FlowCache } from './flow-cache.js';
 import { flowKey } from './flow-key.js';
-import { findForkFamilies, isHeldByRelative } from './fork-families.js';
-import type { ForkFamilies } from './fork-families.js';
-import { PROTOCOL_TCP, PROTOCOL_UDP, PROTOCOL_UDPLITE } from './net-table.js';
+import { findForkFamilies } from './fork-families.js';
+import { PROTOCOL_TCP } from './net-table.js';
+import { OwnerLookup } from './owner-lookup.js';
+import type { Lookup } from './owner-lookup.js';
 import { PeerInference } from './peer-inference.js';
 import { ContainerNames } from './containers/container-names.js';
 import { NodeHostFiles } from './host-files.js';
@@ -22,9 +23,9 @@ import type { ProcFs } from './procfs.js';
 import { ScanScheduler } from './scan-scheduler.js';
 import { SocketEventIntake } from './socket-event-intake.js';
 import { VirtualLinks } from './virtual-links.js';
-import { SocketIndex, SocketScanner } from './socket-scanner.js';
+import { SocketScanner } from './socket-scanner.js';
 import type { ScanResult } from './socket-scanner.js';
-import type { Attribution, FlowCounters, FlowTuple, Owner, ProcessInfo } from './types.js';
+import type { Attribution, FlowCounters, FlowTuple, ProcessInfo } from './types.js';
 
 export type { AttributorLogger, AttributorOptions, AttributorStats } from './attributor-options.js';
 
@@ -34,27 +35,6 @@ interface ParkedFlow {
   /** Scan start number when parked: only scans that start later count against retryScans. */
   readonly parkedAtSeq: number;
   waitedScans: number;
-}
-
-interface Lookup {
-  readonly attribution: Attribution;
-  readonly isComplete: boolean;
-  /**
-   * One end came from a connect event and the other has no owner: the socket is newer than
-   * the last scan, so the other end may sit in a namespace no scan has seen yet. Reported
-   * now, but remembered only until the next scan.
-   */
-  readonly isProvisional?: boolean | undefined;
-  /** An end came from a UDP send event. */
-  readonly usedUdpEvent?: boolean | undefined;
-  /** A TCP end has only a listener yet: the process that serves it has not read or written it. */
-  readonly awaitsServer?: boolean | undefined;
-  /**
-   * Not final only because an end may live in a network namespace no scan has seen yet (no
-   * end known at all, or one known from a kernel event only): one scan that starts after the
-   * flow arrived settles it.
-   */
-  readonly awaitsScan?: boolean | undefined;
 }
 
 const CLOSING_FLAGS = TCP_FIN | TCP_RST;
@@ -108,17 +88,9 @@ export class Attributor {
   private readonly events: SocketEventIntake;
   private readonly peers: PeerInference;
   private readonly cache: FlowCache;
-  private readonly virtualLinks: VirtualLinks;
 
-  private index: SocketIndex;
-  /** Processes forked from a process of the same program -> relatives (last scan). */
-  private forkFamilies: ForkFamilies = new Map();
-  /** Listener inode -> held by more than one process, found out since the last scan. */
-  private readonly sharedListeners = new Map<number, boolean>();
-  private listenerLookups = 0;
-  private sharedListenerLookups = 0;
+  private readonly owners: OwnerLookup;
   private isStopped = false;
-  private scanGen = 0;
 
   private readonly retry = new Map<string, ParkedFlow>();
   private pendingPackets = 0;
@@ -165,8 +137,6 @@ export class Attributor {
     if (maxScanShare > 1) {
       throw new UsageError(`attributor option maxScanShare must be <= 1, got ${maxScanShare}`);
     }
-    this.index = SocketIndex.empty(this.localAddresses);
-    this.virtualLinks = new VirtualLinks(this.procFs, () => this.clock.monotonicMs());
     const eventsLimit = positive('connectEventsLimit', options.connectEventsLimit, 65_536, 0);
     const eventsTtlMs = positive('connectEventsTtlMs', options.connectEventsTtlMs, 120_000);
     this.containerNames = new ContainerNames({
@@ -192,6 +162,13 @@ export class Attributor {
       processes: this.scanner,
       limit: eventsLimit,
       ttlMs: eventsTtlMs,
+    });
+    this.owners = new OwnerLookup({
+      procFs: this.procFs,
+      events: this.events,
+      virtualLinks: new VirtualLinks(this.procFs, () => this.clock.monotonicMs()),
+      monotonicMs: () => this.clock.monotonicMs(),
+      localAddresses: this.localAddresses,
     });
     this.peers = new PeerInference({
       limit: peerCacheLimit,
@@ -280,13 +257,13 @@ export class Attributor {
       cached.lastSeenMs = now;
       if (isClosing && cached.closedAtMs < 0) cached.closedAtMs = now;
       if (
-        (!cached.isComplete && cached.scanGen !== this.scanGen) ||
+        (!cached.isComplete && cached.scanGen !== this.owners.generation) ||
         (cached.udpGen >= 0 && cached.udpGen !== this.events.udpGeneration)
       ) {
         // A flow that already had its retries, or whose UDP owner came from an event since
         // replaced (port reuse): look again in the newer tables, never park again.
         this.lookupsSinceScan++;
-        const result = this.lookup(flow, true);
+        const result = this.owners.lookup(flow, true);
         const found = result.isComplete
           ? result.attribution
           : this.infer(flow, counters, result.attribution);
@@ -295,14 +272,14 @@ export class Attributor {
         cached.srcIsLocal = found.srcIsLocal;
         cached.dstIsLocal = found.dstIsLocal;
         cached.isComplete = result.isComplete && result.isProvisional !== true;
-        cached.scanGen = this.scanGen;
+        cached.scanGen = this.owners.generation;
         cached.udpGen = result.usedUdpEvent === true ? this.events.udpGeneration : -1;
       }
       this.onResolved(flow, counters, cached);
       return;
     }
     this.lookupsSinceScan++;
-    let result = this.lookup(flow, this.isStopped);
+    let result = this.owners.lookup(flow, this.isStopped);
     if (result.isComplete || this.isStopped) {
       if (result.isComplete) {
         this.remember(flow.key, result, now, isClosing);
@@ -315,7 +292,7 @@ export class Attributor {
     if (this.retry.size >= this.retryBufferFlows) {
       // Report now with what is known rather than lose it: totals still add up, and the
       // caller sees the loss of precision in droppedFlows/droppedPackets.
-      result = this.lookup(flow, true);
+      result = this.owners.lookup(flow, true);
       this.droppedFlows++;
       this.droppedPackets += counters.packets;
       this.onResolved(flow, counters, this.infer(flow, counters, result.attribution));
@@ -338,7 +315,7 @@ export class Attributor {
       this.retry.delete(key);
       this.pendingPackets -= parked.counters.packets;
       this.pendingBytes -= parked.counters.bytes;
-      const result = this.lookup(parked.flow, true);
+      const result = this.owners.lookup(parked.flow, true);
       if (result.isComplete) this.resolvedFlows++;
       else this.expiredFlows++;
       this.onResolved(
@@ -401,8 +378,7 @@ export class Attributor {
         resolvedFlows: this.resolvedFlows,
         expiredFlows: this.expiredFlows,
         ...this.peers.stats(),
-        listenerLookups: this.listenerLookups,
-        sharedListenerLookups: this.sharedListenerLookups,
+        ...this.owners.stats(),
       },
       scans: {
         count: this.scanCount,
@@ -435,167 +411,14 @@ export class Attributor {
     };
   }
 
-  /**
-   * Both ends of the flow looked up as local sockets in the current index. `isFinal`: the flow
-   * had its retries, so a TCP listener may stand in for a connection nothing else knows.
-   */
-  private lookup(flow: FlowTuple, isFinal: boolean): Lookup {
-    const index = this.index;
-    const p = flow.protocol;
-    const hasPorts = p === PROTOCOL_TCP || p === PROTOCOL_UDP || p === PROTOCOL_UDPLITE;
-    const now = this.clock.monotonicMs();
-    // Behind NAT the receiver's socket sees another tuple than the sender's (nat.ts).
-    const rv = flow.receiverView ?? flow;
-    let sender: Owner | undefined;
-    let receiver: Owner | undefined;
-    let usedEvent = false;
-    let isProvisionalEnd = false;
-    let awaitsServer = false;
-    if (p === PROTOCOL_TCP) {
-      const src = this.tcpEnd(
-        flow.srcAddress,
-        flow.srcPort,
-        flow.dstAddress,
-        flow.dstPort,
-        now,
-        isFinal,
-      );
-      const dst = this.tcpEnd(rv.dstAddress, rv.dstPort, rv.srcAddress, rv.srcPort, now, isFinal);
-      sender = src.owner;
-      receiver = dst.owner;
-      usedEvent = src.isFromEvent || dst.isFromEvent;
-      isProvisionalEnd = src.isFromListener || dst.isFromListener;
-      awaitsServer = src.awaitsServer || dst.awaitsServer;
-    } else if (hasPorts) {
-      sender = index.findOwner(p, flow.srcAddress, flow.srcPort, flow.dstAddress, flow.dstPort);
-      receiver = index.findOwner(p, rv.dstAddress, rv.dstPort, rv.srcAddress, rv.srcPort);
-    }
-    // A UDP local end no table knows: the kernel may have told us who sent from it. Only a
-    // local address can be such an end: an event of a socket bound to no address would
-    // otherwise claim forwarded traffic that merely uses the same port number.
-    let usedUdpEvent = false;
-    const isUdp = p === PROTOCOL_UDP || p === PROTOCOL_UDPLITE;
-    if (sender === undefined && isUdp && index.isLocal(flow.srcAddress)) {
-      sender = this.events.udpOwner(p, flow.srcAddress, flow.srcPort, now);
-      usedUdpEvent = sender !== undefined;
-    }
-    if (receiver === undefined && isUdp && index.isLocal(rv.dstAddress)) {
-      receiver = this.events.udpOwner(p, rv.dstAddress, rv.dstPort, now);
-      usedUdpEvent ||= receiver !== undefined;
-    }
-    usedEvent ||= usedUdpEvent;
-    const srcIsLocal = sender !== undefined || index.isLocal(flow.srcAddress);
-    const dstIsLocal = receiver !== undefined || index.isLocal(rv.dstAddress);
-    // Without ports there is no socket to find: waiting would not help.
-    let isComplete =
-      !hasPorts ||
-      ((sender !== undefined || !srcIsLocal) && (receiver !== undefined || !dstIsLocal));
-    // An end that is local to no namespace we know may be in one that appeared since the last
-    // scan (a container, a namespace of routed clients): wait for one scan before calling it
-    // remote, when nothing of the flow is known yet, or when its one known end came from a
-    // kernel event (its socket is newer than the last scan, and so may be its peer's namespace),
-    // or when the flow was captured on a virtual interface (veth, bridge) and one end is known.
-    const known = sender ?? receiver;
-    const isInOtherNamespace =
-      known !== undefined &&
-      index.hostNetns !== 0 &&
-      known.process.netns !== 0 &&
-      known.process.netns !== index.hostNetns;
-    const hasOneOwner = known !== undefined && (sender === undefined || receiver === undefined);
-    const awaitsScan =
-      isComplete &&
-      hasPorts &&
-      !isFinal &&
-      ((known === undefined && !srcIsLocal && !dstIsLocal) ||
-        (hasOneOwner && usedEvent && isInOtherNamespace) ||
-        // Captured on a veth or a bridge: the far side is often a namespace of this host.
-        (hasOneOwner &&
-          flow.device !== undefined &&
-          this.scanGen > 0 &&
-          this.virtualLinks.isVirtual(flow.device)));
-    if (awaitsScan) isComplete = false;
-    const isProvisional =
-      isProvisionalEnd || (usedEvent && (sender === undefined || receiver === undefined));
-    return {
-      attribution: { sender, receiver, srcIsLocal, dstIsLocal },
-      isComplete,
-      isProvisional,
-      usedUdpEvent,
-      awaitsServer,
-      awaitsScan,
-    };
-  }
-
-  /**
-   * Owner of one local end of a TCP connection, in this order: the process that read or wrote
-   * the connection last (kernel event: the worker that accepted it, the child that serves it,
-   * the receiver of a passed socket); the owner of the connection's own socket in the tables;
-   * the process that connected it (kernel event). A listener on the port stands in only once
-   * the flow had its retries (`isFinal`), and only when no other process may hold it: a
-   * listener shared by a pre-fork group, an inetd-style parent and its children, or an
-   * SO_REUSEPORT group gives no owner (reported unknown) rather than the wrong one.
-   */
-  private tcpEnd(
-    address: string,
-    port: number,
-    peerAddress: string,
-    peerPort: number,
-    now: number,
-    isFinal: boolean,
-  ): {
-    owner: Owner | undefined;
-    isFromEvent: boolean;
-    isFromListener: boolean;
-    awaitsServer: boolean;
-  } {
-    const none = {
-      owner: undefined,
-      isFromEvent: false,
-      isFromListener: false,
-      awaitsServer: false,
-    };
-    const io = this.events.ioOwner(PROTOCOL_TCP, address, port, peerAddress, peerPort, now);
-    if (io !== undefined) return { ...none, owner: io, isFromEvent: true };
-    const level = this.index.findOwnerLevel(PROTOCOL_TCP, address, port, peerAddress, peerPort);
-    if (level.isExact) return { ...none, owner: level.owner };
-    const connect = this.events.connectOwner(
-      PROTOCOL_TCP,
-      address,
-      port,
-      peerAddress,
-      peerPort,
-      now,
-    );
-    if (connect !== undefined) return { ...none, owner: connect, isFromEvent: true };
-    if (!level.found) return none;
-    if (!isFinal) return { ...none, awaitsServer: true };
-    if (level.owner === undefined) return none;
-    if (level.isShared || this.isSharedListener(level.owner)) {
-      this.sharedListenerLookups++;
-      return none;
-    }
-    this.listenerLookups++;
-    return { ...none, owner: level.owner, isFromListener: true };
-  }
-
-  /** True when a relative of the listener's owner holds the listener too (cached per scan). */
-  private isSharedListener(owner: Owner): boolean {
-    if (!this.forkFamilies.has(owner.process.pid)) return false;
-    let isShared = this.sharedListeners.get(owner.socketInode);
-    if (isShared === undefined) {
-      isShared = isHeldByRelative(
-        this.procFs,
-        this.forkFamilies,
-        owner.process.pid,
-        owner.socketInode,
-      );
-      this.sharedListeners.set(owner.socketInode, isShared);
-    }
-    return isShared;
-  }
-
   private infer(flow: FlowTuple, counters: FlowCounters, attribution: Attribution): Attribution {
-    return this.peers.infer(flow, counters, attribution, this.index, this.clock.monotonicMs());
+    return this.peers.infer(
+      flow,
+      counters,
+      attribution,
+      this.owners.index,
+      this.clock.monotonicMs(),
+    );
   }
 
   private remember(key: string, result: Lookup, now: number, isClosing: boolean): void {
@@ -606,7 +429,7 @@ export class Attributor {
       srcIsLocal,
       dstIsLocal,
       isComplete: result.isComplete && result.isProvisional !== true,
-      scanGen: this.scanGen,
+      scanGen: this.owners.generation,
       lastSeenMs: now,
       closedAtMs: isClosing ? now : -1,
       udpGen: result.usedUdpEvent === true ? this.events.udpGeneration : -1,
@@ -645,11 +468,11 @@ export class Attributor {
       if (result.isUnchanged) this.unchangedScans++;
       this.maxBlockMs = Math.max(this.maxBlockMs, result.maxBlockMs);
       this.maxBlockCpuMs = Math.max(this.maxBlockCpuMs, result.maxBlockCpuMs);
-      this.index = result.index;
-      this.forkFamilies = findForkFamilies(result.alive, (key) => this.scanner.processByKey(key));
-      this.sharedListeners.clear();
-      this.scanGen++;
-      this.events.dropContradictedUdpSends(this.index, startMs);
+      this.owners.replaceIndex(
+        result.index,
+        findForkFamilies(result.alive, (key) => this.scanner.processByKey(key)),
+      );
+      this.events.dropContradictedUdpSends(result.index, startMs);
       this.callSafely(() => this.onScan?.(result.alive));
       this.containerNames.retryUnresolved();
     }
@@ -662,7 +485,7 @@ export class Attributor {
 
   private retryParked(seq: number): void {
     for (const [key, parked] of this.retry) {
-      let result = this.lookup(parked.flow, false);
+      let result = this.owners.lookup(parked.flow, false);
       if (!result.isComplete) {
         if (seq <= parked.parkedAtSeq) continue; // this scan began before the flow arrived
         parked.waitedScans++;
@@ -676,7 +499,7 @@ export class Attributor {
           continue;
         }
         // Its last chance: a listener may stand in for the connection now.
-        result = this.lookup(parked.flow, true);
+        result = this.owners.lookup(parked.flow, true);
         if (result.isComplete) this.resolvedFlows++;
         else this.expiredFlows++;
       } else {
@@ -719,7 +542,7 @@ export class Attributor {
         }
         const parked = this.retry.get(key);
         if (parked === undefined) continue;
-        const result = this.lookup(parked.flow, false);
+        const result = this.owners.lookup(parked.flow, false);
         if (!result.isComplete) continue;
         this.resolvedFlows++;
         this.settle(key, parked, result);
