@@ -20,6 +20,8 @@ import { NodeHostFiles } from './host-files.js';
 import { NodeProcFs } from './procfs.js';
 import type { ConnectEvent } from './recent-connects.js';
 import type { ProcFs } from './procfs.js';
+import { RetryBuffer } from './retry-buffer.js';
+import type { ParkedFlow, RetryResolver } from './retry-buffer.js';
 import { ScanScheduler } from './scan-scheduler.js';
 import { SocketEventIntake } from './socket-event-intake.js';
 import { VirtualLinks } from './virtual-links.js';
@@ -28,14 +30,6 @@ import type { ScanResult } from './socket-scanner.js';
 import type { Attribution, FlowCounters, FlowTuple, ProcessInfo } from './types.js';
 
 export type { AttributorLogger, AttributorOptions, AttributorStats } from './attributor-options.js';
-
-interface ParkedFlow {
-  readonly flow: FlowTuple;
-  readonly counters: FlowCounters;
-  /** Scan start number when parked: only scans that start later count against retryScans. */
-  readonly parkedAtSeq: number;
-  waitedScans: number;
-}
 
 const CLOSING_FLAGS = TCP_FIN | TCP_RST;
 /**
@@ -80,8 +74,6 @@ export class Attributor {
   private readonly onResolved: AttributorOptions['onResolved'];
   private readonly onScan: AttributorOptions['onScan'];
   private readonly logger: AttributorLogger | undefined;
-  private readonly retryBufferFlows: number;
-  private readonly retryScans: number;
   private readonly localAddresses: { has(address: string): boolean };
   private readonly scanner: SocketScanner;
   private readonly scheduler: ScanScheduler;
@@ -92,13 +84,11 @@ export class Attributor {
   private readonly owners: OwnerLookup;
   private isStopped = false;
 
-  private readonly retry = new Map<string, ParkedFlow>();
-  private pendingPackets = 0;
-  private pendingBytes = 0;
-  private droppedFlows = 0;
-  private droppedPackets = 0;
-  private resolvedFlows = 0;
-  private expiredFlows = 0;
+  private readonly retry: RetryBuffer;
+  /** Settles parked flows after a scan or an event: learn, remember, report. */
+  private readonly settler: RetryResolver<Lookup>;
+  /** Settles parked flows at stop: report only. */
+  private readonly flusher: RetryResolver<Lookup>;
   private scanCount = 0;
   /** 0: every periodic scan runs; else the longest gap between scans on a quiet host. */
   private quietScanIntervalMs = 0;
@@ -125,8 +115,24 @@ export class Attributor {
     const syncIntervalMs = positive('syncIntervalMs', options.syncIntervalMs, 1000);
     const onDemandDebounceMs = positive('onDemandDebounceMs', options.onDemandDebounceMs, 30, 0);
     const minOnDemandGapMs = positive('minOnDemandGapMs', options.minOnDemandGapMs, 200, 0);
-    this.retryBufferFlows = positive('retryBufferFlows', options.retryBufferFlows, 4096, 0);
-    this.retryScans = positive('retryScans', options.retryScans, 2);
+    this.retry = new RetryBuffer({
+      limitFlows: positive('retryBufferFlows', options.retryBufferFlows, 4096, 0),
+      retryScans: positive('retryScans', options.retryScans, 2),
+      serverWaitScans: SERVER_WAIT_SCANS,
+    });
+    const lookup = (flow: FlowTuple, isFinal: boolean): Lookup => this.owners.lookup(flow, isFinal);
+    this.settler = { lookup, settle: (parked, result) => this.settle(parked, result) };
+    this.flusher = {
+      lookup,
+      settle: (parked, result) =>
+        this.onResolved(
+          parked.flow,
+          parked.counters,
+          result.isComplete
+            ? result.attribution
+            : this.infer(parked.flow, parked.counters, result.attribution),
+        ),
+    };
     const flowCacheLimit = positive('flowCacheLimit', options.flowCacheLimit, 200_000, 0);
     const flowIdleMs = positive('flowIdleMs', options.flowIdleMs, 120_000);
     const closedFlowGraceMs = positive('closedFlowGraceMs', options.closedFlowGraceMs, 5000, 0);
@@ -231,13 +237,7 @@ export class Attributor {
    * counters object is copied when parked, so the caller may reuse it.
    */
   ingest(flow: FlowTuple, counters: FlowCounters): void {
-    const parked = this.retry.get(flow.key);
-    if (parked !== undefined) {
-      mergeCounters(parked.counters, counters);
-      this.pendingPackets += counters.packets;
-      this.pendingBytes += counters.bytes;
-      return;
-    }
+    if (this.retry.merge(flow.key, counters)) return;
     // Whole ms: small integers are stored in the remembered flow itself, fractions would each
     // need a heap number (100,000 flows: 1.6 MB).
     const now = Math.floor(this.clock.monotonicMs());
@@ -289,43 +289,19 @@ export class Attributor {
       this.onResolved(flow, counters, result.attribution);
       return;
     }
-    if (this.retry.size >= this.retryBufferFlows) {
-      // Report now with what is known rather than lose it: totals still add up, and the
-      // caller sees the loss of precision in droppedFlows/droppedPackets.
+    if (!this.retry.park(flow, counters, this.scheduler.scanStartSeq)) {
+      // The buffer is full: report now with what is known rather than lose it. Totals still add
+      // up, and the caller sees the loss of precision in droppedFlows/droppedPackets.
       result = this.owners.lookup(flow, true);
-      this.droppedFlows++;
-      this.droppedPackets += counters.packets;
       this.onResolved(flow, counters, this.infer(flow, counters, result.attribution));
       return;
     }
-    this.retry.set(flow.key, {
-      flow,
-      counters: { ...counters },
-      parkedAtSeq: this.scheduler.scanStartSeq,
-      waitedScans: 0,
-    });
-    this.pendingPackets += counters.packets;
-    this.pendingBytes += counters.bytes;
     this.scheduler.requestOnDemand();
   }
 
   /** Resolve every parked flow now (as unknown where still unknown). Call at stop. */
   flush(): void {
-    for (const [key, parked] of this.retry) {
-      this.retry.delete(key);
-      this.pendingPackets -= parked.counters.packets;
-      this.pendingBytes -= parked.counters.bytes;
-      const result = this.owners.lookup(parked.flow, true);
-      if (result.isComplete) this.resolvedFlows++;
-      else this.expiredFlows++;
-      this.onResolved(
-        parked.flow,
-        parked.counters,
-        result.isComplete
-          ? result.attribution
-          : this.infer(parked.flow, parked.counters, result.attribution),
-      );
-    }
+    this.retry.flush(this.flusher);
   }
 
   /** Stop the timers and flush parked flows; a scan in flight is discarded. Idempotent. */
@@ -369,14 +345,7 @@ export class Attributor {
     const schedule = this.scheduler.stats();
     return {
       retry: {
-        pendingFlows: this.retry.size,
-        pendingPackets: this.pendingPackets,
-        pendingBytes: this.pendingBytes,
-        limitFlows: this.retryBufferFlows,
-        droppedFlows: this.droppedFlows,
-        droppedPackets: this.droppedPackets,
-        resolvedFlows: this.resolvedFlows,
-        expiredFlows: this.expiredFlows,
+        ...this.retry.stats(),
         ...this.peers.stats(),
         ...this.owners.stats(),
       },
@@ -477,36 +446,10 @@ export class Attributor {
       this.containerNames.retryUnresolved();
     }
     // A failed scan still counts against retryScans, so parked flows cannot wait forever.
-    this.retryParked(seq);
+    this.retry.retryAfterScan(seq, this.settler, this.events.tracksTcpIo);
     this.cache.sweep(this.clock.monotonicMs());
     this.maxBlockMs = Math.max(this.maxBlockMs, this.clock.monotonicMs() - afterMs);
     this.maxBlockCpuMs = Math.max(this.maxBlockCpuMs, this.cpuMs() - afterCpuMs);
-  }
-
-  private retryParked(seq: number): void {
-    for (const [key, parked] of this.retry) {
-      let result = this.owners.lookup(parked.flow, false);
-      if (!result.isComplete) {
-        if (seq <= parked.parkedAtSeq) continue; // this scan began before the flow arrived
-        parked.waitedScans++;
-        // A flow that only waited for a scan newer than itself has had it.
-        if (parked.waitedScans < this.retryScans && result.awaitsScan !== true) continue;
-        if (
-          result.awaitsServer === true &&
-          this.events.tracksTcpIo &&
-          parked.waitedScans < SERVER_WAIT_SCANS
-        ) {
-          continue;
-        }
-        // Its last chance: a listener may stand in for the connection now.
-        result = this.owners.lookup(parked.flow, true);
-        if (result.isComplete) this.resolvedFlows++;
-        else this.expiredFlows++;
-      } else {
-        this.resolvedFlows++;
-      }
-      this.settle(key, parked, result);
-    }
   }
 
   /**
@@ -540,21 +483,13 @@ export class Attributor {
           cached.isComplete = false;
           cached.scanGen = -1;
         }
-        const parked = this.retry.get(key);
-        if (parked === undefined) continue;
-        const result = this.owners.lookup(parked.flow, false);
-        if (!result.isComplete) continue;
-        this.resolvedFlows++;
-        this.settle(key, parked, result);
+        this.retry.retryNow(key, this.settler);
       }
     }
   }
 
   /** Report a parked flow with `result` and remember it. */
-  private settle(key: string, parked: ParkedFlow, result: Lookup): void {
-    this.retry.delete(key);
-    this.pendingPackets -= parked.counters.packets;
-    this.pendingBytes -= parked.counters.bytes;
+  private settle(parked: ParkedFlow, result: Lookup): void {
     const isClosing =
       parked.flow.protocol === PROTOCOL_TCP && (parked.counters.tcpFlags & CLOSING_FLAGS) !== 0;
     // Expired flows are remembered too (until the next scan) so their later batches are not
@@ -566,7 +501,7 @@ export class Attributor {
       ? result.attribution
       : this.infer(parked.flow, parked.counters, result.attribution);
     this.remember(
-      key,
+      parked.flow.key,
       {
         attribution,
         isComplete: result.isComplete,
@@ -611,14 +546,4 @@ function readEphemeralPorts(procFs: ProcFs): readonly [number, number] {
     // Not readable (a fake or restricted /proc): use the default below.
   }
   return [32768, 60999];
-}
-
-function mergeCounters(into: FlowCounters, from: FlowCounters): void {
-  into.packets += from.packets;
-  into.bytes += from.bytes;
-  into.payloadBytes += from.payloadBytes;
-  into.wireBytes += from.wireBytes;
-  into.firstMs = Math.min(into.firstMs, from.firstMs);
-  into.lastMs = Math.max(into.lastMs, from.lastMs);
-  into.tcpFlags |= from.tcpFlags;
 }
