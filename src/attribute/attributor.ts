@@ -1,7 +1,9 @@
 // The attribution stage: the monitor hands it each flow of each batch; it answers at once from
 // the socket index or a per-flow cache, or parks the flow until a rescan finds its socket.
-// Its parts, each testable alone: scan-scheduler.ts (when to scan), socket-scanner.ts (the
-// socket index), socket-event-intake.ts (kernel events), peer-inference.ts, flow-cache.ts.
+// This class is the facade and the rules between its parts, each testable alone:
+// scan-cycle.ts with scan-scheduler.ts (when to scan, running a scan), socket-scanner.ts (the
+// socket index), owner-lookup.ts (both ends of a flow), retry-buffer.ts (parked flows),
+// socket-event-intake.ts (kernel events), peer-inference.ts, flow-cache.ts.
 
 import type { AttributorLogger, AttributorOptions, AttributorStats } from './attributor-options.js';
 import { systemClock } from '../clock.js';
@@ -22,7 +24,7 @@ import type { ConnectEvent } from './recent-connects.js';
 import type { ProcFs } from './procfs.js';
 import { RetryBuffer } from './retry-buffer.js';
 import type { ParkedFlow, RetryResolver } from './retry-buffer.js';
-import { ScanScheduler } from './scan-scheduler.js';
+import { ScanCycle } from './scan-cycle.js';
 import { SocketEventIntake } from './socket-event-intake.js';
 import { VirtualLinks } from './virtual-links.js';
 import { SocketScanner } from './socket-scanner.js';
@@ -69,45 +71,29 @@ export class Attributor {
   private readonly procFs: ProcFs;
   private readonly containerNames: ContainerNames;
   private readonly clock: Clock;
-  private readonly yieldToEventLoop: () => Promise<void>;
-  private readonly cpuMs: () => number;
   private readonly onResolved: AttributorOptions['onResolved'];
   private readonly onScan: AttributorOptions['onScan'];
   private readonly logger: AttributorLogger | undefined;
   private readonly localAddresses: { has(address: string): boolean };
   private readonly scanner: SocketScanner;
-  private readonly scheduler: ScanScheduler;
+  private readonly cycle: ScanCycle;
   private readonly events: SocketEventIntake;
   private readonly peers: PeerInference;
   private readonly cache: FlowCache;
-
   private readonly owners: OwnerLookup;
-  private isStopped = false;
-
   private readonly retry: RetryBuffer;
   /** Settles parked flows after a scan or an event: learn, remember, report. */
   private readonly settler: RetryResolver<Lookup>;
   /** Settles parked flows at stop: report only. */
   private readonly flusher: RetryResolver<Lookup>;
-  private scanCount = 0;
-  /** 0: every periodic scan runs; else the longest gap between scans on a quiet host. */
-  private quietScanIntervalMs = 0;
-  /** Table lookups (flows not answered by the cache) since the last scan started. */
-  private lookupsSinceScan = 0;
-  /** Socket events received when the last scan started. */
-  private eventsAtScan = 0;
+  private isStopped = false;
   private callbackErrors = 0;
-  private failedScans = 0;
-  private maxBlockMs = 0;
-  private maxBlockCpuMs = 0;
-  private lastScan: ScanResult | undefined;
-  private unchangedScans = 0;
 
   constructor(options: AttributorOptions) {
     this.procFs = options.procFs ?? new NodeProcFs();
     this.clock = options.clock ?? systemClock;
-    this.yieldToEventLoop = options.yieldToEventLoop ?? defaultYield;
-    this.cpuMs = options.cpuMs ?? processCpuMs;
+    const cpuMs = options.cpuMs ?? processCpuMs;
+    const yieldToEventLoop = options.yieldToEventLoop ?? defaultYield;
     this.onResolved = options.onResolved;
     this.onScan = options.onScan;
     this.logger = options.logger;
@@ -155,8 +141,8 @@ export class Attributor {
       containerNames: this.containerNames,
       localAddresses: this.localAddresses,
       monotonicMs: () => this.clock.monotonicMs(),
-      yieldToEventLoop: this.yieldToEventLoop,
-      cpuMs: this.cpuMs,
+      yieldToEventLoop,
+      cpuMs,
       sliceMs: positive('scanSliceMs', options.scanSliceMs, 5),
       fullScanEvery: positive('fullScanEvery', options.fullScanEvery, 300),
       refreshGroups: positive('refreshGroups', options.refreshGroups, 10),
@@ -187,15 +173,24 @@ export class Attributor {
       idleMs: flowIdleMs,
       closedGraceMs: closedFlowGraceMs,
     });
-    this.scheduler = new ScanScheduler({
+    this.cycle = new ScanCycle({
+      scanner: this.scanner,
       clock: this.clock,
-      runScan: (seq) => this.scanAndRetry(seq),
-      hasPendingWork: () => this.retry.size > 0,
-      canSkipPeriodic: (sinceLastScanMs) => this.isQuiet(sinceLastScanMs),
+      yieldToEventLoop,
+      cpuMs,
+      logger: this.logger,
       syncIntervalMs,
       onDemandDebounceMs,
       minOnDemandGapMs,
       maxScanShare,
+      parkedFlows: () => this.retry.size,
+      receivedEvents: () => this.events.receivedEvents,
+      onScanned: (result, startMs) => this.useScan(result, startMs),
+      afterScan: (seq) => {
+        // A failed scan still counts against retryScans, so parked flows cannot wait forever.
+        this.retry.retryAfterScan(seq, this.settler, this.events.tracksTcpIo);
+        this.cache.sweep(this.clock.monotonicMs());
+      },
     });
   }
 
@@ -205,7 +200,7 @@ export class Attributor {
       throw new StateError('attributor.start() after stop(): create a new Attributor');
     // On a host where a scan costs a lot, the scheduler scans less often than syncIntervalMs
     // rather than spend more than maxScanShare of the time scanning.
-    await this.scheduler.start();
+    await this.cycle.start();
   }
 
   /**
@@ -216,18 +211,7 @@ export class Attributor {
    * `/proc` listing and each namespace's socket counters) saw no change. 0 turns it off.
    */
   enableQuietScans(maxGapMs: number): void {
-    this.quietScanIntervalMs = positive('quietScanIntervalMs', maxGapMs, 0, 0);
-  }
-
-  private isQuiet(sinceLastScanMs: number): boolean {
-    return (
-      this.quietScanIntervalMs > 0 &&
-      sinceLastScanMs < this.quietScanIntervalMs &&
-      this.lookupsSinceScan === 0 &&
-      this.retry.size === 0 &&
-      this.events.receivedEvents === this.eventsAtScan &&
-      this.scanner.isQuiet()
-    );
+    this.cycle.enableQuietScans(positive('quietScanIntervalMs', maxGapMs, 0, 0));
   }
 
   /**
@@ -262,7 +246,7 @@ export class Attributor {
       ) {
         // A flow that already had its retries, or whose UDP owner came from an event since
         // replaced (port reuse): look again in the newer tables, never park again.
-        this.lookupsSinceScan++;
+        this.cycle.noteLookup();
         const result = this.owners.lookup(flow, true);
         const found = result.isComplete
           ? result.attribution
@@ -278,25 +262,25 @@ export class Attributor {
       this.onResolved(flow, counters, cached);
       return;
     }
-    this.lookupsSinceScan++;
+    this.cycle.noteLookup();
     let result = this.owners.lookup(flow, this.isStopped);
     if (result.isComplete || this.isStopped) {
       if (result.isComplete) {
         this.remember(flow.key, result, now, isClosing);
         this.peers.learn(flow, result.attribution, now);
-        if (result.isProvisional === true) this.scheduler.requestOnDemand();
+        if (result.isProvisional === true) this.cycle.requestOnDemand();
       }
       this.onResolved(flow, counters, result.attribution);
       return;
     }
-    if (!this.retry.park(flow, counters, this.scheduler.scanStartSeq)) {
+    if (!this.retry.park(flow, counters, this.cycle.scanStartSeq)) {
       // The buffer is full: report now with what is known rather than lose it. Totals still add
       // up, and the caller sees the loss of precision in droppedFlows/droppedPackets.
       result = this.owners.lookup(flow, true);
       this.onResolved(flow, counters, this.infer(flow, counters, result.attribution));
       return;
     }
-    this.scheduler.requestOnDemand();
+    this.cycle.requestOnDemand();
   }
 
   /** Resolve every parked flow now (as unknown where still unknown). Call at stop. */
@@ -308,18 +292,18 @@ export class Attributor {
   stop(): void {
     if (this.isStopped) return;
     this.isStopped = true;
-    this.scheduler.stop();
+    this.cycle.stop();
     this.flush();
   }
 
   /** Run a scan now (or join the one running) and retry parked flows after it. */
   scanNow(): Promise<void> {
-    return this.scheduler.scanNow();
+    return this.cycle.scanNow();
   }
 
   /** Resolves when no scan is running (tests with a FakeClock await this after advance()). */
   whenIdle(): Promise<void> {
-    return this.scheduler.whenIdle();
+    return this.cycle.whenIdle();
   }
 
   /**
@@ -341,39 +325,13 @@ export class Attributor {
   }
 
   stats(): AttributorStats {
-    const last = this.lastScan;
-    const schedule = this.scheduler.stats();
     return {
       retry: {
         ...this.retry.stats(),
         ...this.peers.stats(),
         ...this.owners.stats(),
       },
-      scans: {
-        count: this.scanCount,
-        onDemand: schedule.onDemand,
-        rateLimited: schedule.rateLimited,
-        skippedPeriodic: schedule.skippedPeriodic,
-        skippedQuiet: schedule.skippedQuiet,
-        failed: this.failedScans,
-        callbackErrors: this.callbackErrors,
-        lastDurationMs: schedule.lastDurationMs,
-        maxDurationMs: schedule.maxDurationMs,
-        medianDurationMs: schedule.medianDurationMs,
-        maxBlockMs: this.maxBlockMs,
-        maxBlockCpuMs: this.maxBlockCpuMs,
-        sockets: last?.sockets ?? 0,
-        processes: last?.processes ?? 0,
-        namespaces: last?.namespaces ?? 0,
-        skippedProcesses: last?.skippedProcesses ?? 0,
-        deniedProcesses: last?.deniedProcesses ?? 0,
-        droppedProcesses: last?.droppedProcesses ?? 0,
-        fdDirsRead: last?.fdDirsRead ?? 0,
-        malformedLines: last?.malformedLines ?? 0,
-        netlinkNamespaces: last?.netlinkNamespaces ?? 0,
-        ownerCorrections: last?.ownerCorrections ?? 0,
-        unchanged: this.unchangedScans,
-      },
+      scans: this.cycle.stats(this.callbackErrors),
       containerNames: this.containerNames.stats(),
       flows: this.cache.stats(),
       events: this.events.stats(),
@@ -405,51 +363,15 @@ export class Attributor {
     });
   }
 
-  private async scanAndRetry(seq: number): Promise<void> {
-    if (this.isStopped) return;
-    const startMs = this.clock.monotonicMs();
-    // Flows waiting for a socket, or looked up since the last scan, need the tables as they are
-    // now; a scan of a quiet host may keep tables whose socket counters did not move.
-    const mayReuseTables = this.retry.size === 0 && this.lookupsSinceScan === 0;
-    this.lookupsSinceScan = 0;
-    this.eventsAtScan = this.events.receivedEvents;
-    let result: ScanResult | undefined;
-    try {
-      result = await this.scanner.scan(mayReuseTables);
-    } catch (error) {
-      this.failedScans++;
-      this.logger?.warn?.(
-        `socket scan of /proc failed (${error instanceof Error ? error.message : String(error)}): ` +
-          'attribution keeps the previous tables; check that /proc is mounted and readable',
-      );
-    }
-    if (this.isStopped) return;
-    this.scanCount++;
-    this.scheduler.recordDuration(this.clock.monotonicMs() - startMs);
-    // What follows runs in one stretch (retries, fork families, the cache sweep): give the
-    // event loop a turn first, so the scan's last slice and this one do not add up.
-    await this.yieldToEventLoop();
-    if (this.isStopped) return;
-    const afterMs = this.clock.monotonicMs();
-    const afterCpuMs = this.cpuMs();
-    if (result !== undefined) {
-      this.lastScan = result;
-      if (result.isUnchanged) this.unchangedScans++;
-      this.maxBlockMs = Math.max(this.maxBlockMs, result.maxBlockMs);
-      this.maxBlockCpuMs = Math.max(this.maxBlockCpuMs, result.maxBlockCpuMs);
-      this.owners.replaceIndex(
-        result.index,
-        findForkFamilies(result.alive, (key) => this.scanner.processByKey(key)),
-      );
-      this.events.dropContradictedUdpSends(result.index, startMs);
-      this.callSafely(() => this.onScan?.(result.alive));
-      this.containerNames.retryUnresolved();
-    }
-    // A failed scan still counts against retryScans, so parked flows cannot wait forever.
-    this.retry.retryAfterScan(seq, this.settler, this.events.tracksTcpIo);
-    this.cache.sweep(this.clock.monotonicMs());
-    this.maxBlockMs = Math.max(this.maxBlockMs, this.clock.monotonicMs() - afterMs);
-    this.maxBlockCpuMs = Math.max(this.maxBlockCpuMs, this.cpuMs() - afterCpuMs);
+  /** A scan's result in use: its index for lookups, and what depends on the processes it saw. */
+  private useScan(result: ScanResult, startMs: number): void {
+    this.owners.replaceIndex(
+      result.index,
+      findForkFamilies(result.alive, (key) => this.scanner.processByKey(key)),
+    );
+    this.events.dropContradictedUdpSends(result.index, startMs);
+    this.callSafely(() => this.onScan?.(result.alive));
+    this.containerNames.retryUnresolved();
   }
 
   /**
