@@ -1,6 +1,7 @@
-// createMonitor(): the public entry point. Wires a packet source (live capture or pcap replay)
-// through the flow table, the attributor (/proc) and the accountant, and exposes snapshots,
-// rankings and stats; owns the lifecycle (timers, capture timeout, cgroup limits, stop).
+// createMonitor(): the public entry point. Wires a packet source (packet-source-setup.ts: live
+// capture or pcap replay) through the flow table, the attributor (/proc) and the accountant, and
+// exposes snapshots, rankings and stats; owns the lifecycle (timers, capture timeout, cgroup
+// limits, stop).
 
 import { EventEmitter } from 'node:events';
 import { Accountant } from '../account/accountant.js';
@@ -14,15 +15,13 @@ import { loadAddon } from '../capture/addon.js';
 import { SockDiagTables, hasSockDiag } from '../attribute/sock-diag.js';
 import type { SocketTableReader } from '../attribute/sock-diag.js';
 import type { NativeAddon } from '../capture/addon.js';
-import { listDevices } from '../capture/devices.js';
 import { LocalAddresses } from '../capture/local-addresses.js';
-import { openCapture, openPcapFile } from '../capture/sources.js';
 import { openSocketEvents } from '../capture/socket-events.js';
 import type { SocketEventsHandle, SocketEventsOptions } from '../capture/socket-events.js';
 import type { PacketSource } from '../capture/packet-source.js';
 import { systemClock } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
-import { CaptureError, StateError } from '../errors.js';
+import { StateError } from '../errors.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/record.js';
 import { NatTranslations, openConntrackReader } from '../attribute/nat.js';
 import type { ConntrackReader } from '../attribute/nat.js';
@@ -33,6 +32,7 @@ import type { FlowState } from './flow-table.js';
 import { applyLimits } from './limits.js';
 import type { AppliedLimits } from './limits.js';
 import { resolveOptions } from './options.js';
+import { openPacketSource } from './packet-source-setup.js';
 import type {
   Logger,
   Monitor,
@@ -426,30 +426,6 @@ class PidflowMonitor extends EventEmitter implements Monitor {
   }
 }
 
-/** Picks the default devices: up, with an address, loopback only on request. */
-function defaultDevices(addon: NativeAddon, includeLoopback: boolean): string[] {
-  const all = listDevices(addon);
-  const chosen = all
-    .filter((d) => d.isUp && d.addresses.length > 0 && (includeLoopback || !d.isLoopback))
-    .map((d) => d.name);
-  if (chosen.length === 0) {
-    throw new CaptureError(
-      `no network interface is up with an address${includeLoopback ? '' : ' (loopback is left out unless asked for)'}: ` +
-        `name one (available: ${all.map((d) => d.name).join(', ') || 'none'}), or capture on 'any'`,
-      { code: 'ERR_NO_DEVICE' },
-    );
-  }
-  return chosen;
-}
-
-/** The protocols option as a BPF expression, combined with the user's filter. */
-function buildFilter(options: ResolvedMonitorOptions): string | undefined {
-  const protocols = options.protocols.length === 2 ? undefined : options.protocols[0];
-  if (protocols === undefined) return options.filter;
-  if (options.filter === undefined) return protocols;
-  return `(${protocols}) and (${options.filter})`;
-}
-
 /**
  * Creates a monitor. Options are validated first (a UsageError names the option at fault);
  * then limits are applied and capture opens (CaptureError, PermissionError). Call start().
@@ -479,28 +455,8 @@ export async function createMonitor(
   let socketTables: SockDiagTables | undefined;
   let nat: NatTranslations | undefined;
   try {
-    let source = deps.source;
-    const isOwnLiveCapture = source === undefined && resolved.readFile === undefined;
-    let devices = resolved.devices;
-    const filter = buildFilter(resolved);
-    if (source === undefined && resolved.readFile !== undefined) {
-      source = openPcapFile(resolved.readFile, {
-        ...(filter === undefined ? {} : { filter }),
-        ...(addon === undefined ? {} : { addon }),
-      });
-    } else if (source === undefined) {
-      if (devices.length === 0) devices = defaultDevices(addon!, resolved.includeLoopback);
-      source = openCapture({
-        devices,
-        ...(filter === undefined ? {} : { filter }),
-        snaplen: resolved.snaplen,
-        bufferBytes: resolved.bufferBytes,
-        queueLimit: resolved.queueLimit,
-        ...(resolved.pcapFile === undefined ? {} : { pcapFile: resolved.pcapFile }),
-        ...(addon === undefined ? {} : { addon }),
-        onWarning: (message: string) => logger.warn?.(message),
-      });
-    }
+    const isOwnLiveCapture = deps.source === undefined && resolved.readFile === undefined;
+    const source = openPacketSource(resolved, deps.source, addon, logger);
     const final = { ...resolved, devices: source.devices };
 
     let ownAddresses: LocalAddresses | undefined;
