@@ -1,7 +1,7 @@
 // createMonitor(): the public entry point. Wires a packet source (packet-source-setup.ts: live
-// capture or pcap replay) through the flow table, the attributor (/proc) and the accountant, and
-// exposes snapshots, rankings and stats; owns the lifecycle (timers, capture timeout, cgroup
-// limits, stop).
+// capture or pcap replay) through the flow table, the attributor (/proc) and the accountant, with
+// the kernel feeds (kernel-feeds.ts: socket events, conntrack), and exposes snapshots, rankings
+// and stats; owns the lifecycle (timers, capture timeout, cgroup limits, stop).
 
 import { EventEmitter } from 'node:events';
 import { Accountant } from '../account/accountant.js';
@@ -16,18 +16,17 @@ import { SockDiagTables, hasSockDiag } from '../attribute/sock-diag.js';
 import type { SocketTableReader } from '../attribute/sock-diag.js';
 import type { NativeAddon } from '../capture/addon.js';
 import { LocalAddresses } from '../capture/local-addresses.js';
-import { openSocketEvents } from '../capture/socket-events.js';
 import type { SocketEventsHandle, SocketEventsOptions } from '../capture/socket-events.js';
 import type { PacketSource } from '../capture/packet-source.js';
 import { systemClock } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { StateError } from '../errors.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/record.js';
-import { NatTranslations, openConntrackReader } from '../attribute/nat.js';
-import type { ConntrackReader } from '../attribute/nat.js';
+import type { ConntrackReader, NatTranslations } from '../attribute/nat.js';
 import type { FlowTuple } from '../attribute/types.js';
 import { DeviceCopies } from './device-copies.js';
 import { FlowTable } from './flow-table.js';
+import { drainSocketEvents, openNat, startSocketEvents, stopSocketEvents } from './kernel-feeds.js';
 import type { FlowState } from './flow-table.js';
 import { applyLimits } from './limits.js';
 import type { AppliedLimits } from './limits.js';
@@ -53,8 +52,6 @@ const CLOSED_FLOW_IDLE_MS = 10_000;
 const SWEEP_INTERVAL_MS = 5_000;
 /** Live flows tracked at most in the flow table. */
 const MAX_FLOWS = 262_144;
-/** Event-loop turns the monitor waits at most at stop for the socket events' last batch. */
-const MAX_EVENT_DRAIN_TURNS = 1000;
 /**
  * With socket events, a quiet host (no flow to look up, no event, no socket counter moved) is
  * scanned every this many sync intervals instead of every one: the scan that still catches
@@ -365,32 +362,6 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     this.emit('tick', snapshot);
   }
 
-  private stopSocketEvents(): void {
-    try {
-      this.socketEvents?.stop();
-    } catch (error) {
-      this.logger.warn?.(`stopping socket events failed: ${String(error)}`);
-    }
-  }
-
-  /**
-   * Yield to the event loop until the stopped event reader's last batch has reached the
-   * attributor. Bounded by turns of the loop, not by time (the monitor's clock may be fake):
-   * the batch is queued before stop() returns, so a few turns deliver it.
-   */
-  private async drainSocketEvents(): Promise<void> {
-    const handle = this.socketEvents;
-    if (handle?.isDrained === undefined) return;
-    for (let turn = 0; turn < MAX_EVENT_DRAIN_TURNS; turn++) {
-      if (handle.isDrained()) return;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    this.logger.warn?.(
-      `socket events: the last batch did not arrive within ${MAX_EVENT_DRAIN_TURNS} turns of the event loop at stop; ` +
-        'connections of the last moments before stop may be attributed to one end only',
-    );
-  }
-
   private async end(end: MonitorEnd): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') {
       await this.done;
@@ -407,8 +378,8 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     // Whatever is still parked is accounted now (as unknown where still unknown): totals add up.
     // Socket events first: the connect event of a connection whose packets were drained above
     // may still be on its way (the last event batch crosses through the event loop).
-    this.stopSocketEvents();
-    await this.drainSocketEvents();
+    stopSocketEvents(this.socketEvents, this.logger);
+    await drainSocketEvents(this.socketEvents, this.logger);
     this.attributor.flush();
     this.attributor.stop();
     this.socketTables?.close();
@@ -502,7 +473,13 @@ export async function createMonitor(
       resolved.socketEvents !== false &&
       (isOwnLiveCapture || deps.openSocketEvents !== undefined)
     ) {
-      socketEvents = startSocketEvents(attributor, deps, addon, logger, resolved.udpSendEvents);
+      socketEvents = startSocketEvents(
+        attributor,
+        deps.openSocketEvents,
+        addon,
+        logger,
+        resolved.udpSendEvents,
+      );
       // Events name the owners of new connections and wake the scans on a quiet host: scan it
       // only when something may have changed, and at least every QUIET_SCAN_FACTOR intervals.
       if (socketEvents !== undefined) {
@@ -510,7 +487,7 @@ export async function createMonitor(
       }
     }
     if (resolved.conntrack !== false && (isOwnLiveCapture || deps.openConntrack !== undefined)) {
-      nat = openNat(deps, addon, logger, clock);
+      nat = openNat(deps.openConntrack, addon, logger, clock);
     }
     const monitor = new PidflowMonitor(
       final,
@@ -535,76 +512,5 @@ export async function createMonitor(
     nat?.close();
     await limits?.remove().catch(() => undefined);
     throw error;
-  }
-}
-
-/**
- * Opens the conntrack reader that undoes NAT. Optional: where conntrack cannot be read (no
- * CAP_NET_ADMIN, no nf_conntrack_netlink) the monitor runs in degraded mode, with one warning.
- */
-function openNat(
-  deps: MonitorDependencies,
-  addon: NativeAddon | undefined,
-  logger: Logger,
-  clock: Clock,
-): NatTranslations {
-  let reader: ConntrackReader | undefined;
-  let reason = '';
-  try {
-    reader =
-      deps.openConntrack !== undefined
-        ? deps.openConntrack()
-        : openConntrackReader(addon ?? loadAddon());
-  } catch (error) {
-    reason = error instanceof Error ? error.message : String(error);
-  }
-  return new NatTranslations({
-    reader,
-    unavailableReason: reason,
-    monotonicMs: () => clock.monotonicMs(),
-    onUnavailable: (message) => logger.warn?.(message),
-    onOverflow: (message) => logger.warn?.(message),
-  });
-}
-
-/**
- * Opens the kernel connect tracker feeding the attributor. It is optional: without it (no
- * permission, no BTF, an addon built without libbpf) a warning, and attribution relies on
- * /proc scans and peer inference alone.
- */
-function startSocketEvents(
-  attributor: Attributor,
-  deps: MonitorDependencies,
-  addon: NativeAddon | undefined,
-  logger: Logger,
-  udpSendEvents: boolean | undefined,
-): SocketEventsHandle | undefined {
-  const options: SocketEventsOptions = {
-    onEvents: (batch) => attributor.recordConnects(batch),
-    udp: udpSendEvents !== false,
-  };
-  try {
-    const handle =
-      deps.openSocketEvents !== undefined
-        ? deps.openSocketEvents(options)
-        : openSocketEvents(options, addon ?? loadAddon());
-    // TCP connects are tracked; UDP sends only when the kernel accepted those programs.
-    if (udpSendEvents !== false && handle.udp !== true && handle.udpWarning !== undefined) {
-      logger.warn?.(`socket events track TCP only (${handle.udpWarning})`);
-    }
-    if (handle.tcpIo === false) {
-      logger.warn?.(
-        'socket events do not track TCP reads and writes (raw tracepoints sock_send_length and ' +
-          'sock_recv_length need Linux 6.3+): short connections accepted on a listener that ' +
-          'several processes share (pre-fork workers, SO_REUSEPORT) are reported as unknown',
-      );
-    }
-    return handle;
-  } catch (error) {
-    logger.warn?.(
-      `socket events are off (${error instanceof Error ? error.message : String(error)}); ` +
-        'connections shorter than a /proc scan may stay unattributed',
-    );
-    return undefined;
   }
 }
