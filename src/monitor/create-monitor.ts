@@ -1,7 +1,7 @@
 // createMonitor(): the public entry point. Wires a packet source (packet-source-setup.ts: live
 // capture or pcap replay) through the flow table, the attributor (/proc) and the accountant, with
 // the kernel feeds (kernel-feeds.ts: socket events, conntrack), and exposes snapshots, rankings
-// and stats; owns the lifecycle (timers, capture timeout, cgroup limits, stop).
+// and stats (monitor-stats.ts); owns the lifecycle (timers, capture timeout, cgroup limits, stop).
 
 import { EventEmitter } from 'node:events';
 import { Accountant } from '../account/accountant.js';
@@ -30,6 +30,8 @@ import { drainSocketEvents, openNat, startSocketEvents, stopSocketEvents } from 
 import type { FlowState } from './flow-table.js';
 import { applyLimits } from './limits.js';
 import type { AppliedLimits } from './limits.js';
+import { assembleStats } from './monitor-stats.js';
+import type { PipelineTotals } from './monitor-stats.js';
 import { resolveOptions } from './options.js';
 import { openPacketSource } from './packet-source-setup.js';
 import type {
@@ -98,7 +100,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
   private startedAt = 0;
   private lastTickAt = 0;
   private readonly copies: DeviceCopies;
-  private readonly totals = {
+  private readonly totals: PipelineTotals = {
     seenPackets: 0,
     seenBytes: 0,
     attributedPackets: 0,
@@ -217,93 +219,16 @@ class PidflowMonitor extends EventEmitter implements Monitor {
   }
 
   stats(): MonitorStats {
-    const capture = this.source.stats();
-    const attribution = this.attributor.stats();
-    const accounting = this.accountant.stats();
-    const flowStats = this.flows.stats();
-    const copies = this.copies.stats();
-    let queueDroppedPackets = 0;
-    let kernelDroppedPackets = 0;
-    let malformedPackets = 0;
-    let nonIpPackets = 0;
-    for (const d of capture.devices) {
-      queueDroppedPackets += d.queueDroppedPackets;
-      kernelDroppedPackets += d.kernelDroppedPackets;
-      malformedPackets += d.malformedPackets;
-      nonIpPackets += d.nonIpPackets;
-    }
-    const t = this.totals;
-    const r = attribution.retry;
-    return {
-      seen: {
-        packets: t.seenPackets + flowStats.otherProtocolPackets + queueDroppedPackets,
-        bytes: t.seenBytes + flowStats.otherProtocolBytes,
-      },
-      attributed: { packets: t.attributedPackets, bytes: t.attributedBytes },
-      unknown: { packets: t.unknownPackets, bytes: t.unknownBytes },
-      duplicate: {
-        packets: copies.duplicatePackets,
-        bytes: copies.duplicateBytes,
-        flows: copies.flows,
-        multiDeviceFlows: copies.multiDeviceFlows,
-        evictedFlows: copies.evictedFlows,
-      },
-      ...(this.nat === undefined ? {} : { nat: this.nat.stats() }),
-      pending: { packets: r.pendingPackets, bytes: r.pendingBytes },
-      queueDropped: { packets: queueDroppedPackets, bytes: 0 },
-      otherProtocol: {
-        packets: flowStats.otherProtocolPackets,
-        bytes: flowStats.otherProtocolBytes,
-      },
-      kernelDroppedPackets,
-      malformedPackets,
-      nonIpPackets,
-      retry: {
-        pendingFlows: r.pendingFlows,
-        limitFlows: r.limitFlows,
-        droppedFlows: r.droppedFlows,
-        droppedPackets: r.droppedPackets,
-        resolvedFlows: r.resolvedFlows,
-        expiredFlows: r.expiredFlows,
-        inferredFlows: r.inferredFlows,
-        inferredPackets: r.inferredPackets,
-      },
-      scans: attribution.scans,
-      flows: {
-        tracked: flowStats.flows,
-        expired: flowStats.expiredFlows,
-        overflowPackets: flowStats.overflowPackets,
-        attributionCached: attribution.flows.cached,
-        attributionEvicted: attribution.flows.evicted,
-      },
-      ...(this.socketEvents === undefined
-        ? {}
-        : {
-            socketEvents: {
-              received: attribution.events.received,
-              dropped: this.socketEvents.stats().dropped,
-              used: attribution.events.used,
-              udp: this.socketEvents.udp === true,
-              udpReceived: attribution.events.udpReceived,
-              udpUsed: attribution.events.udpUsed,
-              tcpIo: this.socketEvents.tcpIo === true,
-              tcpIoReceived: attribution.events.tcpIoReceived,
-              tcpIoUsed: attribution.events.tcpIoUsed,
-            },
-          }),
-      containerNames: {
-        cached: attribution.containerNames.cached,
-        evicted: attribution.containerNames.evicted,
-        unresolved: attribution.containerNames.unresolved,
-        filesRead: attribution.containerNames.filesRead,
-        malformedFiles: attribution.containerNames.malformedFiles,
-        oversizedFiles: attribution.containerNames.oversizedFiles,
-        deniedFiles: attribution.containerNames.deniedFiles,
-      },
-      evicted: { ...accounting.evicted, flows: attribution.flows.evicted },
-      devices: capture.devices,
-      pcap: capture.pcap,
-    };
+    return assembleStats({
+      capture: this.source.stats(),
+      attribution: this.attributor.stats(),
+      accounting: this.accountant.stats(),
+      flows: this.flows.stats(),
+      copies: this.copies.stats(),
+      totals: this.totals,
+      nat: this.nat?.stats(),
+      socketEvents: this.socketEvents,
+    });
   }
 
   private readonly onFlow = (flow: FlowState, counters: FlowCounters): void => {
