@@ -1,16 +1,15 @@
-// createMonitor(): the public entry point. Wires a packet source (packet-source-setup.ts: live
-// capture or pcap replay) through the flow table, the attributor (/proc) and the accountant, with
-// the kernel feeds (kernel-feeds.ts: socket events, conntrack), and exposes snapshots, rankings
-// and stats (monitor-stats.ts); owns the lifecycle (timers, capture timeout, cgroup limits, stop).
+// createMonitor(): the public entry point. Validates options, applies limits, and wires a packet
+// source (packet-source-setup.ts) through the pipeline (accounting-pipeline.ts: flow table,
+// device copies, attributor, accountant) with the kernel feeds (kernel-feeds.ts); the monitor
+// exposes snapshots, rankings and stats (monitor-stats.ts) and owns the lifecycle (timers,
+// capture timeout, cgroup limits, stop).
 
 import { EventEmitter } from 'node:events';
 import { Accountant } from '../account/accountant.js';
 import { Attributor } from '../attribute/attributor.js';
-import { protocolName } from '../attribute/flow-key.js';
 import { NodeProcFs } from '../attribute/procfs.js';
 import type { ProcFs } from '../attribute/procfs.js';
 import type { HostFiles } from '../attribute/host-files.js';
-import type { Attribution, FlowCounters } from '../attribute/types.js';
 import { loadAddon } from '../capture/addon.js';
 import { SockDiagTables, hasSockDiag } from '../attribute/sock-diag.js';
 import type { SocketTableReader } from '../attribute/sock-diag.js';
@@ -23,15 +22,11 @@ import type { Clock, TimerHandle } from '../clock.js';
 import { StateError } from '../errors.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/record.js';
 import type { ConntrackReader, NatTranslations } from '../attribute/nat.js';
-import type { FlowTuple } from '../attribute/types.js';
-import { DeviceCopies } from './device-copies.js';
-import { FlowTable } from './flow-table.js';
+import { AccountingPipeline } from './accounting-pipeline.js';
 import { drainSocketEvents, openNat, startSocketEvents, stopSocketEvents } from './kernel-feeds.js';
-import type { FlowState } from './flow-table.js';
 import { applyLimits } from './limits.js';
 import type { AppliedLimits } from './limits.js';
 import { assembleStats } from './monitor-stats.js';
-import type { PipelineTotals } from './monitor-stats.js';
 import { resolveOptions } from './options.js';
 import { openPacketSource } from './packet-source-setup.js';
 import type {
@@ -46,23 +41,14 @@ import type {
   Snapshot,
 } from './types.js';
 
-/** Flows idle this long leave the flow table (the attributor keeps its own, longer memory). */
-const FLOW_IDLE_MS = 120_000;
-/** Closed TCP flows (FIN or RST seen) leave the flow table after this much quiet. */
-const CLOSED_FLOW_IDLE_MS = 10_000;
 /** How often idle flows are swept. */
 const SWEEP_INTERVAL_MS = 5_000;
-/** Live flows tracked at most in the flow table. */
-const MAX_FLOWS = 262_144;
 /**
  * With socket events, a quiet host (no flow to look up, no event, no socket counter moved) is
  * scanned every this many sync intervals instead of every one: the scan that still catches
  * what the cheap probe cannot see (a port closed and bound again, a socket handed over).
  */
 const QUIET_SCAN_FACTOR = 10;
-/** Untranslated flows whose device copies are merged stay this long after their last packet. */
-const COPY_IDLE_MS = 180_000;
-
 /** Things a test (or an embedding program) may replace; all default to the real system. */
 export interface MonitorDependencies {
   clock?: Clock;
@@ -99,20 +85,11 @@ class PidflowMonitor extends EventEmitter implements Monitor {
   private readonly timers: TimerHandle[] = [];
   private startedAt = 0;
   private lastTickAt = 0;
-  private readonly copies: DeviceCopies;
-  private readonly totals: PipelineTotals = {
-    seenPackets: 0,
-    seenBytes: 0,
-    attributedPackets: 0,
-    attributedBytes: 0,
-    unknownPackets: 0,
-    unknownBytes: 0,
-  };
 
   constructor(
     options: ResolvedMonitorOptions,
     private readonly source: PacketSource,
-    private readonly flows: FlowTable,
+    private readonly pipeline: AccountingPipeline,
     private readonly attributor: Attributor,
     private readonly accountant: Accountant,
     private readonly clock: Clock,
@@ -124,13 +101,6 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     private readonly nat: NatTranslations | undefined = undefined,
   ) {
     super();
-    this.copies = new DeviceCopies({
-      nat,
-      limit: MAX_FLOWS,
-      // `any` sees every interface: its copies are merged like those of several devices.
-      isSingleInterface: source.devices.length === 1 && source.devices[0] !== 'any',
-      onFlow: this.onDistinctFlow,
-    });
     this.options = options;
     this.devices = source.devices;
     this.done = new Promise((resolve) => {
@@ -138,10 +108,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     });
     // A tick listener that throws must not take the capture down: report it and go on.
     this.on('error', (error: unknown) => this.logger.error?.(`listener failed: ${String(error)}`));
-    source.setBatchHandler((batch) => {
-      this.flows.ingest(batch.view, batch.count);
-      this.flows.drain(this.onFlow, this.onOverflow);
-    });
+    source.setBatchHandler((batch) => this.pipeline.ingestBatch(batch));
   }
 
   start(): void {
@@ -155,12 +122,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     this.startedAt = this.clock.now();
     this.lastTickAt = this.startedAt;
     this.timers.push(this.clock.setInterval(() => this.tick(), this.options.tickIntervalMs));
-    this.timers.push(
-      this.clock.setInterval(() => {
-        this.flows.sweep(this.clock.now(), FLOW_IDLE_MS, CLOSED_FLOW_IDLE_MS);
-        this.copies.sweep(this.clock.now(), COPY_IDLE_MS);
-      }, SWEEP_INTERVAL_MS),
-    );
+    this.timers.push(this.clock.setInterval(() => this.pipeline.sweep(), SWEEP_INTERVAL_MS));
     if (this.options.captureTimeoutMs > 0) {
       this.timers.push(
         this.clock.setTimeout(
@@ -223,62 +185,13 @@ class PidflowMonitor extends EventEmitter implements Monitor {
       capture: this.source.stats(),
       attribution: this.attributor.stats(),
       accounting: this.accountant.stats(),
-      flows: this.flows.stats(),
-      copies: this.copies.stats(),
-      totals: this.totals,
+      flows: this.pipeline.flowStats(),
+      copies: this.pipeline.copyStats(),
+      totals: this.pipeline.totals,
       nat: this.nat?.stats(),
       socketEvents: this.socketEvents,
     });
   }
-
-  private readonly onFlow = (flow: FlowState, counters: FlowCounters): void => {
-    this.copies.ingest(flow, counters);
-  };
-
-  /** A flow's packets not seen on another device before: counted, then attributed. */
-  private readonly onDistinctFlow = (flow: FlowTuple, counters: FlowCounters): void => {
-    this.totals.seenPackets += counters.packets;
-    this.totals.seenBytes += counters.bytes;
-    this.attributor.ingest(flow, counters);
-  };
-
-  private readonly onOverflow = (counters: FlowCounters): void => {
-    this.totals.seenPackets += counters.packets;
-    this.totals.seenBytes += counters.bytes;
-    this.totals.unknownPackets += counters.packets;
-    this.totals.unknownBytes += counters.bytes;
-    this.accountant.addUnknown('other', 0, 'received', counters);
-  };
-
-  /** Called by the attributor, at once or after retries, for every flow it was given. */
-  readonly onResolved = (
-    flow: FlowTuple,
-    counters: FlowCounters,
-    attribution: Attribution,
-  ): void => {
-    const { sender, receiver } = attribution;
-    if (sender !== undefined) this.accountant.addSent(sender.process, flow, counters);
-    // Behind NAT the receiver's connection is the tuple its own socket sees.
-    if (receiver !== undefined)
-      this.accountant.addReceived(receiver.process, flow.receiverView ?? flow, counters);
-    if (sender !== undefined || receiver !== undefined) {
-      this.totals.attributedPackets += counters.packets;
-      this.totals.attributedBytes += counters.bytes;
-      return;
-    }
-    this.totals.unknownPackets += counters.packets;
-    this.totals.unknownBytes += counters.bytes;
-    const protocol = protocolName(flow.protocol);
-    if (attribution.srcIsLocal)
-      this.accountant.addUnknown(protocol, flow.srcPort, 'sent', counters);
-    else
-      this.accountant.addUnknown(
-        protocol,
-        attribution.dstIsLocal ? (flow.receiverView ?? flow).dstPort : 0,
-        'received',
-        counters,
-      );
-  };
 
   private tick(): void {
     if (this.state !== 'running') return;
@@ -369,12 +282,8 @@ export async function createMonitor(
       maxConnections: resolved.maxConnections,
       maxRemotes: resolved.maxRemotes,
     });
-    const flows = new FlowTable({
-      maxFlows: MAX_FLOWS,
-      protocols: resolved.protocols.map((p) => (p === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP)),
-    });
-    // The attributor calls back into the monitor, which needs the attributor: tie the knot.
-    const sink: { monitor?: PidflowMonitor } = {};
+    // The attributor calls back into the pipeline, which needs the attributor: tie the knot.
+    const sink: { pipeline?: AccountingPipeline } = {};
     // sock_diag reads the real kernel: only with the real /proc (a fake tree has fake sockets).
     if (resolved.sockDiag !== false && deps.procFs === undefined && hasSockDiag(addon)) {
       socketTables = new SockDiagTables(addon);
@@ -388,7 +297,7 @@ export async function createMonitor(
       syncIntervalMs: resolved.syncIntervalMs,
       retryBufferFlows: resolved.retryBufferFlows,
       onResolved: (flow, counters, attribution) =>
-        sink.monitor!.onResolved(flow, counters, attribution),
+        sink.pipeline!.onResolved(flow, counters, attribution),
       onScan: (alive) => accountant.markAlive(alive),
       logger,
     });
@@ -414,10 +323,19 @@ export async function createMonitor(
     if (resolved.conntrack !== false && (isOwnLiveCapture || deps.openConntrack !== undefined)) {
       nat = openNat(deps.openConntrack, addon, logger, clock);
     }
+    const pipeline = new AccountingPipeline({
+      clock,
+      protocols: resolved.protocols.map((p) => (p === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP)),
+      devices: source.devices,
+      nat,
+      attributor,
+      accountant,
+    });
+    sink.pipeline = pipeline;
     const monitor = new PidflowMonitor(
       final,
       source,
-      flows,
+      pipeline,
       attributor,
       accountant,
       clock,
@@ -428,7 +346,6 @@ export async function createMonitor(
       socketTables,
       nat,
     );
-    sink.monitor = monitor;
     await attributor.start();
     return monitor;
   } catch (error) {
