@@ -7,7 +7,7 @@ import { isHeldByRelative } from './fork-families.js';
 import type { ForkFamilies } from './fork-families.js';
 import { PROTOCOL_TCP, PROTOCOL_UDP, PROTOCOL_UDPLITE } from './net-table.js';
 import type { ProcFs } from './procfs.js';
-import { SocketIndex } from './socket-scanner.js';
+import { SocketIndex } from './socket-index.js';
 import type { Attribution, FlowTuple, Owner } from './types.js';
 
 /** What a lookup answers for one flow. */

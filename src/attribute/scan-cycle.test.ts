@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { FakeClock } from '../clock.js';
 import { ScanCycle } from './scan-cycle.js';
 import type { CycleScanner, ScanCycleOptions } from './scan-cycle.js';
-import { SocketIndex } from './socket-scanner.js';
+import { SocketIndex } from './socket-index.js';
 import type { ScanResult } from './socket-scanner.js';
 
 function scanResult(sockets: number): ScanResult {
