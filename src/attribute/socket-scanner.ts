@@ -3,15 +3,8 @@
 
 import { isDenied } from './procfs.js';
 import type { ProcFs } from './procfs.js';
-import {
-  parseNamespaceLink,
-  parsePasswd,
-  parseProcessStat,
-  readProcessInfo,
-  rereadCmdline,
-  type ContainerNameSource,
-  READ_LIMITS_BYTES,
-} from './process-info.js';
+import { parseNamespaceLink, type ContainerNameSource } from './process-info.js';
+import { ProcessCache, readHostNetns } from './process-cache.js';
 import { LineCache, namespaceTablesOf, readNamespaceTables } from './net-namespaces.js';
 import type { NamespaceTables, ScanSlices } from './net-namespaces.js';
 import { isWildcardAddress } from './net-table.js';
@@ -23,13 +16,6 @@ import type { SocketHolders, SocketOwnerSource } from './kernel-owners.js';
 import { SocketIndex } from './socket-index.js';
 import type { IndexedSocket } from './socket-index.js';
 import type { Owner, ProcessInfo } from './types.js';
-
-/**
- * A process younger than this has its stat re-read every scan (fork then exec, `ip netns exec`
- * change comm, cmdline and namespace in the first moments); older ones only at full scans or
- * when they show a new socket. Saves one procfs read per process per scan on a quiet host.
- */
-const SETTLED_PROCESS_MS = 10_000;
 
 /**
  * A namespace whose socket counters (table-signature.ts) did not move since its last table
@@ -52,14 +38,6 @@ const ORPHAN_RETRY_SCANS = 60;
  */
 const RECENT_ADDRESS_TTL_MS = 60_000;
 const RECENT_ADDRESSES_LIMIT = 65_536;
-
-/**
- * A known process's command line is read again at most this often, when the scan re-reads its
- * stat (every scan while it is young, then when its refresh group comes round): a process that
- * rewrites its argv at run time (setproctitle: nginx, postgres, sshd; Node's process.title)
- * shows its new command line within a few scans. Same length bound as the first read.
- */
-const CMDLINE_REFRESH_MS = 1000;
 
 /** An inode missed since scan `since` is not searched now (see ORPHAN_RETRY_SCANS). */
 function isSettledOrphan(scanCount: number, since: number | undefined): boolean {
@@ -150,12 +128,10 @@ export interface ScanResult {
 
 /** Reads /proc incrementally: keeps processes and socket owners between scans. */
 export class SocketScanner {
-  private processes = new Map<number, ProcessInfo>();
+  private readonly processes: ProcessCache;
   private owners = new Map<number, Owner>();
   /** Inodes a complete search found no owner for (kernel sockets, refused processes). */
   private orphans = new Map<number, number>();
-  /** pid -> monotonic ms of the last read of its command line (live processes only). */
-  private readonly cmdlineReadMs = new Map<number, number>();
   /** Address local to a namespace -> monotonic ms of the last scan that saw it. */
   private readonly recentAddresses = new Map<string, number>();
   /** Sockets the kernel's last list of owners showed in no fd table (kernel sockets). */
@@ -163,14 +139,8 @@ export class SocketScanner {
   /** Orphans whose last miss was after walking every fd directory: no second search everywhere. */
   private searchedEverywhere = new Set<number>();
   private scanCount = 0;
-  private users: Map<number, string> | undefined;
-  private usersReloaded = false;
   private hostNetns: number | undefined;
   private readonly lineCache = new LineCache();
-  /** Monotonic ms when each live pid's current process was first read. */
-  private readonly firstSeenMs = new Map<number, number>();
-  /** Pids seen in another namespace than cached (setns() without exec): re-read next scan. */
-  private movedProcesses = new Set<number>();
   private readonly holdings: FdHoldings;
   private readonly refreshGroups: number;
   private ownerCorrections = 0;
@@ -194,15 +164,14 @@ export class SocketScanner {
 
   constructor(private readonly options: SocketScannerOptions) {
     this.hostNetns = options.hostNetns;
+    this.processes = new ProcessCache(options);
     this.holdings = new FdHoldings(options.procFs);
     this.refreshGroups = Math.max(1, Math.floor(options.refreshGroups ?? 10));
   }
 
   /** Cached info of a live (or last seen) process by key. */
   processByKey(key: string): ProcessInfo | undefined {
-    const pid = Number(key.slice(0, key.indexOf(':')));
-    const info = this.processes.get(pid);
-    return info?.key === key ? info : undefined;
+    return this.processes.byKey(key);
   }
 
   /**
@@ -211,7 +180,7 @@ export class SocketScanner {
    * when the process is gone.
    */
   processByPid(pid: number): ProcessInfo | undefined {
-    return this.processes.get(pid) ?? this.refreshProcess(pid)?.info;
+    return this.processes.get(pid) ?? this.processes.refresh(pid)?.info;
   }
 
   /** Cached info of `pid` as of the last scan, without reading /proc. */
@@ -229,7 +198,7 @@ export class SocketScanner {
     const full = this.scanCount % this.options.fullScanEvery === 0;
     const group = this.scanCount % this.refreshGroups;
     this.scanCount++;
-    this.usersReloaded = false;
+    this.processes.beginScan();
     const cpuMs = this.options.cpuMs ?? ((): number => 0);
     let sliceStart = monotonicMs();
     let sliceCpuStart = cpuMs();
@@ -254,7 +223,7 @@ export class SocketScanner {
       resumed: startSlice,
       pause: yieldIfDue,
     };
-    this.hostNetns ??= this.readHostNetns();
+    this.hostNetns ??= readHostNetns(procFs);
 
     const names = procFs.readdir('/proc');
     const scanStartMs = monotonicMs();
@@ -278,9 +247,9 @@ export class SocketScanner {
       if (
         cached !== undefined &&
         !full &&
-        !this.movedProcesses.has(pid) &&
+        !this.processes.hasMoved(pid) &&
         pid % this.refreshGroups !== group &&
-        scanStartMs - (this.firstSeenMs.get(pid) ?? scanStartMs) >= SETTLED_PROCESS_MS
+        this.processes.isSettled(pid, scanStartMs)
       ) {
         // A settled process: skip its stat read. A reused pid is caught when the fd search
         // finds a new socket in it (verified there) or when its refresh group comes round.
@@ -288,19 +257,15 @@ export class SocketScanner {
         continue;
       }
       verified.add(pid);
-      const info = this.refreshProcess(pid);
+      const info = this.processes.refresh(pid);
       if (info === undefined) skipped++;
       else {
         if (info.isNew) {
           newPids.push(pid);
-          this.firstSeenMs.set(pid, scanStartMs);
+          this.processes.noteFirstSeen(pid, scanStartMs);
         }
         alive.set(pid, info.info);
       }
-    }
-    for (const pid of this.firstSeenMs.keys()) if (!alive.has(pid)) this.firstSeenMs.delete(pid);
-    for (const pid of this.cmdlineReadMs.keys()) {
-      if (!alive.has(pid)) this.cmdlineReadMs.delete(pid);
     }
     let isProcessSetSame = alive.size === this.processes.size;
     if (isProcessSetSame) {
@@ -321,7 +286,7 @@ export class SocketScanner {
         break;
       }
     }
-    this.processes = alive;
+    this.processes.replace(alive);
     this.holdings.prune(alive);
 
     // Fd walks known to be due before the tables are read: everyone at a full scan; else the
@@ -358,7 +323,7 @@ export class SocketScanner {
       const inodes = await walk(pid, info);
       for (const inode of inodes ?? []) if (!firstHolder.has(inode)) firstHolder.set(inode, pid);
     }
-    this.movedProcesses.clear();
+    this.processes.clearMoved();
     const aliveKeys = new Set<string>();
     for (const info of alive.values()) aliveKeys.add(info.key);
 
@@ -447,7 +412,7 @@ export class SocketScanner {
       if (info !== undefined && verified.has(pid)) return info;
       if (info === undefined && alive.size >= this.options.maxProcesses) return undefined;
       verified.add(pid);
-      const fresh = this.refreshProcess(pid);
+      const fresh = this.processes.refresh(pid);
       if (fresh === undefined) {
         if (info !== undefined) {
           alive.delete(pid);
@@ -459,7 +424,7 @@ export class SocketScanner {
         if (info !== undefined) aliveKeys.delete(info.key);
         aliveKeys.add(fresh.info.key);
         alive.set(pid, fresh.info);
-        this.firstSeenMs.set(pid, scanStartMs);
+        this.processes.noteFirstSeen(pid, scanStartMs);
       }
       return fresh.info;
     };
@@ -625,13 +590,13 @@ export class SocketScanner {
         if (!verified.has(pid) && inodes.some((inode) => needed.has(inode))) {
           // A settled process holds a new socket: make sure the pid was not reused.
           verified.add(pid);
-          const fresh = this.refreshProcess(pid);
+          const fresh = this.processes.refresh(pid);
           if (fresh === undefined) continue;
           if (fresh.info !== info) {
             aliveKeys.delete(info.key);
             aliveKeys.add(fresh.info.key);
             alive.set(pid, fresh.info);
-            this.firstSeenMs.set(pid, scanStartMs);
+            this.processes.noteFirstSeen(pid, scanStartMs);
             info = fresh.info;
           }
         }
@@ -812,66 +777,6 @@ export class SocketScanner {
   }
 
   /**
-   * Read a process's stat; reuse the cached info when pid, start time and comm match. comm
-   * changes on exec, which also catches `ip netns exec` and unshare(1): they move to another
-   * namespace and then exec, keeping pid and start time. A process that calls setns() without
-   * exec is caught when its namespace's tables are read through it (see readTablesOf).
-   */
-  private refreshProcess(pid: number): { info: ProcessInfo; isNew: boolean } | undefined {
-    const { procFs } = this.options;
-    let statText: string;
-    try {
-      statText = procFs.readText(`/proc/${pid}/stat`, READ_LIMITS_BYTES.stat);
-    } catch {
-      return undefined;
-    }
-    const stat = parseProcessStat(statText);
-    if (stat === undefined) return undefined;
-    const cached = this.processes.get(pid);
-    if (
-      cached !== undefined &&
-      cached.startTime === stat.startTime &&
-      cached.comm === stat.comm &&
-      !this.movedProcesses.has(pid)
-    ) {
-      return { info: this.withFreshCmdline(cached), isNew: false };
-    }
-    try {
-      const result = readProcessInfo(
-        procFs,
-        stat,
-        (uid) => this.userName(uid),
-        this.options.containerNames,
-      );
-      if (result.status === 'vanished') return undefined;
-      this.cmdlineReadMs.set(pid, this.options.monotonicMs());
-      this.options.containerNames?.noteProcess?.(result.info);
-      return { info: result.info, isNew: true };
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * `info`, or a copy with the command line read now when it changed (read at most every
-   * CMDLINE_REFRESH_MS per process). Unreadable now: `info` as it was.
-   */
-  private withFreshCmdline(info: ProcessInfo): ProcessInfo {
-    const now = this.options.monotonicMs();
-    const last = this.cmdlineReadMs.get(info.pid);
-    if (last !== undefined && now - last < CMDLINE_REFRESH_MS) return info;
-    this.cmdlineReadMs.set(info.pid, now);
-    let cmdline: string[] | undefined;
-    try {
-      cmdline = rereadCmdline(this.options.procFs, info.pid);
-    } catch {
-      return info;
-    }
-    if (cmdline === undefined || sameStrings(cmdline, info.cmdline)) return info;
-    return { ...info, cmdline };
-  }
-
-  /**
    * Tables of `netns` read through `pid`, checking that the process is still in that namespace
    * afterwards (procfs shows the reader's current namespace). A process that moved is read
    * afresh by the next scan.
@@ -903,39 +808,7 @@ export class SocketScanner {
       if (isDenied(error)) return { tables: t, isNetlink };
     }
     if (now === netns) return { tables: t, isNetlink };
-    this.movedProcesses.add(pid);
+    this.processes.noteMoved(pid);
     return undefined;
   }
-
-  private userName(uid: number): string {
-    if (this.users === undefined || (!this.users.has(uid) && !this.usersReloaded)) {
-      this.usersReloaded = true;
-      try {
-        this.users = parsePasswd(
-          this.options.procFs.readText('/etc/passwd', READ_LIMITS_BYTES.passwd),
-        );
-      } catch {
-        this.users = new Map();
-      }
-    }
-    return this.users.get(uid) ?? String(uid);
-  }
-
-  private readHostNetns(): number {
-    for (const path of ['/proc/self/ns/net', '/proc/1/ns/net']) {
-      try {
-        const inode = parseNamespaceLink(this.options.procFs.readlink(path));
-        if (inode !== 0) return inode;
-      } catch {
-        // Try the next one.
-      }
-    }
-    return 0;
-  }
-}
-
-function sameStrings(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
