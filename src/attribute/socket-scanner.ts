@@ -5,6 +5,7 @@ import { isDenied } from './procfs.js';
 import type { ProcFs } from './procfs.js';
 import { parseNamespaceLink, type ContainerNameSource } from './process-info.js';
 import { ProcessCache, readHostNetns } from './process-cache.js';
+import { AddressMemory } from './address-memory.js';
 import { LineCache, namespaceTablesOf, readNamespaceTables } from './net-namespaces.js';
 import type { NamespaceTables, ScanSlices } from './net-namespaces.js';
 import { isWildcardAddress } from './net-table.js';
@@ -28,16 +29,6 @@ const TABLE_REUSE_MS = 5_000;
  * during the search) waits before it is searched again; full scans are rarer (fullScanEvery).
  */
 const ORPHAN_RETRY_SCANS = 60;
-
-/**
- * Addresses of a namespace stay local this long after the last scan that saw them. Namespaces
- * are found through their processes: when the last process of a test net or a pod exits (a
- * short client), the next scan no longer sees the namespace, and its connections still in
- * flight would turn "remote" at one end (attributed on the other end only, for good, when the
- * connect event of that end arrives after the scan). Bounded by RECENT_ADDRESSES_LIMIT.
- */
-const RECENT_ADDRESS_TTL_MS = 60_000;
-const RECENT_ADDRESSES_LIMIT = 65_536;
 
 /** An inode missed since scan `since` is not searched now (see ORPHAN_RETRY_SCANS). */
 function isSettledOrphan(scanCount: number, since: number | undefined): boolean {
@@ -132,8 +123,8 @@ export class SocketScanner {
   private owners = new Map<number, Owner>();
   /** Inodes a complete search found no owner for (kernel sockets, refused processes). */
   private orphans = new Map<number, number>();
-  /** Address local to a namespace -> monotonic ms of the last scan that saw it. */
-  private readonly recentAddresses = new Map<string, number>();
+  /** Addresses of namespaces seen by recent scans (kept local a while after). */
+  private readonly addressMemory = new AddressMemory();
   /** Sockets the kernel's last list of owners showed in no fd table (kernel sockets). */
   private kernelOrphans = new Set<number>();
   /** Orphans whose last miss was after walking every fd directory: no second search everywhere. */
@@ -633,7 +624,7 @@ export class SocketScanner {
       owners,
       [],
     );
-    index.addRecentlyLocal(this.rememberAddresses(nsAddresses, scanStartMs));
+    index.addRecentlyLocal(this.addressMemory.remember(nsAddresses, scanStartMs));
     for (let from = 0; from < sockets.length; from += 2048) {
       await yieldIfDue();
       index.addSockets(sockets, from, Math.min(sockets.length, from + 2048));
@@ -662,35 +653,6 @@ export class SocketScanner {
       maxBlockMs,
       maxBlockCpuMs,
     };
-  }
-
-  /**
-   * Note the addresses of this scan's namespaces as seen now and return those seen by earlier
-   * scans within RECENT_ADDRESS_TTL_MS (forgetting older ones; the oldest go first past the
-   * limit).
-   */
-  private rememberAddresses(
-    nsAddresses: ReadonlyMap<number, ReadonlySet<string>>,
-    nowMs: number,
-  ): string[] {
-    for (const addresses of nsAddresses.values()) {
-      for (const a of addresses) {
-        this.recentAddresses.delete(a); // re-inserted last: the map stays in age order
-        this.recentAddresses.set(a, nowMs);
-      }
-    }
-    const recent: string[] = [];
-    for (const [address, seenMs] of this.recentAddresses) {
-      if (
-        nowMs - seenMs > RECENT_ADDRESS_TTL_MS ||
-        this.recentAddresses.size > RECENT_ADDRESSES_LIMIT
-      ) {
-        this.recentAddresses.delete(address);
-      } else if (seenMs !== nowMs) {
-        recent.push(address);
-      }
-    }
-    return recent;
   }
 
   /**
