@@ -6,6 +6,7 @@ import type { ProcFs } from './procfs.js';
 import { parseNamespaceLink, type ContainerNameSource } from './process-info.js';
 import { ProcessCache, readHostNetns } from './process-cache.js';
 import { AddressMemory } from './address-memory.js';
+import { QuietProbe, type NamespaceSignature } from './quiet-probe.js';
 import { LineCache, namespaceTablesOf, readNamespaceTables } from './net-namespaces.js';
 import type { NamespaceTables, ScanSlices } from './net-namespaces.js';
 import { isWildcardAddress } from './net-table.js';
@@ -17,12 +18,6 @@ import type { SocketHolders, SocketOwnerSource } from './kernel-owners.js';
 import { SocketIndex } from './socket-index.js';
 import type { IndexedSocket } from './socket-index.js';
 import type { Owner, ProcessInfo } from './types.js';
-
-/**
- * A namespace whose socket counters (table-signature.ts) did not move since its last table
- * read keeps that read's tables for at most this long; then it is read again whatever they say.
- */
-const TABLE_REUSE_MS = 5_000;
 
 /**
  * Scans an inode that no process held (kernel socket, refused process, or a socket passed on
@@ -135,10 +130,8 @@ export class SocketScanner {
   private readonly holdings: FdHoldings;
   private readonly refreshGroups: number;
   private ownerCorrections = 0;
-  /** Per namespace read by the last scan: the process read through and its table signature. */
-  private signatures = new Map<number, { pid: number; signature: string | undefined }>();
-  /** Monotonic ms of each namespace's last real table read (not reused). */
-  private readonly dumpedAtMs = new Map<number, number>();
+  /** Table signatures of the last scan: table reuse and the quiet probe. */
+  private readonly quietProbe: QuietProbe;
   /** Whether each namespace's last real table read came through sock_diag. */
   private readonly isNetlinkRead = new Map<number, boolean>();
   /** Pids owning a socket after the last scan: one of them gone means an owner to look for. */
@@ -156,6 +149,7 @@ export class SocketScanner {
   constructor(private readonly options: SocketScannerOptions) {
     this.hostNetns = options.hostNetns;
     this.processes = new ProcessCache(options);
+    this.quietProbe = new QuietProbe(options.procFs);
     this.holdings = new FdHoldings(options.procFs);
     this.refreshGroups = Math.max(1, Math.floor(options.refreshGroups ?? 10));
   }
@@ -329,7 +323,7 @@ export class SocketScanner {
     const tables: NamespaceTables[] = [];
     let malformedLines = 0;
     let netlinkNamespaces = 0;
-    const signatures = new Map<number, { pid: number; signature: string | undefined }>();
+    const signatures = new Map<number, NamespaceSignature>();
     for (const [netns, pids] of byNamespace) {
       await yieldIfDue();
       for (const pid of pids) {
@@ -339,15 +333,12 @@ export class SocketScanner {
         // not change, and a dump of a big namespace is most of a scan's cost (16 ms of CPU for
         // 10,000 sockets). What the counters cannot show is caught within TABLE_REUSE_MS.
         const previous = this.last?.tables.get(netns);
-        const dumpedAtMs = this.dumpedAtMs.get(netns);
         const isReusable =
           mayReuseTables &&
           !full &&
           signature !== undefined &&
           previous !== undefined &&
-          dumpedAtMs !== undefined &&
-          scanStartMs - dumpedAtMs < TABLE_REUSE_MS &&
-          this.signatures.get(netns)?.signature === signature;
+          this.quietProbe.isReusable(netns, signature, scanStartMs);
         const t = await this.readTablesOf(
           pid,
           netns,
@@ -355,7 +346,7 @@ export class SocketScanner {
           isReusable ? previous.sockets : undefined,
         );
         if (t !== undefined) {
-          if (!isReusable) this.dumpedAtMs.set(netns, scanStartMs);
+          if (!isReusable) this.quietProbe.noteDumped(netns, scanStartMs);
           signatures.set(netns, { pid, signature });
           tables.push(t.tables);
           malformedLines += t.tables.malformedLines;
@@ -365,10 +356,7 @@ export class SocketScanner {
       }
     }
     this.options.socketTables?.prune(new Set(byNamespace.keys()));
-    this.signatures = signatures;
-    for (const netns of this.dumpedAtMs.keys()) {
-      if (!byNamespace.has(netns)) this.dumpedAtMs.delete(netns);
-    }
+    this.quietProbe.noteScanned(signatures, byNamespace);
     for (const netns of this.isNetlinkRead.keys()) {
       if (!byNamespace.has(netns)) this.isNetlinkRead.delete(netns);
     }
@@ -656,44 +644,11 @@ export class SocketScanner {
   }
 
   /**
-   * True when a scan now would most likely find what the last one found, judged from cheap
-   * reads: the `/proc` listing (no process that owned a socket is gone, no process sits in a
-   * namespace the last scan did not read) and each namespace's table signature (socket counters,
-   * see table-signature.ts) unchanged. What it cannot see (a socket closed and another bound in
-   * its place, a pid reused, a socket handed over) waits for the next scan the caller runs
-   * anyway at its own pace. False before the first scan and whenever a read fails.
+   * True when a scan now would most likely find what the last one found (see
+   * QuietProbe.isQuiet). False before the first scan and whenever a read fails.
    */
   isQuiet(): boolean {
-    if (this.last === undefined) return false;
-    const { procFs } = this.options;
-    let names: string[];
-    try {
-      names = procFs.readdir('/proc');
-    } catch {
-      return false;
-    }
-    const present = new Set<number>();
-    for (const name of names) {
-      const first = name.charCodeAt(0);
-      if (first < 48 || first > 57) continue;
-      const pid = Number(name);
-      present.add(pid);
-      if (this.processes.has(pid)) continue;
-      // A process the last scan did not see: only its namespace matters here (its sockets
-      // show in that namespace's counters). Not memoised: `ip netns exec` forks, then moves.
-      let netns = 0;
-      try {
-        netns = parseNamespaceLink(procFs.readlink(`/proc/${pid}/ns/net`));
-      } catch {
-        continue; // gone, or another user's (denied): a scan could not read it either
-      }
-      if (netns !== 0 && !this.signatures.has(netns)) return false;
-    }
-    for (const pid of this.ownerPids) if (!present.has(pid)) return false;
-    for (const { pid, signature } of this.signatures.values()) {
-      if (signature === undefined || readTableSignature(procFs, pid) !== signature) return false;
-    }
-    return true;
+    return this.last !== undefined && this.quietProbe.isQuiet(this.processes, this.ownerPids);
   }
 
   /**
