@@ -1,14 +1,13 @@
 // One incremental scan of /proc: processes, every network namespace's socket tables, socket
 // owners; builds the SocketIndex that the attributor looks flows up in. Yields between slices.
 
-import { isDenied } from './procfs.js';
 import type { ProcFs } from './procfs.js';
-import { parseNamespaceLink, type ContainerNameSource } from './process-info.js';
+import type { ContainerNameSource } from './process-info.js';
 import { ProcessCache, readHostNetns } from './process-cache.js';
 import { AddressMemory } from './address-memory.js';
 import { QuietProbe, type NamespaceSignature } from './quiet-probe.js';
-import { LineCache, namespaceTablesOf, readNamespaceTables } from './net-namespaces.js';
-import type { NamespaceTables, ScanSlices } from './net-namespaces.js';
+import { NamespaceTableReader } from './namespace-table-reader.js';
+import type { NamespaceTables } from './net-namespaces.js';
 import { isWildcardAddress } from './net-table.js';
 import type { SocketEntry } from './net-table.js';
 import { FdHoldings } from './fd-holdings.js';
@@ -126,14 +125,12 @@ export class SocketScanner {
   private searchedEverywhere = new Set<number>();
   private scanCount = 0;
   private hostNetns: number | undefined;
-  private readonly lineCache = new LineCache();
+  private readonly tableReader: NamespaceTableReader;
   private readonly holdings: FdHoldings;
   private readonly refreshGroups: number;
   private ownerCorrections = 0;
   /** Table signatures of the last scan: table reuse and the quiet probe. */
   private readonly quietProbe: QuietProbe;
-  /** Whether each namespace's last real table read came through sock_diag. */
-  private readonly isNetlinkRead = new Map<number, boolean>();
   /** Pids owning a socket after the last scan: one of them gone means an owner to look for. */
   private ownerPids = new Set<number>();
   /** What the last scan built, to keep when nothing changed. */
@@ -150,6 +147,11 @@ export class SocketScanner {
     this.hostNetns = options.hostNetns;
     this.processes = new ProcessCache(options);
     this.quietProbe = new QuietProbe(options.procFs);
+    this.tableReader = new NamespaceTableReader({
+      procFs: options.procFs,
+      socketTables: options.socketTables,
+      onMoved: (pid) => this.processes.noteMoved(pid),
+    });
     this.holdings = new FdHoldings(options.procFs);
     this.refreshGroups = Math.max(1, Math.floor(options.refreshGroups ?? 10));
   }
@@ -339,7 +341,7 @@ export class SocketScanner {
           signature !== undefined &&
           previous !== undefined &&
           this.quietProbe.isReusable(netns, signature, scanStartMs);
-        const t = await this.readTablesOf(
+        const t = await this.tableReader.read(
           pid,
           netns,
           slices,
@@ -355,11 +357,8 @@ export class SocketScanner {
         }
       }
     }
-    this.options.socketTables?.prune(new Set(byNamespace.keys()));
+    this.tableReader.prune(byNamespace);
     this.quietProbe.noteScanned(signatures, byNamespace);
-    for (const netns of this.isNetlinkRead.keys()) {
-      if (!byNamespace.has(netns)) this.isNetlinkRead.delete(netns);
-    }
 
     // Owners from the kernel, read after the tables: a socket they list that is still open is
     // in this read. A failed read walks fd directories instead (every one at a full scan).
@@ -427,7 +426,7 @@ export class SocketScanner {
         if (isSame && before !== undefined) isSame = sameSet(before.addresses, t.addresses);
       }
       if (isSame) {
-        this.lineCache.prune();
+        this.tableReader.pruneLineCache();
         endSlice(monotonicMs());
         return {
           index: last.index,
@@ -450,7 +449,7 @@ export class SocketScanner {
       }
     }
 
-    this.lineCache.prune();
+    this.tableReader.pruneLineCache();
     // One pass over every table: index entries, learn addresses, and keep what we knew about
     // each socket's owner when the socket is still listed and its owner still alive. Only
     // inodes not seen before are searched for in fd directories below.
@@ -691,41 +690,5 @@ export class SocketScanner {
     }
     if (isEveryone) for (const pid of rest) order.push(pid);
     return order;
-  }
-
-  /**
-   * Tables of `netns` read through `pid`, checking that the process is still in that namespace
-   * afterwards (procfs shows the reader's current namespace). A process that moved is read
-   * afresh by the next scan.
-   */
-  private async readTablesOf(
-    pid: number,
-    netns: number,
-    slices: ScanSlices,
-    reuse?: readonly SocketEntry[],
-  ): Promise<{ tables: NamespaceTables; isNetlink: boolean } | undefined> {
-    // The alive map of this scan keeps the process; only the next scan re-reads it.
-    const { procFs, socketTables } = this.options;
-    let sockets: readonly SocketEntry[] | undefined = reuse;
-    if (sockets === undefined) {
-      sockets = await socketTables?.read(pid, netns, slices.pause);
-      if (socketTables !== undefined) slices.resumed();
-      this.isNetlinkRead.set(netns, sockets !== undefined);
-    }
-    const isNetlink = this.isNetlinkRead.get(netns) === true;
-    const t =
-      sockets !== undefined
-        ? namespaceTablesOf(procFs, pid, netns, sockets)
-        : await readNamespaceTables(procFs, pid, netns, this.lineCache, slices);
-    if (t === undefined) return undefined;
-    let now = 0;
-    try {
-      now = parseNamespaceLink(procFs.readlink(`/proc/${pid}/ns/net`));
-    } catch (error) {
-      if (isDenied(error)) return { tables: t, isNetlink };
-    }
-    if (now === netns) return { tables: t, isNetlink };
-    this.processes.noteMoved(pid);
-    return undefined;
   }
 }
