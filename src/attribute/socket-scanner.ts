@@ -7,6 +7,12 @@ import { ProcessCache, readHostNetns } from './process-cache.js';
 import { AddressMemory } from './address-memory.js';
 import { QuietProbe, type NamespaceSignature } from './quiet-probe.js';
 import { NamespaceTableReader } from './namespace-table-reader.js';
+import {
+  hasUnknownSockets,
+  isSettledOrphan,
+  ORPHAN_RETRY_SCANS,
+  searchOrder,
+} from './owner-search.js';
 import type { NamespaceTables } from './net-namespaces.js';
 import { isWildcardAddress } from './net-table.js';
 import type { SocketEntry } from './net-table.js';
@@ -17,19 +23,6 @@ import type { SocketHolders, SocketOwnerSource } from './kernel-owners.js';
 import { SocketIndex } from './socket-index.js';
 import type { IndexedSocket } from './socket-index.js';
 import type { Owner, ProcessInfo } from './types.js';
-
-/**
- * Scans an inode that no process held (kernel socket, refused process, or a socket passed on
- * during the search) waits before it is searched again; full scans are rarer (fullScanEvery).
- */
-const ORPHAN_RETRY_SCANS = 60;
-
-/** An inode missed since scan `since` is not searched now (see ORPHAN_RETRY_SCANS). */
-function isSettledOrphan(scanCount: number, since: number | undefined): boolean {
-  if (since === undefined) return false;
-  const age = scanCount - since;
-  return age >= 2 && age < ORPHAN_RETRY_SCANS;
-}
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   if (a.size !== b.size) return false;
@@ -366,7 +359,9 @@ export class SocketScanner {
     let isKernelMode = kernelOwners !== undefined;
     if (
       kernelOwners !== undefined &&
-      (full || isHandoffSuspected || this.hasUnknownSockets(tables, alive))
+      (full ||
+        isHandoffSuspected ||
+        hasUnknownSockets(tables, alive, this.owners, this.kernelOrphans))
     ) {
       endSlice(monotonicMs());
       holders = await kernelOwners.read();
@@ -556,7 +551,7 @@ export class SocketScanner {
           break;
         }
       }
-      const order = this.searchOrder(alive, newPids, neededNamespaces, isSecondSearch);
+      const order = searchOrder(alive, newPids, neededNamespaces, isSecondSearch);
       for (let i = 0; i < order.length && needed.size > 0; i++) {
         await yieldIfDue();
         const pid = order[i]!;
@@ -648,47 +643,5 @@ export class SocketScanner {
    */
   isQuiet(): boolean {
     return this.last !== undefined && this.quietProbe.isQuiet(this.processes, this.ownerPids);
-  }
-
-  /**
-   * True when a socket of `tables` has no known owner: not owned by a live process after the
-   * last scan and not ownerless at the kernel's last list.
-   */
-  private hasUnknownSockets(
-    tables: readonly NamespaceTables[],
-    alive: ReadonlyMap<number, ProcessInfo>,
-  ): boolean {
-    for (const t of tables) {
-      for (const entry of t.sockets) {
-        const inode = entry.inode;
-        if (inode === 0 || this.kernelOrphans.has(inode)) continue;
-        const previous = this.owners.get(inode);
-        if (previous === undefined) return true;
-        if (alive.get(previous.process.pid)?.key !== previous.process.key) return true;
-      }
-    }
-    return false;
-  }
-
-  /**
-   * New processes, then the rest of the namespaces with unknown sockets, then (`isEveryone`)
-   * everyone else.
-   */
-  private searchOrder(
-    alive: ReadonlyMap<number, ProcessInfo>,
-    newPids: readonly number[],
-    namespaces: ReadonlySet<number>,
-    isEveryone: boolean,
-  ): number[] {
-    const order = [...newPids];
-    const isNew = new Set(newPids);
-    const rest: number[] = [];
-    for (const [pid, info] of alive) {
-      if (isNew.has(pid)) continue;
-      if (namespaces.has(info.netns)) order.push(pid);
-      else rest.push(pid);
-    }
-    if (isEveryone) for (const pid of rest) order.push(pid);
-    return order;
   }
 }
