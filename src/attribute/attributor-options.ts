@@ -73,7 +73,7 @@ export interface AttributorOptions {
    * walk (a socket handed over). @default 10
    */
   refreshGroups?: number | undefined;
-  /** Longest synchronous slice of a scan before it yields to the event loop. @default 5 */
+  /** Longest synchronous slice of a scan before it yields to the event loop. @default 2 */
   scanSliceMs?: number | undefined;
   /** Processes tracked at most. @default 65536 */
   maxProcesses?: number | undefined;
@@ -99,7 +99,11 @@ export interface AttributorOptions {
   connectEventsTtlMs?: number | undefined;
   /** How a scan gives the event loop a turn. @default setImmediate */
   yieldToEventLoop?: (() => Promise<void>) | undefined;
-  /** CPU time of the process so far, ms, to measure scan stretches. @default process.cpuUsage() */
+  /**
+   * CPU time so far, ms, to measure scan stretches: the event loop thread's where the caller can
+   * read it (the monitor passes the addon's threadCpuMs). @default process.cpuUsage() (every
+   * thread: GC threads make stretches look longer)
+   */
   cpuMs?: (() => number) | undefined;
   logger?: AttributorLogger | undefined;
 }

@@ -143,7 +143,7 @@ export class Attributor {
       monotonicMs: () => this.clock.monotonicMs(),
       yieldToEventLoop,
       cpuMs,
-      sliceMs: positive('scanSliceMs', options.scanSliceMs, 5),
+      sliceMs: positive('scanSliceMs', options.scanSliceMs, 2),
       fullScanEvery: positive('fullScanEvery', options.fullScanEvery, 300),
       refreshGroups: positive('refreshGroups', options.refreshGroups, 10),
       maxProcesses: positive('maxProcesses', options.maxProcesses, 65536),

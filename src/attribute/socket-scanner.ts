@@ -116,6 +116,8 @@ export class SocketScanner {
       sliceStart = monotonicMs();
       sliceCpuStart = cpuMs();
     };
+    /** Cheap check for hot loops: call yieldIfDue only when it will yield. */
+    const isDue = (): boolean => monotonicMs() - sliceStart >= sliceMs;
     const yieldIfDue = async (): Promise<void> => {
       const now = monotonicMs();
       if (now - sliceStart < sliceMs) return;
@@ -138,7 +140,7 @@ export class SocketScanner {
     let dropped = 0;
     for (let i = 0; i < names.length; i++) {
       // New processes cost several reads each (~0.3 ms): look at the clock often.
-      if ((i & 7) === 0) await yieldIfDue();
+      if (isDue()) await yieldIfDue();
       const name = names[i] ?? '';
       const first = name.charCodeAt(0);
       if (first < 48 || first > 57) continue;
@@ -384,7 +386,7 @@ export class SocketScanner {
     for (const t of tables) {
       const addresses = t.addresses;
       for (const entry of t.sockets) {
-        if ((++visited & 1023) === 0) await yieldIfDue();
+        if ((++visited & 127) === 0 && isDue()) await yieldIfDue();
         sockets.push({ entry, netns: t.netns });
         // A socket bound to a specific address proves the address is local to its namespace.
         if (!isWildcardAddress(entry.localAddress)) addresses.add(entry.localAddress);
@@ -531,9 +533,9 @@ export class SocketScanner {
       [],
     );
     index.addRecentlyLocal(this.addressMemory.remember(nsAddresses, scanStartMs));
-    for (let from = 0; from < sockets.length; from += 2048) {
+    for (let from = 0; from < sockets.length; from += 512) {
       await yieldIfDue();
-      index.addSockets(sockets, from, Math.min(sockets.length, from + 2048));
+      index.addSockets(sockets, from, Math.min(sockets.length, from + 512));
     }
     this.last = {
       tables: readTables,

@@ -247,6 +247,11 @@ export interface NativeAddon {
     dstPort: number,
   ): NativeConntrackEntry | null;
   conntrackClose?(fd: number): void;
+  /**
+   * CPU time of the calling thread so far, ms (CLOCK_THREAD_CPUTIME_ID): the event loop's own,
+   * without GC and worker threads. -1 when the clock is unavailable. Absent in older builds.
+   */
+  threadCpuMs?(): number;
   /** Layout version and size of socket-owner records (native/bpf/socket_owners.h). */
   readonly socketOwnerVersion?: number;
   readonly socketOwnerSize?: number;

@@ -308,6 +308,10 @@ export async function createMonitor(
       hostFiles: deps.hostFiles,
       socketTables,
       socketOwners,
+      // Scan stretches in the event loop thread's own CPU (not GC threads'), where the addon has it.
+      ...(addon?.threadCpuMs !== undefined && addon.threadCpuMs() >= 0
+        ? { cpuMs: () => addon.threadCpuMs!() }
+        : {}),
       clock,
       localAddresses,
       syncIntervalMs: resolved.syncIntervalMs,
