@@ -142,7 +142,8 @@ async function measureScans(
   socketOwners?: SocketOwnerSource,
 ): Promise<ScanFigures> {
   // Scans run back to back here; the steady-state series moves the attributor's clock 1 s per
-  // scan, as the periodic timer would, so that processes settle (see SETTLED_PROCESS_MS).
+  // scan, as the periodic timer would, so that processes settle (see SETTLED_PROCESS_MS in
+  // src/attribute/process-cache.ts).
   let offsetMs = 0;
   const clock = { ...systemClock, monotonicMs: () => performance.now() + offsetMs };
   const make = (fullScanEvery: number): Attributor =>

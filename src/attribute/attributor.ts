@@ -28,7 +28,7 @@ import { ScanCycle } from './scan-cycle.js';
 import { SocketEventIntake } from './socket-event-intake.js';
 import { VirtualLinks } from './virtual-links.js';
 import { SocketScanner } from './socket-scanner.js';
-import type { ScanResult } from './socket-scanner.js';
+import type { ScanResult } from './socket-scanner-options.js';
 import type { Attribution, FlowCounters, FlowTuple, ProcessInfo } from './types.js';
 
 export type { AttributorLogger, AttributorOptions, AttributorStats } from './attributor-options.js';

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { FakeProcFs, ipv4TableLine } from '../../test/helpers/fake-procfs.js';
 import { TcpState } from './net-table.js';
 import { SocketScanner } from './socket-scanner.js';
-import type { ScanResult } from './socket-scanner.js';
+import type { ScanResult } from './socket-scanner-options.js';
 import type { SocketEntry } from './net-table.js';
 import type { SocketTableReader, SockDiagStats } from './sock-diag.js';
 import type { SocketHolders, SocketOwnerSource } from './kernel-owners.js';

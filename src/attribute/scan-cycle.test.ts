@@ -7,7 +7,7 @@ import { FakeClock } from '../clock.js';
 import { ScanCycle } from './scan-cycle.js';
 import type { CycleScanner, ScanCycleOptions } from './scan-cycle.js';
 import { SocketIndex } from './socket-index.js';
-import type { ScanResult } from './socket-scanner.js';
+import type { ScanResult } from './socket-scanner-options.js';
 
 function scanResult(sockets: number): ScanResult {
   return {

@@ -5,7 +5,7 @@
 import type { AttributorLogger, AttributorStats } from './attributor-options.js';
 import type { Clock } from '../clock.js';
 import { ScanScheduler } from './scan-scheduler.js';
-import type { ScanResult } from './socket-scanner.js';
+import type { ScanResult } from './socket-scanner-options.js';
 
 /** What the cycle needs of the socket scanner (SocketScanner). */
 export interface CycleScanner {
