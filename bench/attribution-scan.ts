@@ -4,6 +4,8 @@
 // issue 11 (idle agent, rebuild, event-loop block, churn, memory) for /proc/net text against
 // sock_diag in the same run.
 // Usage: npm run build && node dist/bench/attribution-scan.js [--tree-only | --real-only] [--no-memory]
+//        node dist/bench/attribution-scan.js --only memory [--runs N]   (root: the memory row alone,
+//        on the 1,000-process host, default options (sock_diag), N runs (default 3) and their median)
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -40,8 +42,16 @@ const IDLE_WARMUP_MS = 15_000;
 const CHURN_PER_SECOND = 1000;
 const CHURN_SECONDS = 10;
 const SKIP_MEMORY = process.argv.includes('--no-memory');
+/** `--only memory`: the memory row alone (on the big host, default options), `--runs` times. */
+const ONLY = argValue('--only');
+const MEMORY_RUNS = Number(argValue('--runs') ?? 3);
 const HEADER =
   '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+
+function argValue(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at < 0 ? undefined : process.argv[at + 1];
+}
 
 function hex4(n: number): string {
   return n.toString(16).padStart(4, '0').toUpperCase();
@@ -503,6 +513,45 @@ async function measureHostCosts(): Promise<void> {
   );
 }
 
+const mb = (bytes: number): string => `${(bytes / (1 << 20)).toFixed(1)} MB`;
+
+/**
+ * The memory row alone: the 100,000-flow scenario with the monitor's default options on the
+ * 1,000-process host, `MEMORY_RUNS` times, each run's peak RSS and CPU, and the median. The
+ * breakdown is process.memoryUsage() when the totals were read (after the traffic).
+ */
+async function measureMemoryOnly(): Promise<void> {
+  if (!Number.isInteger(MEMORY_RUNS) || MEMORY_RUNS < 1)
+    throw new Error(`--runs needs a whole number >= 1, got ${String(argValue('--runs'))}`);
+  const big = await startBigHost();
+  const peaks: number[] = [];
+  const cpus: number[] = [];
+  try {
+    for (let i = 0; i < MEMORY_RUNS; i++) {
+      const load = loadavg()[0] ?? 0;
+      const r = await runScenario({ ...MEMORY_SCENARIO, pidflowOnly: true });
+      const m = r.pidflowMemory;
+      const b = r.pidflowMemoryBefore;
+      peaks.push(r.pidflow.peakRssBytes);
+      cpus.push(r.pidflow.cpuSeconds);
+      console.log(
+        `run ${i + 1}: peak RSS ${mb(r.pidflow.peakRssBytes)}, CPU ${r.pidflow.cpuSeconds.toFixed(2)} s, ` +
+          `right process ${(r.pidflow.rightShare * 100).toFixed(2)}% (load ${load.toFixed(1)}); after the ` +
+          `traffic: RSS ${mb(m.rss)}, V8 heap ${mb(m.heapUsed)} used of ${mb(m.heapTotal)}, ` +
+          `external ${mb(m.external)} (array buffers ${mb(m.arrayBuffers)}); before it: RSS ${mb(b.rss)}, ` +
+          `V8 heap ${mb(b.heapUsed)} used of ${mb(b.heapTotal)}, external ${mb(b.external)}`,
+      );
+    }
+  } finally {
+    big.stop();
+  }
+  console.log(
+    `\n| case | sock_diag (default), median of ${MEMORY_RUNS} | runs | CPU s (median) | target |\n|---|---|---|---|---|\n` +
+      `| peak RSS with 100,000 flows (on that host) | ${(median(peaks) / (1 << 20)).toFixed(0)} MB | ` +
+      `${peaks.map((p) => (p / (1 << 20)).toFixed(0)).join(', ')} | ${median(cpus).toFixed(2)} | <= 100 MB |`,
+  );
+}
+
 async function main(): Promise<void> {
   console.log(
     `load average ${loadavg()
@@ -510,6 +559,14 @@ async function main(): Promise<void> {
       .join(' ')} on ${availableParallelism()} cores (the machine may be shared: CPU seconds of ` +
       'the measured process are meaningful, wall times less so)',
   );
+  if (ONLY !== undefined) {
+    if (ONLY !== 'memory')
+      throw new Error(`--only: the one row that runs alone is "memory", got ${ONLY}`);
+    if (process.getuid?.() !== 0)
+      throw new Error('--only memory needs root (it creates a namespace)');
+    await measureMemoryOnly();
+    return;
+  }
   if (process.argv.includes('--real-only')) {
     if (process.getuid?.() !== 0)
       throw new Error('--real-only needs root (it creates a namespace)');

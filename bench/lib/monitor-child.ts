@@ -7,13 +7,24 @@ import { createInterface } from 'node:readline';
 import { writeHeapSnapshot } from 'node:v8';
 import { createMonitor } from '../../src/index.js';
 import type { Monitor, MonitorOptions } from '../../src/index.js';
-import type { ChildMessage, ProcessTotals } from './monitor-protocol.js';
+import type { ChildMessage, MemoryBreakdown, ProcessTotals } from './monitor-protocol.js';
 
 /** Hard bound on the child's life whatever the parent does. */
 const MAX_LIFE_MS = 300_000;
 
 function emit(message: ChildMessage): void {
   process.stdout.write(JSON.stringify(message) + '\n');
+}
+
+function memoryBreakdown(): MemoryBreakdown {
+  const m = process.memoryUsage();
+  return {
+    rss: m.rss,
+    heapTotal: m.heapTotal,
+    heapUsed: m.heapUsed,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+  };
 }
 
 function snapshotMessage(monitor: Monitor): ChildMessage {
@@ -42,6 +53,7 @@ function snapshotMessage(monitor: Monitor): ChildMessage {
     natLookups: stats.nat?.lookups ?? 0,
     natLookupMs: stats.nat?.lookupMs ?? 0,
     natTranslatedFlows: stats.nat?.translatedFlows ?? 0,
+    memory: memoryBreakdown(),
   };
 }
 
@@ -60,11 +72,21 @@ function memoryReport(): string {
   const status = readFileSync('/proc/self/status', 'utf8').match(/^(VmHWM|RssAnon|RssFile).*$/gm);
   return (
     `memory ${JSON.stringify(process.memoryUsage())} ${(status ?? []).join(' ')}\n` +
+    `at the highest RSS sampled (every 100 ms): ${JSON.stringify(peakSample)}\n` +
     `mappings ${big.join(', ')}\n`
   );
 }
 
+/** PIDFLOW_BENCH_MEMLOG=1: process.memoryUsage() at the highest RSS seen, sampled every 100 ms. */
+let peakSample: NodeJS.MemoryUsage | undefined;
+
+function samplePeak(): void {
+  const m = process.memoryUsage();
+  if (peakSample === undefined || m.rss > peakSample.rss) peakSample = m;
+}
+
 async function main(): Promise<void> {
+  if (process.env['PIDFLOW_BENCH_MEMLOG'] === '1') setInterval(samplePeak, 100).unref();
   const options = JSON.parse(process.argv[2] ?? '{}') as MonitorOptions;
   const life = setTimeout(() => process.exit(3), MAX_LIFE_MS);
   life.unref();
