@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { writeHeapSnapshot } from 'node:v8';
+import { Session } from 'node:inspector';
+import { writeFileSync } from 'node:fs';
 import { createMonitor } from '../../src/index.js';
 import type { Monitor, MonitorOptions } from '../../src/index.js';
 import type { ChildMessage, MemoryBreakdown, ProcessTotals } from './monitor-protocol.js';
@@ -85,8 +87,38 @@ function samplePeak(): void {
   if (peakSample === undefined || m.rss > peakSample.rss) peakSample = m;
 }
 
+/**
+ * PIDFLOW_BENCH_HEAPPROF=<dir>: V8's sampling heap profiler from the start, written to <dir> at
+ * each snapshot request. It keeps the objects the major GC collected too (not those the minor GC
+ * collected): what was promoted to the old generation and died there, next to what is live.
+ */
+let heapProfiler: Session | undefined;
+
+function startHeapProfile(): void {
+  heapProfiler = new Session();
+  heapProfiler.connect();
+  heapProfiler.post('HeapProfiler.startSampling', {
+    samplingInterval: 16_384,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: false,
+  } as object);
+}
+
+function writeHeapProfile(dir: string): void {
+  heapProfiler?.post('HeapProfiler.getSamplingProfile', (error, result) => {
+    if (error === null) {
+      writeFileSync(
+        `${dir}/monitor-${process.pid}-${Date.now()}.heapprofile`,
+        JSON.stringify(result.profile),
+      );
+    }
+  });
+}
+
 async function main(): Promise<void> {
   if (process.env['PIDFLOW_BENCH_MEMLOG'] === '1') setInterval(samplePeak, 100).unref();
+  const heapProfileDir = process.env['PIDFLOW_BENCH_HEAPPROF'];
+  if (heapProfileDir !== undefined && heapProfileDir !== '') startHeapProfile();
   const options = JSON.parse(process.argv[2] ?? '{}') as MonitorOptions;
   const life = setTimeout(() => process.exit(3), MAX_LIFE_MS);
   life.unref();
@@ -111,6 +143,7 @@ async function main(): Promise<void> {
       const dir = process.env['PIDFLOW_BENCH_HEAPSNAPSHOT'];
       if (dir !== undefined && dir !== '')
         writeHeapSnapshot(`${dir}/monitor-${process.pid}-${Date.now()}.heapsnapshot`);
+      if (heapProfileDir !== undefined && heapProfileDir !== '') writeHeapProfile(heapProfileDir);
       emit(snapshotMessage(monitor));
       if (process.env['PIDFLOW_BENCH_MEMLOG'] === '1') process.stderr.write(memoryReport());
     } else if (line === 'stop') void stop();
