@@ -22,7 +22,8 @@ import type { ProcFs } from './procfs.js';
 import { ScanScheduler } from './scan-scheduler.js';
 import { SocketEventIntake } from './socket-event-intake.js';
 import { VirtualLinks } from './virtual-links.js';
-import { SocketIndex, SocketScanner } from './socket-scanner.js';
+import { SocketIndex } from './socket-index.js';
+import { SocketScanner } from './socket-scanner.js';
 import type { ScanResult } from './socket-scanner.js';
 import type { Attribution, FlowCounters, FlowTuple, Owner, ProcessInfo } from './types.js';
 
