@@ -64,13 +64,19 @@ function snapshotMessage(monitor: Monitor): ChildMessage {
  * counters, the /proc status lines, and every mapping with more than 2 MB resident.
  */
 function memoryReport(): string {
+  // Resident kB per mapped file ([anon] and [heap] per mapping, files summed over their mappings).
+  const byName = new Map<string, number>();
   const big: string[] = [];
   let name = '';
   for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
     if (/^[0-9a-f]+-/.test(line)) name = line.split(/\s+/).slice(5).join(' ') || '[anon]';
     const rss = /^Rss:\s+(\d+)/.exec(line);
-    if (rss !== null && Number(rss[1]) > 2048) big.push(`${rss[1]} kB ${name}`);
+    if (rss === null) continue;
+    if (name.startsWith('[')) {
+      if (Number(rss[1]) > 2048) big.push(`${rss[1]} kB ${name}`);
+    } else byName.set(name, (byName.get(name) ?? 0) + Number(rss[1]));
   }
+  for (const [file, kb] of byName) if (kb > 1024) big.push(`${kb} kB ${file}`);
   const status = readFileSync('/proc/self/status', 'utf8').match(/^(VmHWM|RssAnon|RssFile).*$/gm);
   return (
     `memory ${JSON.stringify(process.memoryUsage())} ${(status ?? []).join(' ')}\n` +
