@@ -539,7 +539,9 @@ async function measureMemoryOnly(): Promise<void> {
           `right process ${(r.pidflow.rightShare * 100).toFixed(2)}% (load ${load.toFixed(1)}); after the ` +
           `traffic: RSS ${mb(m.rss)}, V8 heap ${mb(m.heapUsed)} used of ${mb(m.heapTotal)}, ` +
           `external ${mb(m.external)} (array buffers ${mb(m.arrayBuffers)}); before it: RSS ${mb(b.rss)}, ` +
-          `V8 heap ${mb(b.heapUsed)} used of ${mb(b.heapTotal)}, external ${mb(b.external)}`,
+          `V8 heap ${mb(b.heapUsed)} used of ${mb(b.heapTotal)}, external ${mb(b.external)}; ` +
+          `flows parked and resolved ${r.pidflowRetry.resolvedFlows}, turned away by the full ` +
+          `retry buffer ${r.pidflowRetry.droppedFlows}`,
       );
     }
   } finally {

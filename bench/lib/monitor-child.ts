@@ -55,6 +55,8 @@ function snapshotMessage(monitor: Monitor): ChildMessage {
     natLookups: stats.nat?.lookups ?? 0,
     natLookupMs: stats.nat?.lookupMs ?? 0,
     natTranslatedFlows: stats.nat?.translatedFlows ?? 0,
+    retryResolvedFlows: stats.retry.resolvedFlows,
+    retryDroppedFlows: stats.retry.droppedFlows,
     memory: memoryBreakdown(),
   };
 }

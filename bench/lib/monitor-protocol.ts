@@ -38,6 +38,9 @@ export type ChildMessage =
       natLookups: number;
       natLookupMs: number;
       natTranslatedFlows: number;
+      /** Flows the attributor parked and resolved, and those the full retry buffer turned away. */
+      retryResolvedFlows: number;
+      retryDroppedFlows: number;
       /** The monitor process's process.memoryUsage() when it answered, bytes. */
       memory: MemoryBreakdown;
     }

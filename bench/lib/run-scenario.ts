@@ -50,6 +50,8 @@ export interface RunResult {
   pidflowMemory: MemoryBreakdown;
   /** The same before the traffic (after the warm-up). */
   pidflowMemoryBefore: MemoryBreakdown;
+  /** Flows pidflow parked and resolved after a scan, and those its full retry buffer turned away. */
+  pidflowRetry: { resolvedFlows: number; droppedFlows: number };
 }
 
 const WARMUP_MS = 1500;
@@ -226,6 +228,10 @@ export async function runScenario(
       trafficMs,
       pidflowMemory: snapshot.memory,
       pidflowMemoryBefore: before.memory,
+      pidflowRetry: {
+        resolvedFlows: snapshot.retryResolvedFlows,
+        droppedFlows: snapshot.retryDroppedFlows,
+      },
     };
   } finally {
     release();
