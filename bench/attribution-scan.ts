@@ -536,7 +536,8 @@ async function measureMemoryOnly(): Promise<void> {
       cpus.push(r.pidflow.cpuSeconds);
       console.log(
         `run ${i + 1}: peak RSS ${mb(r.pidflow.peakRssBytes)}, CPU ${r.pidflow.cpuSeconds.toFixed(2)} s, ` +
-          `right process ${(r.pidflow.rightShare * 100).toFixed(2)}% (load ${load.toFixed(1)}); after the ` +
+          `right process ${(r.pidflow.rightShare * 100).toFixed(2)}%, namespace side included ` +
+          `${(r.pidflowAllRightShare * 100).toFixed(2)}% (load ${load.toFixed(1)}); after the ` +
           `traffic: RSS ${mb(m.rss)}, V8 heap ${mb(m.heapUsed)} used of ${mb(m.heapTotal)}, ` +
           `external ${mb(m.external)} (array buffers ${mb(m.arrayBuffers)}); before it: RSS ${mb(b.rss)}, ` +
           `V8 heap ${mb(b.heapUsed)} used of ${mb(b.heapTotal)}, external ${mb(b.external)}; ` +
