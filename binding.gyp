@@ -12,7 +12,8 @@
         "native/savefile.cc",
         "native/sock_events.cc",
         "native/sock_diag.cc",
-        "native/conntrack.cc"
+        "native/conntrack.cc",
+        "native/socket_owners.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
@@ -44,6 +45,22 @@
                   "<(INTERMEDIATE_DIR)/sock_events_bpf.h"
                 ],
                 "message": "Compiling the socket events BPF program (clang -target bpf)"
+              },
+              {
+                "action_name": "build_socket_owners_bpf",
+                "inputs": [
+                  "native/bpf/socket_owners.bpf.c",
+                  "native/bpf/socket_owners.h",
+                  "native/bpf/build_bpf.py"
+                ],
+                "outputs": ["<(INTERMEDIATE_DIR)/socket_owners_bpf.h"],
+                "action": [
+                  "python3",
+                  "native/bpf/build_bpf.py",
+                  "native/bpf/socket_owners.bpf.c",
+                  "<(INTERMEDIATE_DIR)/socket_owners_bpf.h"
+                ],
+                "message": "Compiling the socket owners BPF iterator (clang -target bpf)"
               }
             ]
           }

@@ -4,8 +4,9 @@
 // issue 11 (idle agent, rebuild, event-loop block, churn, memory) for /proc/net text against
 // sock_diag in the same run.
 // Usage: npm run build && node dist/bench/attribution-scan.js [--tree-only | --real-only] [--no-memory]
-//        node dist/bench/attribution-scan.js --only memory [--runs N]   (root: the memory row alone,
-//        on the 1,000-process host, default options (sock_diag), N runs (default 3) and their median)
+//   [--only idle|scans|churn|memory]
+//        node dist/bench/attribution-scan.js --memory-runs N   (root: the memory row alone, on the
+//        1,000-process host, the monitor's default options only, N runs and their median)
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,8 @@ import { systemClock } from '../src/clock.js';
 import { loadAddon } from '../src/capture/addon.js';
 import { SockDiagTables } from '../src/attribute/sock-diag.js';
 import type { SocketTableReader } from '../src/attribute/sock-diag.js';
+import { KernelSocketOwners, hasSocketOwners } from '../src/attribute/kernel-owners.js';
+import type { SocketOwnerSource } from '../src/attribute/kernel-owners.js';
 import type { MonitorOptions } from '../src/index.js';
 import { createTestNet } from '../test/helpers/netns.js';
 import { startMonitorProcess } from './lib/monitor-process.js';
@@ -42,9 +45,19 @@ const IDLE_WARMUP_MS = 15_000;
 const CHURN_PER_SECOND = 1000;
 const CHURN_SECONDS = 10;
 const SKIP_MEMORY = process.argv.includes('--no-memory');
-/** `--only memory`: the memory row alone (on the big host, default options), `--runs` times. */
-const ONLY = argValue('--only');
-const MEMORY_RUNS = Number(argValue('--runs') ?? 3);
+/** `--memory-runs N`: the memory row alone (on the big host, default options), N times. */
+const MEMORY_RUNS_ARG = argValue('--memory-runs');
+const MEMORY_RUNS = Number(MEMORY_RUNS_ARG);
+/** `--only idle|scans|churn|memory`: one group of rows (the big host is started for all but idle). */
+const ONLY = ((): string | undefined => {
+  const at = process.argv.indexOf('--only');
+  if (at < 0) return undefined;
+  const value = process.argv[at + 1];
+  if (value === undefined || !['idle', 'scans', 'churn', 'memory'].includes(value)) {
+    throw new Error('--only needs one of idle, scans, churn, memory');
+  }
+  return value;
+})();
 const HEADER =
   '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
 
@@ -128,9 +141,15 @@ interface ScanFigures {
   steadyFullEvery10MeanCpuMs: number;
 }
 
+const threadCpuMs = ((): (() => number) | undefined => {
+  const addon = loadAddon();
+  return addon.threadCpuMs === undefined ? undefined : () => addon.threadCpuMs!();
+})();
+
 async function measureScans(
   procFs: ProcFs,
   socketTables?: SocketTableReader,
+  socketOwners?: SocketOwnerSource,
 ): Promise<ScanFigures> {
   // Scans run back to back here; the steady-state series moves the attributor's clock 1 s per
   // scan, as the periodic timer would, so that processes settle (see SETTLED_PROCESS_MS).
@@ -145,6 +164,9 @@ async function measureScans(
       syncIntervalMs: 3_600_000,
       onResolved: () => undefined,
       socketTables,
+      socketOwners,
+      // The event loop thread's CPU: what blocks it (GC threads run beside it).
+      ...(threadCpuMs === undefined ? {} : { cpuMs: threadCpuMs }),
     });
   let cpuMs = 0;
   const time = async (attributor: Attributor): Promise<number> => {
@@ -410,96 +432,153 @@ async function measureIdle(options: MonitorOptions): Promise<number> {
 
 interface TableRow {
   label: string;
+  /** Today's old path: /proc/net text and /proc/<pid>/fd walks. */
   proc: string;
+  /** sock_diag tables, fd walks. */
   netlink: string;
+  /** The defaults: sock_diag tables and socket owners from the kernel's BPF iterator. */
+  kernel: string;
   target: string;
 }
 
 const percent = (v: number): string => (Number.isFinite(v) ? `${(v * 100).toFixed(2)}%` : 'n/a');
 
-/** Both table sources in the same run; prints the issue's table at the end. */
+/** The three code paths, in this order, as monitor options. */
+const PATHS: readonly MonitorOptions[] = [
+  { sockDiag: false, socketOwners: false },
+  { sockDiag: true, socketOwners: false },
+  { sockDiag: true, socketOwners: true },
+];
+
+/** Every code path in the same run; prints the issue's table at the end. */
 async function measureHostCosts(): Promise<void> {
   const rows: TableRow[] = [];
-  const both = async (
+  const all = async (
     label: string,
     target: string,
     measure: (options: MonitorOptions) => Promise<string>,
   ): Promise<void> => {
-    const proc = await measure({ sockDiag: false });
-    const netlink = await measure({ sockDiag: true });
-    rows.push({ label, proc, netlink, target });
-    console.log(`${label}: /proc ${proc}, sock_diag ${netlink}`);
+    const [proc, netlink, kernel] = [
+      await measure(PATHS[0]!),
+      await measure(PATHS[1]!),
+      await measure(PATHS[2]!),
+    ];
+    rows.push({ label, proc: proc!, netlink: netlink!, kernel: kernel!, target });
+    console.log(
+      `${label}: /proc ${proc}, sock_diag ${netlink}, sock_diag + kernel owners ${kernel}`,
+    );
   };
   const procCount = (): number => readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length;
+  const only = ONLY;
 
-  if (!SKIP_IDLE) {
-    await both(`idle agent, this host (${procCount()} processes)`, '<= 0.3%', async (o) =>
+  if (!SKIP_IDLE && (only === undefined || only === 'idle')) {
+    await all(`idle agent, this host (${procCount()} processes)`, '<= 0.3%', async (o) =>
       percent(await measureIdle(o)),
     );
   }
   const big = await startBigHost();
   try {
-    const procFs = new NodeProcFs('/');
-    const viaProc = await measureScans(procFs);
-    print('real /proc + 1000 processes in a namespace, /proc/net text', viaProc);
-    const tables = new SockDiagTables(loadAddon());
-    let viaNetlink: ScanFigures;
-    try {
-      viaNetlink = await measureScans(procFs, tables);
-    } finally {
-      tables.close();
+    if (only === undefined || only === 'scans') {
+      const procFs = new NodeProcFs('/');
+      const addon = loadAddon();
+      const viaProc = await measureScans(procFs);
+      print('real /proc + 1000 processes in a namespace, /proc/net text, fd walks', viaProc);
+      const tables = new SockDiagTables(addon);
+      let viaNetlink: ScanFigures;
+      let viaKernel: ScanFigures | undefined;
+      try {
+        viaNetlink = await measureScans(procFs, tables);
+        print('real /proc + 1000 processes in a namespace, sock_diag, fd walks', viaNetlink);
+        if (hasSocketOwners(addon)) {
+          const owners = new KernelSocketOwners(addon);
+          try {
+            viaKernel = await measureScans(procFs, tables, owners);
+            if (owners.stats().reads === 0) {
+              console.log(`kernel owners unavailable: ${owners.stats().lastError}`);
+              viaKernel = undefined;
+            }
+          } finally {
+            owners.close();
+          }
+          if (viaKernel !== undefined) {
+            print(
+              'real /proc + 1000 processes in a namespace, sock_diag, kernel owners',
+              viaKernel,
+            );
+          }
+        }
+      } finally {
+        tables.close();
+      }
+      const host = `${viaNetlink.processes} processes / ${viaNetlink.sockets} sockets`;
+      const ms = (
+        f: ScanFigures | undefined,
+        pick: (f: ScanFigures) => number,
+        digits = 0,
+      ): string => (f === undefined ? 'n/a' : `${pick(f).toFixed(digits)} ms`);
+      const row = (
+        label: string,
+        pick: (f: ScanFigures) => number,
+        target: string,
+        digits = 0,
+      ): void => {
+        rows.push({
+          label,
+          proc: ms(viaProc, pick, digits),
+          netlink: ms(viaNetlink, pick, digits),
+          kernel: ms(viaKernel, pick, digits),
+          target,
+        });
+      };
+      row(`first scan (every process new: read its info, CPU), ${host}`, (f) => f.firstCpuMs, '');
+      row(
+        'full rebuild of the socket index (every stat, table and owner again, CPU median)',
+        (f) => f.fullCpuMs,
+        '<= 50 ms',
+      );
+      row(
+        'steady-state scan, old schedule: full every 10th (CPU, mean over 30 scans)',
+        (f) => f.steadyFullEvery10MeanCpuMs,
+        '',
+        1,
+      );
+      row(
+        'steady-state scan, new defaults (CPU, mean over 30 one-second scans)',
+        (f) => f.steadyMeanCpuMs,
+        '',
+        1,
+      );
+      row(
+        'longest event-loop block during scans (wall, includes preemption)',
+        (f) => f.maxBlockMs,
+        '<= 5 ms',
+        1,
+      );
+      row(
+        'longest event-loop block during scans (event-loop thread CPU of the stretch)',
+        (f) => f.maxBlockCpuMs,
+        '<= 5 ms',
+        1,
+      );
     }
-    print('real /proc + 1000 processes in a namespace, sock_diag', viaNetlink);
-    const host = `${viaNetlink.processes} processes / ${viaNetlink.sockets} sockets`;
-    rows.push({
-      label: `full rebuild of the socket index (first scan, CPU), ${host}`,
-      proc: `${viaProc.firstCpuMs.toFixed(0)} ms`,
-      netlink: `${viaNetlink.firstCpuMs.toFixed(0)} ms`,
-      target: '<= 50 ms',
-    });
-    rows.push({
-      label: 'full rescan (every stat and fd directory again, CPU median)',
-      proc: `${viaProc.fullCpuMs.toFixed(0)} ms`,
-      netlink: `${viaNetlink.fullCpuMs.toFixed(0)} ms`,
-      target: '',
-    });
-    rows.push({
-      label: 'steady-state scan, old schedule: full every 10th (CPU, mean over 30 scans)',
-      proc: `${viaProc.steadyFullEvery10MeanCpuMs.toFixed(1)} ms`,
-      netlink: `${viaNetlink.steadyFullEvery10MeanCpuMs.toFixed(1)} ms`,
-      target: '',
-    });
-    rows.push({
-      label: 'steady-state scan, new defaults (CPU, mean over 30 one-second scans)',
-      proc: `${viaProc.steadyMeanCpuMs.toFixed(1)} ms`,
-      netlink: `${viaNetlink.steadyMeanCpuMs.toFixed(1)} ms`,
-      target: '',
-    });
-    rows.push({
-      label: 'longest event-loop block during scans (wall, includes preemption)',
-      proc: `${viaProc.maxBlockMs.toFixed(1)} ms`,
-      netlink: `${viaNetlink.maxBlockMs.toFixed(1)} ms`,
-      target: '<= 5 ms',
-    });
-    rows.push({
-      label: 'longest event-loop block during scans (CPU of the stretch)',
-      proc: `${viaProc.maxBlockCpuMs.toFixed(1)} ms`,
-      netlink: `${viaNetlink.maxBlockCpuMs.toFixed(1)} ms`,
-      target: '<= 5 ms',
-    });
-    if (!SKIP_IDLE) {
-      await both(`idle agent, ${host}`, '<= 1%', async (o) => percent(await measureIdle(o)));
+    const host = `${procCount()} processes`;
+    if (!SKIP_IDLE && (only === undefined || only === 'idle')) {
+      await all(`idle agent, ${host} (10,000 sockets in a namespace)`, '<= 1%', async (o) =>
+        percent(await measureIdle(o)),
+      );
     }
-    await both(
-      `churn of ${CHURN_PER_SECOND} TCP connections/s for ${CHURN_SECONDS} s on that host: right process, agent CPU`,
-      '>= 99%',
-      async (o) => {
-        const r = await runScenario(churnScenario(CHURN_PER_SECOND, CHURN_SECONDS), o);
-        return `${(r.pidflow.rightShare * 100).toFixed(2)}%, ${r.pidflow.cpuSeconds.toFixed(2)} CPU s (${r.truthPackets} packets in ${(r.trafficMs / 1000).toFixed(1)} s)`;
-      },
-    );
-    if (!SKIP_MEMORY) {
-      await both('peak RSS with 100,000 flows (on that host)', '<= 100 MB', async (o) => {
+    if (only === undefined || only === 'churn') {
+      await all(
+        `churn of ${CHURN_PER_SECOND} TCP connections/s for ${CHURN_SECONDS} s on that host: right process, agent CPU`,
+        '>= 99%',
+        async (o) => {
+          const r = await runScenario(churnScenario(CHURN_PER_SECOND, CHURN_SECONDS), o);
+          return `${(r.pidflow.rightShare * 100).toFixed(2)}%, ${r.pidflow.cpuSeconds.toFixed(2)} CPU s (${r.truthPackets} packets in ${(r.trafficMs / 1000).toFixed(1)} s)`;
+        },
+      );
+    }
+    if (!SKIP_MEMORY && (only === undefined || only === 'memory')) {
+      await all('peak RSS with 100,000 flows (on that host)', '<= 100 MB', async (o) => {
         const r = await runScenario(MEMORY_SCENARIO, o);
         return `${(r.pidflow.peakRssBytes / (1 << 20)).toFixed(0)} MB`;
       });
@@ -508,8 +587,10 @@ async function measureHostCosts(): Promise<void> {
     big.stop();
   }
   console.log(
-    `\n| case | /proc/net text (sockDiag: false) | sock_diag (default) | target |\n|---|---|---|---|\n` +
-      rows.map((r) => `| ${r.label} | ${r.proc} | ${r.netlink} | ${r.target} |`).join('\n'),
+    `\n| case | /proc/net text, fd walks (sockDiag: false, socketOwners: false) | sock_diag, fd walks (socketOwners: false) | sock_diag + kernel owners (defaults) | target |\n|---|---|---|---|---|\n` +
+      rows
+        .map((r) => `| ${r.label} | ${r.proc} | ${r.netlink} | ${r.kernel} | ${r.target} |`)
+        .join('\n'),
   );
 }
 
@@ -522,7 +603,7 @@ const mb = (bytes: number): string => `${(bytes / (1 << 20)).toFixed(1)} MB`;
  */
 async function measureMemoryOnly(): Promise<void> {
   if (!Number.isInteger(MEMORY_RUNS) || MEMORY_RUNS < 1)
-    throw new Error(`--runs needs a whole number >= 1, got ${String(argValue('--runs'))}`);
+    throw new Error(`--memory-runs needs a whole number >= 1, got ${String(MEMORY_RUNS_ARG)}`);
   const big = await startBigHost();
   const peaks: number[] = [];
   const cpus: number[] = [];
@@ -549,7 +630,7 @@ async function measureMemoryOnly(): Promise<void> {
     big.stop();
   }
   console.log(
-    `\n| case | sock_diag (default), median of ${MEMORY_RUNS} | runs | CPU s (median) | target |\n|---|---|---|---|---|\n` +
+    `\n| case | default options, median of ${MEMORY_RUNS} | runs | CPU s (median) | target |\n|---|---|---|---|---|\n` +
       `| peak RSS with 100,000 flows (on that host) | ${(median(peaks) / (1 << 20)).toFixed(0)} MB | ` +
       `${peaks.map((p) => (p / (1 << 20)).toFixed(0)).join(', ')} | ${median(cpus).toFixed(2)} | <= 100 MB |`,
   );
@@ -562,11 +643,9 @@ async function main(): Promise<void> {
       .join(' ')} on ${availableParallelism()} cores (the machine may be shared: CPU seconds of ` +
       'the measured process are meaningful, wall times less so)',
   );
-  if (ONLY !== undefined) {
-    if (ONLY !== 'memory')
-      throw new Error(`--only: the one row that runs alone is "memory", got ${ONLY}`);
+  if (MEMORY_RUNS_ARG !== undefined) {
     if (process.getuid?.() !== 0)
-      throw new Error('--only memory needs root (it creates a namespace)');
+      throw new Error('--memory-runs needs root (it creates a namespace)');
     await measureMemoryOnly();
     return;
   }

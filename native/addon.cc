@@ -4,7 +4,9 @@
 // sockEventVersion, sockEventSize, hasSocketEvents,
 // openSocketEvents(options, onBatch) -> {stop(), stats()} (native/sock_events.cc),
 // sockDiagVersion, sockDiagRecordSize, sockDiagOpen, sockDiagDump, sockDiagClose (native/sock_diag.cc),
-// conntrackOpen, conntrackGet, conntrackClose (native/conntrack.cc).
+// conntrackOpen, conntrackGet, conntrackClose (native/conntrack.cc),
+// socketOwnerVersion, socketOwnerSize, hasSocketOwners, socketOwnersOpen, socketOwnersRead,
+// socketOwnersClose (native/socket_owners.cc), threadCpuMs().
 // TypeScript (src/capture/addon.ts) validates every argument first; the checks here are the
 // last line of defence and throw TypeError with the usage line.
 #include <arpa/inet.h>
@@ -12,6 +14,8 @@
 #include <netinet/in.h>
 #include <pcap/pcap.h>
 #include <sys/socket.h>
+
+#include <time.h>
 
 #include <memory>
 
@@ -21,7 +25,10 @@
 #include "sock_diag.h"
 #include "conntrack.h"
 #include "sock_events.h"
+#include "socket_owners.h"
 #include "bpf/sock_events.h"
+#include <linux/types.h>
+#include "bpf/socket_owners.h"
 
 namespace pidflow {
 namespace {
@@ -58,6 +65,14 @@ Napi::Value AddressText(Napi::Env env, const struct sockaddr* sa) {
     return env.Null();
   }
   return Napi::String::New(env, text);
+}
+
+// CPU time of the calling thread (the event loop's, when called from JS), ms: what a stretch of
+// work on the event loop cost, without the GC and libuv threads that process.cpuUsage() adds.
+Napi::Value ThreadCpuMs(const Napi::CallbackInfo& info) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return Napi::Number::New(info.Env(), -1);
+  return Napi::Number::New(info.Env(), ts.tv_sec * 1e3 + ts.tv_nsec / 1e6);
 }
 
 Napi::Value ListDevices(const Napi::CallbackInfo& info) {
@@ -216,6 +231,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conntrackOpen", Napi::Function::New(env, ConntrackOpen, "conntrackOpen"));
   exports.Set("conntrackGet", Napi::Function::New(env, ConntrackGet, "conntrackGet"));
   exports.Set("conntrackClose", Napi::Function::New(env, ConntrackClose, "conntrackClose"));
+  exports.Set("threadCpuMs", Napi::Function::New(env, ThreadCpuMs, "threadCpuMs"));
+  exports.Set("socketOwnerVersion", Napi::Number::New(env, PIDFLOW_SOCKET_OWNER_VERSION));
+  exports.Set("socketOwnerSize", Napi::Number::New(env, PIDFLOW_SOCKET_OWNER_SIZE));
+  exports.Set("hasSocketOwners", Napi::Boolean::New(env, SocketOwnersBuilt()));
+  exports.Set("socketOwnersOpen",
+              Napi::Function::New(env, SocketOwnersOpen, "socketOwnersOpen"));
+  exports.Set("socketOwnersRead",
+              Napi::Function::New(env, SocketOwnersRead, "socketOwnersRead"));
+  exports.Set("socketOwnersClose",
+              Napi::Function::New(env, SocketOwnersClose, "socketOwnersClose"));
   return exports;
 }
 

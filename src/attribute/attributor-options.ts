@@ -6,6 +6,7 @@ import type { ContainerNamesStats } from './containers/container-names.js';
 import type { HostFiles } from './host-files.js';
 import type { ProcFs } from './procfs.js';
 import type { SocketTableReader } from './sock-diag.js';
+import type { SocketOwnerSource } from './kernel-owners.js';
 import type { SocketEventIntakeStats } from './socket-event-intake.js';
 import type { Attribution, FlowCounters, FlowTuple } from './types.js';
 
@@ -72,7 +73,7 @@ export interface AttributorOptions {
    * walk (a socket handed over). @default 10
    */
   refreshGroups?: number | undefined;
-  /** Longest synchronous slice of a scan before it yields to the event loop. @default 5 */
+  /** Longest synchronous slice of a scan before it yields to the event loop. @default 2 */
   scanSliceMs?: number | undefined;
   /** Processes tracked at most. @default 65536 */
   maxProcesses?: number | undefined;
@@ -84,6 +85,11 @@ export interface AttributorOptions {
    */
   socketTables?: SocketTableReader | undefined;
   /**
+   * Socket owners from the kernel (KernelSocketOwners, a BPF iterator); the caller owns and
+   * closes it. Default: none, owners are found by walking /proc/<pid>/fd.
+   */
+  socketOwners?: SocketOwnerSource | undefined;
+  /**
    * Recent kernel connect events remembered at most (see {@link Attributor.recordConnects});
    * the same limit again for UDP send events.
    * @default 65536
@@ -93,7 +99,11 @@ export interface AttributorOptions {
   connectEventsTtlMs?: number | undefined;
   /** How a scan gives the event loop a turn. @default setImmediate */
   yieldToEventLoop?: (() => Promise<void>) | undefined;
-  /** CPU time of the process so far, ms, to measure scan stretches. @default process.cpuUsage() */
+  /**
+   * CPU time so far, ms, to measure scan stretches: the event loop thread's where the caller can
+   * read it (the monitor passes the addon's threadCpuMs). @default process.cpuUsage() (every
+   * thread: GC threads make stretches look longer)
+   */
   cpuMs?: (() => number) | undefined;
   logger?: AttributorLogger | undefined;
 }
@@ -166,6 +176,8 @@ export interface AttributorStats {
     readonly ownerCorrections: number;
     /** Scans that found nothing changed and kept the index. */
     readonly unchanged: number;
+    /** The last scan had socket owners from the kernel (BPF iterator), not fd walks. */
+    readonly ownersFromKernel: boolean;
   };
   /** Container names (src/attribute/containers/container-names.ts). */
   readonly containerNames: ContainerNamesStats;

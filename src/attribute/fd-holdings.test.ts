@@ -10,6 +10,7 @@ import { SocketScanner } from './socket-scanner.js';
 import type { ScanResult } from './socket-scanner.js';
 import type { SocketEntry } from './net-table.js';
 import type { SocketTableReader, SockDiagStats } from './sock-diag.js';
+import type { SocketHolders, SocketOwnerSource } from './kernel-owners.js';
 
 const HOST_NS = 4026531840;
 const TCP_HEADER =
@@ -85,9 +86,47 @@ function ownerOf(result: ScanResult, inode: number): { pid: number; comm: string
   return owner === undefined ? undefined : { pid: owner.process.pid, comm: owner.process.comm };
 }
 
-function setup(): { model: Model; scan: () => Promise<ScanResult>; scanner: SocketScanner } {
+/**
+ * A kernel owner list (what the BPF iterator gives) computed from the model when read: every
+ * holder of every socket, lowest pid first. `reads` counts the reads.
+ */
+function modelOwners(model: Model): SocketOwnerSource & { reads: number } {
+  let previous = '';
+  const source = {
+    reads: 0,
+    isAvailable: () => true,
+    read: (): Promise<SocketHolders> => {
+      source.reads++;
+      const holders = model.holders();
+      const text = JSON.stringify([...holders].map(([i, p]) => [i, [...p].sort()]));
+      const isSame = text === previous;
+      previous = text;
+      return Promise.resolve({
+        of: (inode: number) => {
+          const pids = holders.get(inode);
+          if (pids === undefined) return undefined;
+          const sorted = [...pids].sort((a, b) => a - b);
+          return sorted.length === 1 ? sorted[0] : sorted;
+        },
+        isSame,
+        records: holders.size,
+      });
+    },
+    close: () => undefined,
+    stats: () => ({ active: true, reads: source.reads, failures: 0, records: 0, lastError: '' }),
+  };
+  return source;
+}
+
+function setup(kernel = false): {
+  model: Model;
+  scan: () => Promise<ScanResult>;
+  scanner: SocketScanner;
+  owners: ReturnType<typeof modelOwners> | undefined;
+} {
   const fs = new FakeProcFs();
   const model = new Model(fs);
+  const owners = kernel ? modelOwners(model) : undefined;
   let nowMs = 0;
   const scanner = new SocketScanner({
     procFs: fs,
@@ -99,6 +138,7 @@ function setup(): { model: Model; scan: () => Promise<ScanResult>; scanner: Sock
     maxProcesses: 10_000,
     hostNetns: HOST_NS,
     refreshGroups: GROUPS,
+    socketOwners: owners,
   });
   model.spawn(1, 'init');
   const scan = async (): Promise<ScanResult> => {
@@ -106,118 +146,131 @@ function setup(): { model: Model; scan: () => Promise<ScanResult>; scanner: Sock
     nowMs += 1000;
     return scanner.scan();
   };
-  return { model, scan, scanner };
+  return { model, scan, scanner, owners };
 }
 
-test('incremental scans keep every owner right through random socket and process changes', async () => {
-  const { model, scan } = setup();
-  const next = random(11);
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
-  for (let pid = 100; pid < 160; pid++) {
-    model.spawn(pid, `p${pid}`, [model.newInode(), model.newInode()]);
-  }
-  await scan();
-  let fdDirsRead = 0;
-  let scans = 0;
-  let nextPid = 1000;
-  const kinds = new Map<string, number>();
-  for (let step = 0; step < 300; step++) {
-    const pids = [...model.processes.keys()].filter((pid) => pid !== 1);
-    const p = pick(pids);
-    const info = model.processes.get(p)!;
-    const q = pick(pids.filter((x) => x !== p));
-    const target = model.processes.get(q)!;
-    const kind = pick([
-      'open',
-      'close',
-      'handoff',
-      'share',
-      'swap',
-      'rename',
-      'exit',
-      'spawn',
-      'reuse',
-    ] as const);
-    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-    const opened: number[] = [];
-    switch (kind) {
-      case 'open':
-        opened.push(model.newInode());
-        info.sockets.push(opened[0]!);
-        break;
-      case 'close':
-        info.sockets.pop();
-        break;
-      case 'handoff': // SCM_RIGHTS then close: both fd counts move
-        if (info.sockets.length > 0) target.sockets.push(info.sockets.pop()!);
-        model.write(q);
-        break;
-      case 'share': // fork-like: both hold it
-        if (info.sockets.length > 0) target.sockets.push(info.sockets[0]!);
-        model.write(q);
-        break;
-      case 'swap': // hand one over and open another: the sender's fd count does not move
-        if (info.sockets.length > 0) target.sockets.push(info.sockets.shift()!);
-        opened.push(model.newInode());
-        info.sockets.push(opened[0]!);
-        model.write(q);
-        break;
-      case 'rename': // prctl(PR_SET_NAME): same pid and start time, new comm
-        info.comm = `${info.comm.slice(0, 8)}-r${step}`;
-        break;
-      case 'exit':
-        model.processes.delete(p);
-        break;
-      case 'spawn':
-        opened.push(model.newInode());
-        model.spawn(nextPid++, `new${step}`, [...opened]);
-        break;
-      case 'reuse': // the pid exits and a new process gets it
-        model.processes.delete(p);
-        opened.push(model.newInode());
-        model.spawn(p, `again${step}`, [...opened]);
-        break;
+for (const kernel of [false, true]) {
+  test(`incremental scans keep every owner right through random socket and process changes (owners from ${kernel ? 'the kernel' : 'fd walks'})`, async () => {
+    const { model, scan, owners } = setup(kernel);
+    const next = random(11);
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
+    for (let pid = 100; pid < 160; pid++) {
+      model.spawn(pid, `p${pid}`, [model.newInode(), model.newInode()]);
     }
-    model.write(p);
+    await scan();
+    let fdDirsRead = 0;
+    let scans = 0;
+    let nextPid = 1000;
+    const kinds = new Map<string, number>();
+    for (let step = 0; step < 300; step++) {
+      const pids = [...model.processes.keys()].filter((pid) => pid !== 1);
+      const p = pick(pids);
+      const info = model.processes.get(p)!;
+      const q = pick(pids.filter((x) => x !== p));
+      const target = model.processes.get(q)!;
+      const kind = pick([
+        'open',
+        'close',
+        'handoff',
+        'share',
+        'swap',
+        'rename',
+        'exit',
+        'spawn',
+        'reuse',
+      ] as const);
+      kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+      const opened: number[] = [];
+      switch (kind) {
+        case 'open':
+          opened.push(model.newInode());
+          info.sockets.push(opened[0]!);
+          break;
+        case 'close':
+          info.sockets.pop();
+          break;
+        case 'handoff': // SCM_RIGHTS then close: both fd counts move
+          if (info.sockets.length > 0) target.sockets.push(info.sockets.pop()!);
+          model.write(q);
+          break;
+        case 'share': // fork-like: both hold it
+          if (info.sockets.length > 0) target.sockets.push(info.sockets[0]!);
+          model.write(q);
+          break;
+        case 'swap': // hand one over and open another: the sender's fd count does not move
+          if (info.sockets.length > 0) target.sockets.push(info.sockets.shift()!);
+          opened.push(model.newInode());
+          info.sockets.push(opened[0]!);
+          model.write(q);
+          break;
+        case 'rename': // prctl(PR_SET_NAME): same pid and start time, new comm
+          info.comm = `${info.comm.slice(0, 8)}-r${step}`;
+          break;
+        case 'exit':
+          model.processes.delete(p);
+          break;
+        case 'spawn':
+          opened.push(model.newInode());
+          model.spawn(nextPid++, `new${step}`, [...opened]);
+          break;
+        case 'reuse': // the pid exits and a new process gets it
+          model.processes.delete(p);
+          opened.push(model.newInode());
+          model.spawn(p, `again${step}`, [...opened]);
+          break;
+      }
+      model.write(p);
 
-    // New sockets have their owner after one scan.
-    let result = await scan();
-    scans++;
-    fdDirsRead += result.fdDirsRead;
-    const holders = model.holders();
-    for (const inode of opened) {
-      if (!holders.has(inode)) continue;
-      const owner = ownerOf(result, inode);
-      assert.ok(
-        owner !== undefined && holders.get(inode)!.has(owner.pid),
-        `${kind} step ${step}: new socket ${inode}`,
-      );
-    }
-    // Within one round of refresh groups, every socket is owned by a process that holds it,
-    // under that process's current name.
-    for (let i = 1; i < GROUPS; i++) {
-      result = await scan();
+      // New sockets have their owner after one scan.
+      let result = await scan();
       scans++;
       fdDirsRead += result.fdDirsRead;
+      const holders = model.holders();
+      for (const inode of opened) {
+        if (!holders.has(inode)) continue;
+        const owner = ownerOf(result, inode);
+        assert.ok(
+          owner !== undefined && holders.get(inode)!.has(owner.pid),
+          `${kind} step ${step}: new socket ${inode}`,
+        );
+      }
+      // Within one round of refresh groups, every socket is owned by a process that holds it,
+      // under that process's current name.
+      for (let i = 1; i < GROUPS; i++) {
+        result = await scan();
+        scans++;
+        fdDirsRead += result.fdDirsRead;
+      }
+      for (const [inode, pids] of holders) {
+        const owner = ownerOf(result, inode);
+        assert.ok(owner !== undefined, `${kind} step ${step}: socket ${inode} has no owner`);
+        assert.ok(
+          pids.has(owner.pid),
+          `${kind} step ${step}: socket ${inode} owned by ${owner.pid}, held by ${[...pids].join(',')}`,
+        );
+        assert.equal(
+          owner.comm,
+          model.processes.get(owner.pid)!.comm,
+          `${kind} step ${step}: name`,
+        );
+      }
     }
-    for (const [inode, pids] of holders) {
-      const owner = ownerOf(result, inode);
-      assert.ok(owner !== undefined, `${kind} step ${step}: socket ${inode} has no owner`);
-      assert.ok(
-        pids.has(owner.pid),
-        `${kind} step ${step}: socket ${inode} owned by ${owner.pid}, held by ${[...pids].join(',')}`,
-      );
-      assert.equal(owner.comm, model.processes.get(owner.pid)!.comm, `${kind} step ${step}: name`);
+    for (const [kind, count] of kinds) assert.ok(count > 10, `${kind} exercised ${count} times`);
+    // The point: far fewer fd directories than a walk of every process every scan.
+    const processes = model.processes.size;
+    assert.ok(
+      fdDirsRead < (scans * processes) / 10,
+      `${fdDirsRead} fd dirs in ${scans} scans of ~${processes} processes`,
+    );
+    if (owners !== undefined) {
+      // With the kernel's list: no fd directory at all, and the list read only when something
+      // may have changed (a new socket, an fd count moved), not every scan.
+      assert.equal(fdDirsRead, 0);
+      assert.ok(owners.reads < scans / 2, `${owners.reads} kernel reads in ${scans} scans`);
+      assert.ok(owners.reads > 100, `${owners.reads} kernel reads`);
     }
-  }
-  for (const [kind, count] of kinds) assert.ok(count > 10, `${kind} exercised ${count} times`);
-  // The point: far fewer fd directories than a walk of every process every scan.
-  const processes = model.processes.size;
-  assert.ok(
-    fdDirsRead < (scans * processes) / 10,
-    `${fdDirsRead} fd dirs in ${scans} scans of ~${processes} processes`,
-  );
-});
+  });
+}
 
 test('an idle host keeps its index: no fd directory read, no new index', async () => {
   const { model, scanner } = setup();

@@ -18,6 +18,10 @@ interface Holding {
 /** Per-process socket inodes as of each process's last fd walk. Bounded by the live processes. */
 export class FdHoldings {
   private readonly byPid = new Map<number, Holding>();
+  /** Fd counts noted by hasCountMoved (no walk). */
+  private readonly counts = new Map<number, { key: string; fdCount: number }>();
+  /** Some fd directory gave a count (Linux 6.2+): counts can be compared. */
+  private isCountKnown = false;
 
   constructor(private readonly procFs: ProcFs) {}
 
@@ -29,6 +33,23 @@ export class FdHoldings {
     const held = this.byPid.get(pid);
     if (held === undefined || held.key !== key || held.fdCount < 0) return true;
     return this.countFds(pid) !== held.fdCount;
+  }
+
+  /**
+   * For a scanner that does not walk (socket owners from the kernel): true when `pid`'s fd
+   * count moved since the last call for the process `key` (a socket may have changed hands).
+   * The first call for a process only notes its count.
+   */
+  hasCountMoved(pid: number, key: string): boolean {
+    if (this.procFs.countFds === undefined) return true;
+    const count = this.rawCount(pid);
+    // Before Linux 6.2 every fd directory says 0: until one says more, assume a change.
+    if (count > 0) this.isCountKnown = true;
+    if (!this.isCountKnown) return true;
+    const before = this.counts.get(pid);
+    this.counts.set(pid, { key, fdCount: count });
+    if (before === undefined || before.key !== key) return false;
+    return count !== before.fdCount;
   }
 
   /** Socket inodes `pid` held at its last walk, if that walk was of the process `key`. */
@@ -67,10 +88,22 @@ export class FdHoldings {
     for (const [pid, held] of this.byPid) {
       if (alive.get(pid)?.key !== held.key) this.byPid.delete(pid);
     }
+    for (const [pid, noted] of this.counts) {
+      if (alive.get(pid)?.key !== noted.key) this.counts.delete(pid);
+    }
   }
 
   get size(): number {
     return this.byPid.size;
+  }
+
+  /** st_size of /proc/<pid>/fd (0 for a process without fds, e.g. a kernel thread); -1 on error. */
+  private rawCount(pid: number): number {
+    try {
+      return this.procFs.countFds!(pid);
+    } catch {
+      return -1;
+    }
   }
 
   private countFds(pid: number): number {

@@ -283,7 +283,7 @@ export async function decodeRecords(
   const before = ns?.entries;
   const next = new Map<number, [number, SocketEntry]>();
   for (let i = 0; i < count; i++) {
-    if (pause !== undefined && (i & 2047) === 2047) await pause();
+    if (pause !== undefined && (i & 255) === 255) await pause();
     const at = i * SOCK_DIAG_RECORD_SIZE;
     const inode = view.getUint32(at + 12, true);
     let entry: SocketEntry | undefined;

@@ -19,6 +19,7 @@ import type { SocketEntry } from './net-table.js';
 import { FdHoldings } from './fd-holdings.js';
 import { readTableSignature } from './table-signature.js';
 import type { SocketTableReader } from './sock-diag.js';
+import type { SocketHolders, SocketOwnerSource } from './kernel-owners.js';
 import { SocketIndex } from './socket-index.js';
 import type { IndexedSocket } from './socket-index.js';
 import type { Owner, ProcessInfo } from './types.js';
@@ -107,6 +108,11 @@ export interface SocketScannerOptions {
   containerNames?: ContainerNameSource | undefined;
   /** Binary socket tables (sock_diag); undefined: parse /proc/net text for every namespace. */
   socketTables?: SocketTableReader | undefined;
+  /**
+   * Socket owners from the kernel (a BPF iterator, kernel-owners.ts): no fd directory is walked
+   * while it works; undefined or unavailable: walk /proc/<pid>/fd.
+   */
+  socketOwners?: SocketOwnerSource | undefined;
 }
 
 /** What one scan found and how much it cost. */
@@ -134,6 +140,8 @@ export interface ScanResult {
   readonly ownerCorrections: number;
   /** The scan found nothing changed and kept the previous index. */
   readonly isUnchanged: boolean;
+  /** Socket owners came from the kernel's list (kernel-owners.ts), not fd directory walks. */
+  readonly ownersFromKernel: boolean;
   /** Longest synchronous stretch of the scan, ms. */
   readonly maxBlockMs: number;
   /** CPU used in the longest (by CPU) synchronous stretch, ms; 0 without `cpuMs`. */
@@ -150,6 +158,8 @@ export class SocketScanner {
   private readonly cmdlineReadMs = new Map<number, number>();
   /** Address local to a namespace -> monotonic ms of the last scan that saw it. */
   private readonly recentAddresses = new Map<string, number>();
+  /** Sockets the kernel's last list of owners showed in no fd table (kernel sockets). */
+  private kernelOrphans = new Set<number>();
   /** Orphans whose last miss was after walking every fd directory: no second search everywhere. */
   private searchedEverywhere = new Set<number>();
   private scanCount = 0;
@@ -233,6 +243,8 @@ export class SocketScanner {
       sliceStart = monotonicMs();
       sliceCpuStart = cpuMs();
     };
+    /** Cheap check for hot loops: call yieldIfDue only when it will yield. */
+    const isDue = (): boolean => monotonicMs() - sliceStart >= sliceMs;
     const yieldIfDue = async (): Promise<void> => {
       const now = monotonicMs();
       if (now - sliceStart < sliceMs) return;
@@ -255,7 +267,7 @@ export class SocketScanner {
     let dropped = 0;
     for (let i = 0; i < names.length; i++) {
       // New processes cost several reads each (~0.3 ms): look at the clock often.
-      if ((i & 7) === 0) await yieldIfDue();
+      if (isDue()) await yieldIfDue();
       const name = names[i] ?? '';
       const first = name.charCodeAt(0);
       if (first < 48 || first > 57) continue;
@@ -330,9 +342,20 @@ export class SocketScanner {
       if (result.status === 'denied') denied++;
       return result.status === 'ok' ? result.inodes : undefined;
     };
+    // With the kernel's list of owners no fd directory is read: the list is read after the
+    // tables when a full scan is due, a refresh group's fd count moved, or a socket has no
+    // known owner.
+    const kernelOwners =
+      this.options.socketOwners?.isAvailable() === true ? this.options.socketOwners : undefined;
+    let isHandoffSuspected = false;
     for (const [pid, info] of alive) {
       if (!full && (pid % this.refreshGroups !== group || !verified.has(pid))) continue;
       await yieldIfDue();
+      if (kernelOwners !== undefined) {
+        if (full) break;
+        if (this.holdings.hasCountMoved(pid, info.key)) isHandoffSuspected = true;
+        continue;
+      }
       if (!full && !this.holdings.mayHaveChanged(pid, info.key)) continue;
       const inodes = await walk(pid, info);
       for (const inode of inodes ?? []) if (!firstHolder.has(inode)) firstHolder.set(inode, pid);
@@ -396,6 +419,53 @@ export class SocketScanner {
       if (!byNamespace.has(netns)) this.isNetlinkRead.delete(netns);
     }
 
+    // Owners from the kernel, read after the tables: a socket they list that is still open is
+    // in this read. A failed read walks fd directories instead (every one at a full scan).
+    let holders: SocketHolders | undefined;
+    let isKernelMode = kernelOwners !== undefined;
+    if (
+      kernelOwners !== undefined &&
+      (full || isHandoffSuspected || this.hasUnknownSockets(tables, alive))
+    ) {
+      endSlice(monotonicMs());
+      holders = await kernelOwners.read();
+      startSlice();
+      if (holders === undefined) {
+        isKernelMode = false;
+        // This read failed: walk as without the source (everyone, as at a full scan: the walks
+        // before the tables were skipped).
+        for (const [pid, info] of alive) {
+          await yieldIfDue();
+          const inodes = await walk(pid, info);
+          for (const inode of inodes ?? [])
+            if (!firstHolder.has(inode)) firstHolder.set(inode, pid);
+        }
+      } else if (!holders.isSame) socketSetsChanged++;
+    }
+    // A process the kernel says holds a socket: the one in `alive` once its stat is read in
+    // this scan (a settled pid may have been reused), or one that started after the listing.
+    const holderInfo = (pid: number): ProcessInfo | undefined => {
+      const info = alive.get(pid);
+      if (info !== undefined && verified.has(pid)) return info;
+      if (info === undefined && alive.size >= this.options.maxProcesses) return undefined;
+      verified.add(pid);
+      const fresh = this.refreshProcess(pid);
+      if (fresh === undefined) {
+        if (info !== undefined) {
+          alive.delete(pid);
+          aliveKeys.delete(info.key);
+        }
+        return undefined;
+      }
+      if (fresh.info !== info) {
+        if (info !== undefined) aliveKeys.delete(info.key);
+        aliveKeys.add(fresh.info.key);
+        alive.set(pid, fresh.info);
+        this.firstSeenMs.set(pid, scanStartMs);
+      }
+      return fresh.info;
+    };
+
     // Nothing changed (an idle host): same processes, same tables, no walk: keep the index.
     const last = this.last;
     const readTables = new Map(
@@ -431,6 +501,7 @@ export class SocketScanner {
           netlinkNamespaces,
           ownerCorrections: this.ownerCorrections,
           isUnchanged: true,
+          ownersFromKernel: true,
           maxBlockMs,
           maxBlockCpuMs,
         };
@@ -448,11 +519,12 @@ export class SocketScanner {
     const neededNamespaces = new Set<number>();
     const orphans = new Map<number, number>();
     const searchedEverywhere = new Set<number>();
+    const kernelOrphans = new Set<number>();
     let visited = 0;
     for (const t of tables) {
       const addresses = t.addresses;
       for (const entry of t.sockets) {
-        if ((++visited & 1023) === 0) await yieldIfDue();
+        if ((++visited & 127) === 0 && isDue()) await yieldIfDue();
         sockets.push({ entry, netns: t.netns });
         // A socket bound to a specific address proves the address is local to its namespace.
         if (!isWildcardAddress(entry.localAddress)) addresses.add(entry.localAddress);
@@ -461,6 +533,45 @@ export class SocketScanner {
         const previous = this.owners.get(inode);
         const current = previous === undefined ? undefined : alive.get(previous.process.pid);
         const isSameProcess = current !== undefined && current.key === previous?.process.key;
+        if (isKernelMode) {
+          if (holders === undefined) {
+            // Not read this scan: every socket has its owner or was ownerless at the last read.
+            if (!isSameProcess) kernelOrphans.add(inode);
+            else {
+              owners.set(
+                inode,
+                current === previous!.process
+                  ? previous!
+                  : { process: current, socketInode: inode },
+              );
+            }
+            continue;
+          }
+          // The kernel's list is complete: a socket no fd table holds has no owner to search.
+          const held = holders.of(inode);
+          if (held === undefined) {
+            kernelOrphans.add(inode);
+            continue;
+          }
+          if (
+            isSameProcess &&
+            (held === current.pid || (Array.isArray(held) && held.includes(current.pid)))
+          ) {
+            owners.set(
+              inode,
+              current === previous!.process ? previous! : { process: current, socketInode: inode },
+            );
+            continue;
+          }
+          const pids: readonly number[] = typeof held === 'number' ? [held] : held;
+          for (const pid of pids) {
+            const info = holderInfo(pid);
+            if (info === undefined) continue;
+            owners.set(inode, { process: info, socketInode: inode });
+            break;
+          }
+          continue;
+        }
         // The owner still holds it, unless its latest fd walk no longer shows it.
         const isReleased =
           isSameProcess && this.holdings.heldBy(current.pid, current.key)?.has(inode) === false;
@@ -546,6 +657,7 @@ export class SocketScanner {
       );
     }
     this.orphans = orphans;
+    this.kernelOrphans = kernelOrphans;
     this.searchedEverywhere = searchedEverywhere;
     this.owners = owners;
     this.ownerPids = new Set();
@@ -559,9 +671,9 @@ export class SocketScanner {
       [],
     );
     index.addRecentlyLocal(this.rememberAddresses(nsAddresses, scanStartMs));
-    for (let from = 0; from < sockets.length; from += 2048) {
+    for (let from = 0; from < sockets.length; from += 512) {
       await yieldIfDue();
-      index.addSockets(sockets, from, Math.min(sockets.length, from + 2048));
+      index.addSockets(sockets, from, Math.min(sockets.length, from + 512));
     }
     this.last = {
       tables: readTables,
@@ -583,6 +695,7 @@ export class SocketScanner {
       netlinkNamespaces,
       ownerCorrections: this.ownerCorrections,
       isUnchanged: false,
+      ownersFromKernel: holders !== undefined,
       maxBlockMs,
       maxBlockCpuMs,
     };
@@ -656,6 +769,26 @@ export class SocketScanner {
       if (signature === undefined || readTableSignature(procFs, pid) !== signature) return false;
     }
     return true;
+  }
+
+  /**
+   * True when a socket of `tables` has no known owner: not owned by a live process after the
+   * last scan and not ownerless at the kernel's last list.
+   */
+  private hasUnknownSockets(
+    tables: readonly NamespaceTables[],
+    alive: ReadonlyMap<number, ProcessInfo>,
+  ): boolean {
+    for (const t of tables) {
+      for (const entry of t.sockets) {
+        const inode = entry.inode;
+        if (inode === 0 || this.kernelOrphans.has(inode)) continue;
+        const previous = this.owners.get(inode);
+        if (previous === undefined) return true;
+        if (alive.get(previous.process.pid)?.key !== previous.process.key) return true;
+      }
+    }
+    return false;
   }
 
   /**

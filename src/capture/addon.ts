@@ -247,6 +247,36 @@ export interface NativeAddon {
     dstPort: number,
   ): NativeConntrackEntry | null;
   conntrackClose?(fd: number): void;
+  /**
+   * CPU time of the calling thread so far, ms (CLOCK_THREAD_CPUTIME_ID): the event loop's own,
+   * without GC and worker threads. -1 when the clock is unavailable. Absent in older builds.
+   */
+  threadCpuMs?(): number;
+  /** Layout version and size of socket-owner records (native/bpf/socket_owners.h). */
+  readonly socketOwnerVersion?: number;
+  readonly socketOwnerSize?: number;
+  /** The addon was built with libbpf: socketOwnersOpen can work (it may still fail to load). */
+  readonly hasSocketOwners?: boolean;
+  /**
+   * Load and attach the socket-owners BPF iterator (native/socket_owners.cc); returns a handle.
+   * Throws an Error with `code` ENOTBUILT, EPERM (no CAP_BPF/CAP_PERFMON), ENOTSUP (kernel
+   * without task_file iterators or BTF) or EIO.
+   */
+  socketOwnersOpen?(): number;
+  /**
+   * Every socket held in an fd table, with its process, in the libuv pool: `records` of
+   * `socketOwnerSize` bytes (u32 tgid, fd, inode, netns). Rejects with `code` EPIDNS when this
+   * process runs in a pid namespace of its own (the kernel's numbers are not ours).
+   */
+  socketOwnersRead?(handle: number, maxRecords: number): Promise<NativeSocketOwners>;
+  socketOwnersClose?(handle: number): void;
+}
+
+/** One pass of the socket-owners iterator. */
+export interface NativeSocketOwners {
+  readonly records: Uint8Array;
+  /** More sockets than maxRecords: the list is incomplete. */
+  readonly truncated: boolean;
 }
 
 /** A conntrack entry's two tuples: original direction, then reply direction. */

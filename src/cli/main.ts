@@ -146,6 +146,7 @@ export function toMonitorOptions(
     includeLoopback: cli.includeLoopback,
     ...(cli.udpSendEvents ? {} : { udpSendEvents: false }),
     ...(cli.sockDiag ? {} : { sockDiag: false }),
+    ...(cli.socketOwners ? {} : { socketOwners: false }),
     ...(cli.conntrack ? {} : { conntrack: false }),
     tickIntervalMs: cli.intervalMs,
     captureTimeoutMs: cli.timeoutMs,

@@ -31,6 +31,8 @@ export interface CliOptions {
   udpSendEvents: boolean;
   /** --no-sock-diag: read socket tables from /proc/net text, not through sock_diag netlink. */
   sockDiag: boolean;
+  /** --no-socket-owners: walk /proc/<pid>/fd for socket owners, not the kernel's BPF iterator. */
+  socketOwners: boolean;
   /** --no-conntrack: do not undo NAT through conntrack lookups. */
   conntrack: boolean;
   pids: number[];
@@ -254,6 +256,10 @@ function buildProgram(version: string): Command {
       'read socket tables from /proc/net text instead of sock_diag netlink (costs more CPU on hosts with many sockets)',
     )
     .option(
+      '--no-socket-owners',
+      'find socket owners by walking /proc/<pid>/fd instead of the kernel BPF iterator (costs more CPU on hosts with many processes)',
+    )
+    .option(
       '--no-conntrack',
       'do not read NAT translations from conntrack (NATed container traffic may then show as unknown)',
     )
@@ -390,6 +396,7 @@ interface RawOptions {
   includeLoopback?: boolean;
   udpEvents?: boolean;
   sockDiag?: boolean;
+  socketOwners?: boolean;
   conntrack?: boolean;
   read?: string;
   pcap?: string;
@@ -562,6 +569,7 @@ export function parseCliArgs(argv: readonly string[], version: string): ParseRes
       includeLoopback: raw.includeLoopback ?? false,
       udpSendEvents: raw.udpEvents !== false,
       sockDiag: raw.sockDiag !== false,
+      socketOwners: raw.socketOwners !== false,
       conntrack: raw.conntrack !== false,
       pids: raw.pid ?? [],
       names: raw.name ?? [],

@@ -1,38 +1,36 @@
-// createMonitor(): the public entry point. Wires a packet source (live capture or pcap replay)
-// through the flow table, the attributor (/proc) and the accountant, and exposes snapshots,
-// rankings and stats; owns the lifecycle (timers, capture timeout, cgroup limits, stop).
+// createMonitor(): the public entry point. Validates options, applies limits, and wires a packet
+// source (packet-source-setup.ts) through the pipeline (accounting-pipeline.ts: flow table,
+// device copies, attributor, accountant) with the kernel feeds (kernel-feeds.ts); the monitor
+// exposes snapshots, rankings and stats (monitor-stats.ts) and owns the lifecycle (timers,
+// capture timeout, cgroup limits, stop).
 
 import { EventEmitter } from 'node:events';
 import { Accountant } from '../account/accountant.js';
 import { Attributor } from '../attribute/attributor.js';
-import { protocolName } from '../attribute/flow-key.js';
 import { NodeProcFs } from '../attribute/procfs.js';
 import type { ProcFs } from '../attribute/procfs.js';
 import type { HostFiles } from '../attribute/host-files.js';
-import type { Attribution, FlowCounters } from '../attribute/types.js';
 import { loadAddon } from '../capture/addon.js';
 import { SockDiagTables, hasSockDiag } from '../attribute/sock-diag.js';
+import { KernelSocketOwners, hasSocketOwners } from '../attribute/kernel-owners.js';
+import type { SocketOwnerSource } from '../attribute/kernel-owners.js';
 import type { SocketTableReader } from '../attribute/sock-diag.js';
 import type { NativeAddon } from '../capture/addon.js';
-import { listDevices } from '../capture/devices.js';
 import { LocalAddresses } from '../capture/local-addresses.js';
-import { openCapture, openPcapFile } from '../capture/sources.js';
-import { openSocketEvents } from '../capture/socket-events.js';
 import type { SocketEventsHandle, SocketEventsOptions } from '../capture/socket-events.js';
 import type { PacketSource } from '../capture/packet-source.js';
 import { systemClock } from '../clock.js';
 import type { Clock, TimerHandle } from '../clock.js';
-import { CaptureError, StateError } from '../errors.js';
+import { StateError } from '../errors.js';
 import { IPPROTO_TCP, IPPROTO_UDP } from '../decode/record.js';
-import { NatTranslations, openConntrackReader } from '../attribute/nat.js';
-import type { ConntrackReader } from '../attribute/nat.js';
-import type { FlowTuple } from '../attribute/types.js';
-import { DeviceCopies } from './device-copies.js';
-import { FlowTable } from './flow-table.js';
-import type { FlowState } from './flow-table.js';
+import type { ConntrackReader, NatTranslations } from '../attribute/nat.js';
+import { AccountingPipeline } from './accounting-pipeline.js';
+import { drainSocketEvents, openNat, startSocketEvents, stopSocketEvents } from './kernel-feeds.js';
 import { applyLimits } from './limits.js';
 import type { AppliedLimits } from './limits.js';
+import { assembleStats } from './monitor-stats.js';
 import { resolveOptions } from './options.js';
+import { openPacketSource } from './packet-source-setup.js';
 import type {
   Logger,
   Monitor,
@@ -45,25 +43,14 @@ import type {
   Snapshot,
 } from './types.js';
 
-/** Flows idle this long leave the flow table (the attributor keeps its own, longer memory). */
-const FLOW_IDLE_MS = 120_000;
-/** Closed TCP flows (FIN or RST seen) leave the flow table after this much quiet. */
-const CLOSED_FLOW_IDLE_MS = 10_000;
 /** How often idle flows are swept. */
 const SWEEP_INTERVAL_MS = 5_000;
-/** Live flows tracked at most in the flow table. */
-const MAX_FLOWS = 262_144;
-/** Event-loop turns the monitor waits at most at stop for the socket events' last batch. */
-const MAX_EVENT_DRAIN_TURNS = 1000;
 /**
  * With socket events, a quiet host (no flow to look up, no event, no socket counter moved) is
  * scanned every this many sync intervals instead of every one: the scan that still catches
  * what the cheap probe cannot see (a port closed and bound again, a socket handed over).
  */
 const QUIET_SCAN_FACTOR = 10;
-/** Untranslated flows whose device copies are merged stay this long after their last packet. */
-const COPY_IDLE_MS = 180_000;
-
 /** Things a test (or an embedding program) may replace; all default to the real system. */
 export interface MonitorDependencies {
   clock?: Clock;
@@ -100,20 +87,11 @@ class PidflowMonitor extends EventEmitter implements Monitor {
   private readonly timers: TimerHandle[] = [];
   private startedAt = 0;
   private lastTickAt = 0;
-  private readonly copies: DeviceCopies;
-  private readonly totals = {
-    seenPackets: 0,
-    seenBytes: 0,
-    attributedPackets: 0,
-    attributedBytes: 0,
-    unknownPackets: 0,
-    unknownBytes: 0,
-  };
 
   constructor(
     options: ResolvedMonitorOptions,
     private readonly source: PacketSource,
-    private readonly flows: FlowTable,
+    private readonly pipeline: AccountingPipeline,
     private readonly attributor: Attributor,
     private readonly accountant: Accountant,
     private readonly clock: Clock,
@@ -123,15 +101,9 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     private readonly socketEvents: SocketEventsHandle | undefined = undefined,
     private readonly socketTables: SocketTableReader | undefined = undefined,
     private readonly nat: NatTranslations | undefined = undefined,
+    private readonly socketOwners: SocketOwnerSource | undefined = undefined,
   ) {
     super();
-    this.copies = new DeviceCopies({
-      nat,
-      limit: MAX_FLOWS,
-      // `any` sees every interface: its copies are merged like those of several devices.
-      isSingleInterface: source.devices.length === 1 && source.devices[0] !== 'any',
-      onFlow: this.onDistinctFlow,
-    });
     this.options = options;
     this.devices = source.devices;
     this.done = new Promise((resolve) => {
@@ -139,10 +111,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     });
     // A tick listener that throws must not take the capture down: report it and go on.
     this.on('error', (error: unknown) => this.logger.error?.(`listener failed: ${String(error)}`));
-    source.setBatchHandler((batch) => {
-      this.flows.ingest(batch.view, batch.count);
-      this.flows.drain(this.onFlow, this.onOverflow);
-    });
+    source.setBatchHandler((batch) => this.pipeline.ingestBatch(batch));
   }
 
   start(): void {
@@ -156,12 +125,7 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     this.startedAt = this.clock.now();
     this.lastTickAt = this.startedAt;
     this.timers.push(this.clock.setInterval(() => this.tick(), this.options.tickIntervalMs));
-    this.timers.push(
-      this.clock.setInterval(() => {
-        this.flows.sweep(this.clock.now(), FLOW_IDLE_MS, CLOSED_FLOW_IDLE_MS);
-        this.copies.sweep(this.clock.now(), COPY_IDLE_MS);
-      }, SWEEP_INTERVAL_MS),
-    );
+    this.timers.push(this.clock.setInterval(() => this.pipeline.sweep(), SWEEP_INTERVAL_MS));
     if (this.options.captureTimeoutMs > 0) {
       this.timers.push(
         this.clock.setTimeout(
@@ -220,175 +184,23 @@ class PidflowMonitor extends EventEmitter implements Monitor {
   }
 
   stats(): MonitorStats {
-    const capture = this.source.stats();
-    const attribution = this.attributor.stats();
-    const accounting = this.accountant.stats();
-    const flowStats = this.flows.stats();
-    const copies = this.copies.stats();
-    let queueDroppedPackets = 0;
-    let kernelDroppedPackets = 0;
-    let malformedPackets = 0;
-    let nonIpPackets = 0;
-    for (const d of capture.devices) {
-      queueDroppedPackets += d.queueDroppedPackets;
-      kernelDroppedPackets += d.kernelDroppedPackets;
-      malformedPackets += d.malformedPackets;
-      nonIpPackets += d.nonIpPackets;
-    }
-    const t = this.totals;
-    const r = attribution.retry;
-    return {
-      seen: {
-        packets: t.seenPackets + flowStats.otherProtocolPackets + queueDroppedPackets,
-        bytes: t.seenBytes + flowStats.otherProtocolBytes,
-      },
-      attributed: { packets: t.attributedPackets, bytes: t.attributedBytes },
-      unknown: { packets: t.unknownPackets, bytes: t.unknownBytes },
-      duplicate: {
-        packets: copies.duplicatePackets,
-        bytes: copies.duplicateBytes,
-        flows: copies.flows,
-        multiDeviceFlows: copies.multiDeviceFlows,
-        evictedFlows: copies.evictedFlows,
-      },
-      ...(this.nat === undefined ? {} : { nat: this.nat.stats() }),
-      pending: { packets: r.pendingPackets, bytes: r.pendingBytes },
-      queueDropped: { packets: queueDroppedPackets, bytes: 0 },
-      otherProtocol: {
-        packets: flowStats.otherProtocolPackets,
-        bytes: flowStats.otherProtocolBytes,
-      },
-      kernelDroppedPackets,
-      malformedPackets,
-      nonIpPackets,
-      retry: {
-        pendingFlows: r.pendingFlows,
-        limitFlows: r.limitFlows,
-        droppedFlows: r.droppedFlows,
-        droppedPackets: r.droppedPackets,
-        resolvedFlows: r.resolvedFlows,
-        expiredFlows: r.expiredFlows,
-        inferredFlows: r.inferredFlows,
-        inferredPackets: r.inferredPackets,
-      },
-      scans: attribution.scans,
-      flows: {
-        tracked: flowStats.flows,
-        expired: flowStats.expiredFlows,
-        overflowPackets: flowStats.overflowPackets,
-        attributionCached: attribution.flows.cached,
-        attributionEvicted: attribution.flows.evicted,
-      },
-      ...(this.socketEvents === undefined
-        ? {}
-        : {
-            socketEvents: {
-              received: attribution.events.received,
-              dropped: this.socketEvents.stats().dropped,
-              used: attribution.events.used,
-              udp: this.socketEvents.udp === true,
-              udpReceived: attribution.events.udpReceived,
-              udpUsed: attribution.events.udpUsed,
-              tcpIo: this.socketEvents.tcpIo === true,
-              tcpIoReceived: attribution.events.tcpIoReceived,
-              tcpIoUsed: attribution.events.tcpIoUsed,
-            },
-          }),
-      containerNames: {
-        cached: attribution.containerNames.cached,
-        evicted: attribution.containerNames.evicted,
-        unresolved: attribution.containerNames.unresolved,
-        filesRead: attribution.containerNames.filesRead,
-        malformedFiles: attribution.containerNames.malformedFiles,
-        oversizedFiles: attribution.containerNames.oversizedFiles,
-        deniedFiles: attribution.containerNames.deniedFiles,
-      },
-      evicted: { ...accounting.evicted, flows: attribution.flows.evicted },
-      devices: capture.devices,
-      pcap: capture.pcap,
-    };
+    return assembleStats({
+      capture: this.source.stats(),
+      attribution: this.attributor.stats(),
+      accounting: this.accountant.stats(),
+      flows: this.pipeline.flowStats(),
+      copies: this.pipeline.copyStats(),
+      totals: this.pipeline.totals,
+      nat: this.nat?.stats(),
+      socketEvents: this.socketEvents,
+    });
   }
-
-  private readonly onFlow = (flow: FlowState, counters: FlowCounters): void => {
-    this.copies.ingest(flow, counters);
-  };
-
-  /** A flow's packets not seen on another device before: counted, then attributed. */
-  private readonly onDistinctFlow = (flow: FlowTuple, counters: FlowCounters): void => {
-    this.totals.seenPackets += counters.packets;
-    this.totals.seenBytes += counters.bytes;
-    this.attributor.ingest(flow, counters);
-  };
-
-  private readonly onOverflow = (counters: FlowCounters): void => {
-    this.totals.seenPackets += counters.packets;
-    this.totals.seenBytes += counters.bytes;
-    this.totals.unknownPackets += counters.packets;
-    this.totals.unknownBytes += counters.bytes;
-    this.accountant.addUnknown('other', 0, 'received', counters);
-  };
-
-  /** Called by the attributor, at once or after retries, for every flow it was given. */
-  readonly onResolved = (
-    flow: FlowTuple,
-    counters: FlowCounters,
-    attribution: Attribution,
-  ): void => {
-    const { sender, receiver } = attribution;
-    if (sender !== undefined) this.accountant.addSent(sender.process, flow, counters);
-    // Behind NAT the receiver's connection is the tuple its own socket sees.
-    if (receiver !== undefined)
-      this.accountant.addReceived(receiver.process, flow.receiverView ?? flow, counters);
-    if (sender !== undefined || receiver !== undefined) {
-      this.totals.attributedPackets += counters.packets;
-      this.totals.attributedBytes += counters.bytes;
-      return;
-    }
-    this.totals.unknownPackets += counters.packets;
-    this.totals.unknownBytes += counters.bytes;
-    const protocol = protocolName(flow.protocol);
-    if (attribution.srcIsLocal)
-      this.accountant.addUnknown(protocol, flow.srcPort, 'sent', counters);
-    else
-      this.accountant.addUnknown(
-        protocol,
-        attribution.dstIsLocal ? (flow.receiverView ?? flow).dstPort : 0,
-        'received',
-        counters,
-      );
-  };
 
   private tick(): void {
     if (this.state !== 'running') return;
     const snapshot = this.snapshot();
     this.lastTickAt = snapshot.time;
     this.emit('tick', snapshot);
-  }
-
-  private stopSocketEvents(): void {
-    try {
-      this.socketEvents?.stop();
-    } catch (error) {
-      this.logger.warn?.(`stopping socket events failed: ${String(error)}`);
-    }
-  }
-
-  /**
-   * Yield to the event loop until the stopped event reader's last batch has reached the
-   * attributor. Bounded by turns of the loop, not by time (the monitor's clock may be fake):
-   * the batch is queued before stop() returns, so a few turns deliver it.
-   */
-  private async drainSocketEvents(): Promise<void> {
-    const handle = this.socketEvents;
-    if (handle?.isDrained === undefined) return;
-    for (let turn = 0; turn < MAX_EVENT_DRAIN_TURNS; turn++) {
-      if (handle.isDrained()) return;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-    this.logger.warn?.(
-      `socket events: the last batch did not arrive within ${MAX_EVENT_DRAIN_TURNS} turns of the event loop at stop; ` +
-        'connections of the last moments before stop may be attributed to one end only',
-    );
   }
 
   private async end(end: MonitorEnd): Promise<void> {
@@ -407,11 +219,12 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     // Whatever is still parked is accounted now (as unknown where still unknown): totals add up.
     // Socket events first: the connect event of a connection whose packets were drained above
     // may still be on its way (the last event batch crosses through the event loop).
-    this.stopSocketEvents();
-    await this.drainSocketEvents();
+    stopSocketEvents(this.socketEvents, this.logger);
+    await drainSocketEvents(this.socketEvents, this.logger);
     this.attributor.flush();
     this.attributor.stop();
     this.socketTables?.close();
+    this.socketOwners?.close();
     this.nat?.close();
     this.localAddresses?.stop();
     if (this.limits !== undefined) {
@@ -424,30 +237,6 @@ class PidflowMonitor extends EventEmitter implements Monitor {
     this.state = 'stopped';
     this.resolveDone(end);
   }
-}
-
-/** Picks the default devices: up, with an address, loopback only on request. */
-function defaultDevices(addon: NativeAddon, includeLoopback: boolean): string[] {
-  const all = listDevices(addon);
-  const chosen = all
-    .filter((d) => d.isUp && d.addresses.length > 0 && (includeLoopback || !d.isLoopback))
-    .map((d) => d.name);
-  if (chosen.length === 0) {
-    throw new CaptureError(
-      `no network interface is up with an address${includeLoopback ? '' : ' (loopback is left out unless asked for)'}: ` +
-        `name one (available: ${all.map((d) => d.name).join(', ') || 'none'}), or capture on 'any'`,
-      { code: 'ERR_NO_DEVICE' },
-    );
-  }
-  return chosen;
-}
-
-/** The protocols option as a BPF expression, combined with the user's filter. */
-function buildFilter(options: ResolvedMonitorOptions): string | undefined {
-  const protocols = options.protocols.length === 2 ? undefined : options.protocols[0];
-  if (protocols === undefined) return options.filter;
-  if (options.filter === undefined) return protocols;
-  return `(${protocols}) and (${options.filter})`;
 }
 
 /**
@@ -477,30 +266,11 @@ export async function createMonitor(
   }
   let socketEvents: SocketEventsHandle | undefined;
   let socketTables: SockDiagTables | undefined;
+  let socketOwners: KernelSocketOwners | undefined;
   let nat: NatTranslations | undefined;
   try {
-    let source = deps.source;
-    const isOwnLiveCapture = source === undefined && resolved.readFile === undefined;
-    let devices = resolved.devices;
-    const filter = buildFilter(resolved);
-    if (source === undefined && resolved.readFile !== undefined) {
-      source = openPcapFile(resolved.readFile, {
-        ...(filter === undefined ? {} : { filter }),
-        ...(addon === undefined ? {} : { addon }),
-      });
-    } else if (source === undefined) {
-      if (devices.length === 0) devices = defaultDevices(addon!, resolved.includeLoopback);
-      source = openCapture({
-        devices,
-        ...(filter === undefined ? {} : { filter }),
-        snaplen: resolved.snaplen,
-        bufferBytes: resolved.bufferBytes,
-        queueLimit: resolved.queueLimit,
-        ...(resolved.pcapFile === undefined ? {} : { pcapFile: resolved.pcapFile }),
-        ...(addon === undefined ? {} : { addon }),
-        onWarning: (message: string) => logger.warn?.(message),
-      });
-    }
+    const isOwnLiveCapture = deps.source === undefined && resolved.readFile === undefined;
+    const source = openPacketSource(resolved, deps.source, addon, logger);
     const final = { ...resolved, devices: source.devices };
 
     let ownAddresses: LocalAddresses | undefined;
@@ -517,26 +287,37 @@ export async function createMonitor(
       maxConnections: resolved.maxConnections,
       maxRemotes: resolved.maxRemotes,
     });
-    const flows = new FlowTable({
-      maxFlows: MAX_FLOWS,
-      protocols: resolved.protocols.map((p) => (p === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP)),
-    });
-    // The attributor calls back into the monitor, which needs the attributor: tie the knot.
-    const sink: { monitor?: PidflowMonitor } = {};
+    // The attributor calls back into the pipeline, which needs the attributor: tie the knot.
+    const sink: { pipeline?: AccountingPipeline } = {};
     // sock_diag reads the real kernel: only with the real /proc (a fake tree has fake sockets).
     if (resolved.sockDiag !== false && deps.procFs === undefined && hasSockDiag(addon)) {
       socketTables = new SockDiagTables(addon);
+    }
+    // So does the socket-owners iterator (it lists the real kernel's fd tables).
+    if (resolved.socketOwners !== false && deps.procFs === undefined && hasSocketOwners(addon)) {
+      socketOwners = new KernelSocketOwners(addon, {
+        onUnavailable: (reason) =>
+          logger.warn?.(
+            `socket owners: the kernel iterator is unavailable (${reason}); walking ` +
+              '/proc/<pid>/fd instead, which costs more CPU on hosts with many processes',
+          ),
+      });
     }
     const attributor = new Attributor({
       procFs: deps.procFs ?? new NodeProcFs('/'),
       hostFiles: deps.hostFiles,
       socketTables,
+      socketOwners,
+      // Scan stretches in the event loop thread's own CPU (not GC threads'), where the addon has it.
+      ...(addon?.threadCpuMs !== undefined && addon.threadCpuMs() >= 0
+        ? { cpuMs: () => addon.threadCpuMs!() }
+        : {}),
       clock,
       localAddresses,
       syncIntervalMs: resolved.syncIntervalMs,
       retryBufferFlows: resolved.retryBufferFlows,
       onResolved: (flow, counters, attribution) =>
-        sink.monitor!.onResolved(flow, counters, attribution),
+        sink.pipeline!.onResolved(flow, counters, attribution),
       onScan: (alive) => accountant.markAlive(alive),
       logger,
     });
@@ -546,7 +327,13 @@ export async function createMonitor(
       resolved.socketEvents !== false &&
       (isOwnLiveCapture || deps.openSocketEvents !== undefined)
     ) {
-      socketEvents = startSocketEvents(attributor, deps, addon, logger, resolved.udpSendEvents);
+      socketEvents = startSocketEvents(
+        attributor,
+        deps.openSocketEvents,
+        addon,
+        logger,
+        resolved.udpSendEvents,
+      );
       // Events name the owners of new connections and wake the scans on a quiet host: scan it
       // only when something may have changed, and at least every QUIET_SCAN_FACTOR intervals.
       if (socketEvents !== undefined) {
@@ -554,12 +341,21 @@ export async function createMonitor(
       }
     }
     if (resolved.conntrack !== false && (isOwnLiveCapture || deps.openConntrack !== undefined)) {
-      nat = openNat(deps, addon, logger, clock);
+      nat = openNat(deps.openConntrack, addon, logger, clock);
     }
+    const pipeline = new AccountingPipeline({
+      clock,
+      protocols: resolved.protocols.map((p) => (p === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP)),
+      devices: source.devices,
+      nat,
+      attributor,
+      accountant,
+    });
+    sink.pipeline = pipeline;
     const monitor = new PidflowMonitor(
       final,
       source,
-      flows,
+      pipeline,
       attributor,
       accountant,
       clock,
@@ -569,86 +365,16 @@ export async function createMonitor(
       socketEvents,
       socketTables,
       nat,
+      socketOwners,
     );
-    sink.monitor = monitor;
     await attributor.start();
     return monitor;
   } catch (error) {
     socketEvents?.stop();
     socketTables?.close();
+    socketOwners?.close();
     nat?.close();
     await limits?.remove().catch(() => undefined);
     throw error;
-  }
-}
-
-/**
- * Opens the conntrack reader that undoes NAT. Optional: where conntrack cannot be read (no
- * CAP_NET_ADMIN, no nf_conntrack_netlink) the monitor runs in degraded mode, with one warning.
- */
-function openNat(
-  deps: MonitorDependencies,
-  addon: NativeAddon | undefined,
-  logger: Logger,
-  clock: Clock,
-): NatTranslations {
-  let reader: ConntrackReader | undefined;
-  let reason = '';
-  try {
-    reader =
-      deps.openConntrack !== undefined
-        ? deps.openConntrack()
-        : openConntrackReader(addon ?? loadAddon());
-  } catch (error) {
-    reason = error instanceof Error ? error.message : String(error);
-  }
-  return new NatTranslations({
-    reader,
-    unavailableReason: reason,
-    monotonicMs: () => clock.monotonicMs(),
-    onUnavailable: (message) => logger.warn?.(message),
-    onOverflow: (message) => logger.warn?.(message),
-  });
-}
-
-/**
- * Opens the kernel connect tracker feeding the attributor. It is optional: without it (no
- * permission, no BTF, an addon built without libbpf) a warning, and attribution relies on
- * /proc scans and peer inference alone.
- */
-function startSocketEvents(
-  attributor: Attributor,
-  deps: MonitorDependencies,
-  addon: NativeAddon | undefined,
-  logger: Logger,
-  udpSendEvents: boolean | undefined,
-): SocketEventsHandle | undefined {
-  const options: SocketEventsOptions = {
-    onEvents: (batch) => attributor.recordConnects(batch),
-    udp: udpSendEvents !== false,
-  };
-  try {
-    const handle =
-      deps.openSocketEvents !== undefined
-        ? deps.openSocketEvents(options)
-        : openSocketEvents(options, addon ?? loadAddon());
-    // TCP connects are tracked; UDP sends only when the kernel accepted those programs.
-    if (udpSendEvents !== false && handle.udp !== true && handle.udpWarning !== undefined) {
-      logger.warn?.(`socket events track TCP only (${handle.udpWarning})`);
-    }
-    if (handle.tcpIo === false) {
-      logger.warn?.(
-        'socket events do not track TCP reads and writes (raw tracepoints sock_send_length and ' +
-          'sock_recv_length need Linux 6.3+): short connections accepted on a listener that ' +
-          'several processes share (pre-fork workers, SO_REUSEPORT) are reported as unknown',
-      );
-    }
-    return handle;
-  } catch (error) {
-    logger.warn?.(
-      `socket events are off (${error instanceof Error ? error.message : String(error)}); ` +
-        'connections shorter than a /proc scan may stay unattributed',
-    );
-    return undefined;
   }
 }

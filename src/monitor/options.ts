@@ -43,6 +43,7 @@ const KNOWN_OPTIONS = [
   'socketEvents',
   'udpSendEvents',
   'sockDiag',
+  'socketOwners',
   'conntrack',
   'readFile',
   'filter',
@@ -172,6 +173,11 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
       `option sockDiag must be true or false, got ${JSON.stringify(o.sockDiag)}`,
     );
   }
+  if (o.socketOwners !== undefined && typeof o.socketOwners !== 'boolean') {
+    throw new UsageError(
+      `option socketOwners must be true or false, got ${JSON.stringify(o.socketOwners)}`,
+    );
+  }
   if (o.conntrack !== undefined && typeof o.conntrack !== 'boolean') {
     throw new UsageError(
       `option conntrack must be true or false, got ${JSON.stringify(o.conntrack)}`,
@@ -294,6 +300,7 @@ export function resolveOptions(options: MonitorOptions | undefined): ResolvedMon
     socketEvents: o.socketEvents ?? true,
     udpSendEvents: o.udpSendEvents ?? true,
     sockDiag: o.sockDiag ?? true,
+    socketOwners: o.socketOwners ?? true,
     conntrack: o.conntrack ?? true,
     readFile,
     filter,

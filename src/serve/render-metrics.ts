@@ -385,6 +385,12 @@ function renderStats(
     'CPU of the longest stretch a scan held the event loop.',
     s.maxBlockCpuMs / 1000,
   );
+  w.single(
+    'pidflow_scan_owners_from_kernel',
+    'gauge',
+    '1 when the last scan had socket owners from the kernel (BPF iterator), 0 when it walked /proc/<pid>/fd.',
+    s.ownerSource === 'kernel' ? 1 : 0,
+  );
   w.single('pidflow_scan_sockets', 'gauge', 'Sockets found by the last scan.', s.sockets);
   w.single('pidflow_scan_processes', 'gauge', 'Processes found by the last scan.', s.processes);
   w.single(

@@ -99,6 +99,7 @@ function fullStats(extra: Partial<MonitorStats> = {}): MonitorStats {
       sockets: 120,
       processes: 80,
       namespaces: 2,
+      ownerSource: 'kernel',
     },
     flows: {
       tracked: 17,

@@ -208,6 +208,7 @@ export function makeStats(extra: Partial<MonitorStats> = {}): MonitorStats {
       sockets: 0,
       processes: 0,
       namespaces: 0,
+      ownerSource: 'kernel',
     },
     flows: {
       tracked: 0,
