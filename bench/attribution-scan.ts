@@ -5,6 +5,8 @@
 // sock_diag in the same run.
 // Usage: npm run build && node dist/bench/attribution-scan.js [--tree-only | --real-only] [--no-memory]
 //   [--only idle|scans|churn|memory]
+//        node dist/bench/attribution-scan.js --memory-runs N   (root: the memory row alone, on the
+//        1,000-process host, the monitor's default options only, N runs and their median)
 
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -43,6 +45,9 @@ const IDLE_WARMUP_MS = 15_000;
 const CHURN_PER_SECOND = 1000;
 const CHURN_SECONDS = 10;
 const SKIP_MEMORY = process.argv.includes('--no-memory');
+/** `--memory-runs N`: the memory row alone (on the big host, default options), N times. */
+const MEMORY_RUNS_ARG = argValue('--memory-runs');
+const MEMORY_RUNS = Number(MEMORY_RUNS_ARG);
 /** `--only idle|scans|churn|memory`: one group of rows (the big host is started for all but idle). */
 const ONLY = ((): string | undefined => {
   const at = process.argv.indexOf('--only');
@@ -55,6 +60,11 @@ const ONLY = ((): string | undefined => {
 })();
 const HEADER =
   '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+
+function argValue(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at < 0 ? undefined : process.argv[at + 1];
+}
 
 function hex4(n: number): string {
   return n.toString(16).padStart(4, '0').toUpperCase();
@@ -585,6 +595,48 @@ async function measureHostCosts(): Promise<void> {
   );
 }
 
+const mb = (bytes: number): string => `${(bytes / (1 << 20)).toFixed(1)} MB`;
+
+/**
+ * The memory row alone: the 100,000-flow scenario with the monitor's default options on the
+ * 1,000-process host, `MEMORY_RUNS` times, each run's peak RSS and CPU, and the median. The
+ * breakdown is process.memoryUsage() when the totals were read (after the traffic).
+ */
+async function measureMemoryOnly(): Promise<void> {
+  if (!Number.isInteger(MEMORY_RUNS) || MEMORY_RUNS < 1)
+    throw new Error(`--memory-runs needs a whole number >= 1, got ${String(MEMORY_RUNS_ARG)}`);
+  const big = await startBigHost();
+  const peaks: number[] = [];
+  const cpus: number[] = [];
+  try {
+    for (let i = 0; i < MEMORY_RUNS; i++) {
+      const load = loadavg()[0] ?? 0;
+      const r = await runScenario({ ...MEMORY_SCENARIO, pidflowOnly: true });
+      const m = r.pidflowMemory;
+      const b = r.pidflowMemoryBefore;
+      peaks.push(r.pidflow.peakRssBytes);
+      cpus.push(r.pidflow.cpuSeconds);
+      console.log(
+        `run ${i + 1}: peak RSS ${mb(r.pidflow.peakRssBytes)}, CPU ${r.pidflow.cpuSeconds.toFixed(2)} s, ` +
+          `right process ${(r.pidflow.rightShare * 100).toFixed(2)}%, namespace side included ` +
+          `${(r.pidflowAllRightShare * 100).toFixed(2)}% (load ${load.toFixed(1)}); after the ` +
+          `traffic: RSS ${mb(m.rss)}, V8 heap ${mb(m.heapUsed)} used of ${mb(m.heapTotal)}, ` +
+          `external ${mb(m.external)} (array buffers ${mb(m.arrayBuffers)}); before it: RSS ${mb(b.rss)}, ` +
+          `V8 heap ${mb(b.heapUsed)} used of ${mb(b.heapTotal)}, external ${mb(b.external)}; ` +
+          `flows parked and resolved ${r.pidflowRetry.resolvedFlows}, turned away by the full ` +
+          `retry buffer ${r.pidflowRetry.droppedFlows}`,
+      );
+    }
+  } finally {
+    big.stop();
+  }
+  console.log(
+    `\n| case | default options, median of ${MEMORY_RUNS} | runs | CPU s (median) | target |\n|---|---|---|---|---|\n` +
+      `| peak RSS with 100,000 flows (on that host) | ${(median(peaks) / (1 << 20)).toFixed(0)} MB | ` +
+      `${peaks.map((p) => (p / (1 << 20)).toFixed(0)).join(', ')} | ${median(cpus).toFixed(2)} | <= 100 MB |`,
+  );
+}
+
 async function main(): Promise<void> {
   console.log(
     `load average ${loadavg()
@@ -592,6 +644,12 @@ async function main(): Promise<void> {
       .join(' ')} on ${availableParallelism()} cores (the machine may be shared: CPU seconds of ` +
       'the measured process are meaningful, wall times less so)',
   );
+  if (MEMORY_RUNS_ARG !== undefined) {
+    if (process.getuid?.() !== 0)
+      throw new Error('--memory-runs needs root (it creates a namespace)');
+    await measureMemoryOnly();
+    return;
+  }
   if (process.argv.includes('--real-only')) {
     if (process.getuid?.() !== 0)
       throw new Error('--real-only needs root (it creates a namespace)');

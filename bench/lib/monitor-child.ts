@@ -5,15 +5,28 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { writeHeapSnapshot } from 'node:v8';
+import { Session } from 'node:inspector';
+import { writeFileSync } from 'node:fs';
 import { createMonitor } from '../../src/index.js';
 import type { Monitor, MonitorOptions } from '../../src/index.js';
-import type { ChildMessage, ProcessTotals } from './monitor-protocol.js';
+import type { ChildMessage, MemoryBreakdown, ProcessTotals } from './monitor-protocol.js';
 
 /** Hard bound on the child's life whatever the parent does. */
 const MAX_LIFE_MS = 300_000;
 
 function emit(message: ChildMessage): void {
   process.stdout.write(JSON.stringify(message) + '\n');
+}
+
+function memoryBreakdown(): MemoryBreakdown {
+  const m = process.memoryUsage();
+  return {
+    rss: m.rss,
+    heapTotal: m.heapTotal,
+    heapUsed: m.heapUsed,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+  };
 }
 
 function snapshotMessage(monitor: Monitor): ChildMessage {
@@ -42,6 +55,9 @@ function snapshotMessage(monitor: Monitor): ChildMessage {
     natLookups: stats.nat?.lookups ?? 0,
     natLookupMs: stats.nat?.lookupMs ?? 0,
     natTranslatedFlows: stats.nat?.translatedFlows ?? 0,
+    retryResolvedFlows: stats.retry.resolvedFlows,
+    retryDroppedFlows: stats.retry.droppedFlows,
+    memory: memoryBreakdown(),
   };
 }
 
@@ -50,21 +66,67 @@ function snapshotMessage(monitor: Monitor): ChildMessage {
  * counters, the /proc status lines, and every mapping with more than 2 MB resident.
  */
 function memoryReport(): string {
+  // Resident kB per mapped file ([anon] and [heap] per mapping, files summed over their mappings).
+  const byName = new Map<string, number>();
   const big: string[] = [];
   let name = '';
   for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
     if (/^[0-9a-f]+-/.test(line)) name = line.split(/\s+/).slice(5).join(' ') || '[anon]';
     const rss = /^Rss:\s+(\d+)/.exec(line);
-    if (rss !== null && Number(rss[1]) > 2048) big.push(`${rss[1]} kB ${name}`);
+    if (rss === null) continue;
+    if (name.startsWith('[')) {
+      if (Number(rss[1]) > 2048) big.push(`${rss[1]} kB ${name}`);
+    } else byName.set(name, (byName.get(name) ?? 0) + Number(rss[1]));
   }
+  for (const [file, kb] of byName) if (kb > 1024) big.push(`${kb} kB ${file}`);
   const status = readFileSync('/proc/self/status', 'utf8').match(/^(VmHWM|RssAnon|RssFile).*$/gm);
   return (
     `memory ${JSON.stringify(process.memoryUsage())} ${(status ?? []).join(' ')}\n` +
+    `at the highest RSS sampled (every 100 ms): ${JSON.stringify(peakSample)}\n` +
     `mappings ${big.join(', ')}\n`
   );
 }
 
+/** PIDFLOW_BENCH_MEMLOG=1: process.memoryUsage() at the highest RSS seen, sampled every 100 ms. */
+let peakSample: NodeJS.MemoryUsage | undefined;
+
+function samplePeak(): void {
+  const m = process.memoryUsage();
+  if (peakSample === undefined || m.rss > peakSample.rss) peakSample = m;
+}
+
+/**
+ * PIDFLOW_BENCH_HEAPPROF=<dir>: V8's sampling heap profiler from the start, written to <dir> at
+ * each snapshot request. It keeps the objects the major GC collected too (not those the minor GC
+ * collected): what was promoted to the old generation and died there, next to what is live.
+ */
+let heapProfiler: Session | undefined;
+
+function startHeapProfile(): void {
+  heapProfiler = new Session();
+  heapProfiler.connect();
+  heapProfiler.post('HeapProfiler.startSampling', {
+    samplingInterval: 16_384,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: false,
+  } as object);
+}
+
+function writeHeapProfile(dir: string): void {
+  heapProfiler?.post('HeapProfiler.getSamplingProfile', (error, result) => {
+    if (error === null) {
+      writeFileSync(
+        `${dir}/monitor-${process.pid}-${Date.now()}.heapprofile`,
+        JSON.stringify(result.profile),
+      );
+    }
+  });
+}
+
 async function main(): Promise<void> {
+  if (process.env['PIDFLOW_BENCH_MEMLOG'] === '1') setInterval(samplePeak, 100).unref();
+  const heapProfileDir = process.env['PIDFLOW_BENCH_HEAPPROF'];
+  if (heapProfileDir !== undefined && heapProfileDir !== '') startHeapProfile();
   const options = JSON.parse(process.argv[2] ?? '{}') as MonitorOptions;
   const life = setTimeout(() => process.exit(3), MAX_LIFE_MS);
   life.unref();
@@ -89,6 +151,7 @@ async function main(): Promise<void> {
       const dir = process.env['PIDFLOW_BENCH_HEAPSNAPSHOT'];
       if (dir !== undefined && dir !== '')
         writeHeapSnapshot(`${dir}/monitor-${process.pid}-${Date.now()}.heapsnapshot`);
+      if (heapProfileDir !== undefined && heapProfileDir !== '') writeHeapProfile(heapProfileDir);
       emit(snapshotMessage(monitor));
       if (process.env['PIDFLOW_BENCH_MEMLOG'] === '1') process.stderr.write(memoryReport());
     } else if (line === 'stop') void stop();

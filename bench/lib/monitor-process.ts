@@ -10,7 +10,7 @@ import type { ChildMessage } from './monitor-protocol.js';
 import { readProcUsage } from './proc-usage.js';
 import type { ProcUsage } from './proc-usage.js';
 
-export type { ChildMessage, ProcessTotals } from './monitor-protocol.js';
+export type { ChildMessage, MemoryBreakdown, ProcessTotals } from './monitor-protocol.js';
 
 type SnapshotMessage = Extract<ChildMessage, { type: 'snapshot' }>;
 

@@ -11,6 +11,16 @@ export interface ProcessTotals {
   receivedPackets: number;
 }
 
+/** Where the monitor's memory is at one moment (process.memoryUsage()), bytes. */
+export interface MemoryBreakdown {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  /** C++ memory tied to JS objects: typed arrays, Buffers, the addon's external memory. */
+  external: number;
+  arrayBuffers: number;
+}
+
 export type ChildMessage =
   | { type: 'ready'; pid: number; devices: string[] }
   | {
@@ -28,6 +38,11 @@ export type ChildMessage =
       natLookups: number;
       natLookupMs: number;
       natTranslatedFlows: number;
+      /** Flows the attributor parked and resolved, and those the full retry buffer turned away. */
+      retryResolvedFlows: number;
+      retryDroppedFlows: number;
+      /** The monitor process's process.memoryUsage() when it answered, bytes. */
+      memory: MemoryBreakdown;
     }
   | { type: 'stopped'; warnings: string[] }
   | { type: 'ended'; reason: string; error: string }

@@ -15,6 +15,7 @@ import type { WorkerReport } from '../../test/helpers/traffic.js';
 import { startMonitorProcess } from './monitor-process.js';
 import { startNethogs } from './nethogs.js';
 import type { NethogsProcess } from './nethogs.js';
+import type { MemoryBreakdown } from './monitor-protocol.js';
 import type { Scenario } from './scenarios.js';
 import type { MonitorOptions } from '../../src/index.js';
 
@@ -45,6 +46,12 @@ export interface RunResult {
   truthPackets: number;
   /** How long the traffic phase took, ms. */
   trafficMs: number;
+  /** pidflow's process.memoryUsage() when the totals were read (after the traffic), bytes. */
+  pidflowMemory: MemoryBreakdown;
+  /** The same before the traffic (after the warm-up). */
+  pidflowMemoryBefore: MemoryBreakdown;
+  /** Flows pidflow parked and resolved after a scan, and those its full retry buffer turned away. */
+  pidflowRetry: { resolvedFlows: number; droppedFlows: number };
 }
 
 const WARMUP_MS = 1500;
@@ -151,6 +158,7 @@ export async function runScenario(
     let nethogs: NethogsProcess | undefined;
     if (scenario.pidflowOnly !== true) nethogs = await startNethogs(net, device);
     await sleep(WARMUP_MS);
+    const before = await monitor.snapshot();
     const trafficStart = Date.now();
     const traffic = await scenario.run(net);
     const trafficMs = Date.now() - trafficStart;
@@ -218,6 +226,12 @@ export async function runScenario(
         return sum + (t === undefined ? 0 : t.sentPackets + t.receivedPackets);
       }, 0),
       trafficMs,
+      pidflowMemory: snapshot.memory,
+      pidflowMemoryBefore: before.memory,
+      pidflowRetry: {
+        resolvedFlows: snapshot.retryResolvedFlows,
+        droppedFlows: snapshot.retryDroppedFlows,
+      },
     };
   } finally {
     release();

@@ -8,6 +8,7 @@ import type { ContainerInfo, FlowCounters, FlowTuple, ProcessInfo } from '../att
 import type { Clock } from '../clock.js';
 import { UsageError } from '../errors.js';
 import { checkInteger, checkOneOf, checkOptionKeys, checkPositive } from './check-options.js';
+import { FlowIndex } from './flow-index.js';
 import { LANES, RingTable, type Direction } from './ring-table.js';
 import type {
   AccountantOptions,
@@ -102,13 +103,12 @@ export class Accountant {
 
   private readonly conns: RingTable;
   /**
-   * Connections by the key of a flow they sent on (its source is their local end) and by the
-   * key of a flow they received on. A connection is filed under the flow it was first seen on
-   * and, once it shows up, under the reverse flow too: flow keys are the only strings, no
-   * connection builds one of its own.
+   * Connections by a flow they sent on (its source is their local end), index 0, and by a flow
+   * they received on, index 1. A connection is filed under the flow it was first seen on and,
+   * once it shows up, under the reverse flow too; an entry's tuple is read back from
+   * connectionFlow / connectionReverse (see connectionTuple), so no connection builds a key.
    */
-  private readonly connBySentFlow = new Map<string, number>();
-  private readonly connByReceivedFlow = new Map<string, number>();
+  private readonly connByFlow: readonly [FlowIndex, FlowIndex];
   /** Per connection: the flow it was first seen on, and from which end (0: its source is local). */
   private readonly connectionFlow: (FlowTuple | undefined)[] = [];
   /** Per connection: the flow of the other direction, once seen. */
@@ -177,6 +177,10 @@ export class Accountant {
     // Two extra slots for the exited and evicted aggregates, which are never evicted.
     this.processes = table(this.maxProcesses + 2);
     this.conns = table(maxConnections, true);
+    this.connByFlow = [
+      new FlowIndex(maxConnections, (cs) => this.connectionTuple(cs, 0)),
+      new FlowIndex(maxConnections, (cs) => this.connectionTuple(cs, 1)),
+    ];
     this.remotes = table(maxRemotes);
     this.containers = table(maxContainers);
     this.unknown = table(maxUnknown);
@@ -442,20 +446,23 @@ export class Accountant {
    * reverse (then filed under this flow too, so the next batch finds it at once).
    */
   private findConnection(flow: FlowTuple, dir: Direction): number | undefined {
-    const own = dir === 0 ? this.connBySentFlow : this.connByReceivedFlow;
-    const cs = own.get(flow.key);
-    if (cs !== undefined) return cs;
-    // Once per flow and end: the reverse flow's key, to look and let go.
-    const other = dir === 0 ? this.connByReceivedFlow : this.connBySentFlow;
-    const reverse = other.get(
-      flowKey(flow.protocol, flow.dstAddress, flow.dstPort, flow.srcAddress, flow.srcPort),
-    );
-    if (reverse === undefined) return undefined;
+    const own = this.connByFlow[dir];
+    const cs = own.get(flow, false);
+    if (cs >= 0) return cs;
+    // Once per flow and end: the connection filed under the reverse flow, from the other end.
+    const reverse = this.connByFlow[dir === 0 ? 1 : 0].get(flow, true);
+    if (reverse < 0) return undefined;
+    // Delete while connectionReverse still holds the tuple the entry was filed under.
     const previous = this.connectionReverse[reverse];
-    if (previous !== undefined) own.delete(previous.key);
+    if (previous !== undefined) own.delete(previous, false);
     this.connectionReverse[reverse] = flow;
-    own.set(flow.key, reverse);
+    own.set(flow, false, reverse);
     return reverse;
+  }
+
+  /** The flow connection `cs` is filed under in connByFlow[index]. */
+  private connectionTuple(cs: number, index: Direction): FlowTuple | undefined {
+    return this.connectionDir[cs] === index ? this.connectionFlow[cs] : this.connectionReverse[cs];
   }
 
   private newConnection(flow: FlowTuple, dir: Direction, ps: number, sec: number): number {
@@ -468,10 +475,10 @@ export class Accountant {
     // The ring table's key is the flow's (its own string); entries show the canonical key.
     const cs = this.conns.alloc(flow.key, sec);
     if (this.connectionProcess.length < this.conns.capacity) this.growConnectionColumns();
-    (dir === 0 ? this.connBySentFlow : this.connByReceivedFlow).set(flow.key, cs);
     this.connectionFlow[cs] = flow;
     this.connectionReverse[cs] = undefined;
     this.connectionDir[cs] = dir;
+    this.connByFlow[dir].set(flow, false, cs);
     this.connectionProcess[cs] = ps;
     this.connectionRemote[cs] = -1;
     // Push onto the process's intrusive list of connections.
@@ -508,12 +515,9 @@ export class Accountant {
     this.processConnCount[ps]!--;
     const flow = this.connectionFlow[cs];
     const isSent = this.connectionDir[cs] === 0;
-    if (flow !== undefined)
-      (isSent ? this.connBySentFlow : this.connByReceivedFlow).delete(flow.key);
+    if (flow !== undefined) this.connByFlow[isSent ? 0 : 1].delete(flow, false);
     const reverse = this.connectionReverse[cs];
-    if (reverse !== undefined) {
-      (isSent ? this.connByReceivedFlow : this.connBySentFlow).delete(reverse.key);
-    }
+    if (reverse !== undefined) this.connByFlow[isSent ? 1 : 0].delete(reverse, false);
     this.connectionFlow[cs] = undefined;
     this.connectionReverse[cs] = undefined;
     this.conns.free(cs);

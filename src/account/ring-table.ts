@@ -18,6 +18,17 @@ export type Direction = 0 | 1;
 
 const MAX_U32 = 0xffffffff;
 const INITIAL_CAPACITY = 64;
+/**
+ * Past this many slots the columns are reserved at maxEntries at once instead of doubling: arrays
+ * this big are their own mmap()ed zero pages (glibc's mmap threshold, 128 KiB, which the pidflow
+ * command fixes), resident only once written, and slots are dense from 0. Resident memory then
+ * follows the live slots without a doubled copy and the old columns waiting for the garbage
+ * collector. Tables whose columns at maxEntries would pass RESERVE_MAX_BYTES keep doubling.
+ */
+const RESERVE_SLOTS = 4096;
+const RESERVE_MAX_BYTES = 64 * 2 ** 20;
+/** Bytes per slot of the columns grow() allocates: totals, ewma, head, ringRef. */
+const SLOT_BYTES = LANES * 8 + 2 * 8 + 4 + 4;
 const DECAY_TABLE_SIZE = 64;
 /** `ringRef` of a slot whose ring is a private Float64Array in `wideRings` (compact tables). */
 const WIDE_REF = -0x80000000;
@@ -510,7 +521,13 @@ export class RingTable {
     }
     if (this.poolUsed >= this.poolBlocks) {
       // Each live slot holds at most one block, so maxEntries blocks always suffice.
-      const blocks = Math.min(this.maxEntries, Math.max(INITIAL_CAPACITY, this.poolBlocks * 2));
+      // Reserved at maxEntries at once past RESERVE_SLOTS, like the columns (see grow()).
+      const doubled = Math.max(INITIAL_CAPACITY, this.poolBlocks * 2);
+      const poolBytes = this.maxEntries * width * (this.isCompact ? 4 : 8);
+      const blocks =
+        doubled > RESERVE_SLOTS && poolBytes <= RESERVE_MAX_BYTES
+          ? this.maxEntries
+          : Math.min(this.maxEntries, doubled);
       const pool = this.isCompact
         ? new Uint32Array(blocks * width)
         : new Float64Array(blocks * width);
@@ -562,10 +579,9 @@ export class RingTable {
   }
 
   private grow(): void {
-    const capacity = Math.min(
-      this.maxEntries,
-      Math.max(INITIAL_CAPACITY, this.capacity * 2, this.keys.length + 1),
-    );
+    const doubled = Math.max(INITIAL_CAPACITY, this.capacity * 2, this.keys.length + 1);
+    const isReserved = doubled > RESERVE_SLOTS && this.maxEntries * SLOT_BYTES <= RESERVE_MAX_BYTES;
+    const capacity = isReserved ? this.maxEntries : Math.min(this.maxEntries, doubled);
     this.totals = copyInto(new Float64Array(capacity * LANES), this.totals);
     this.ewma = copyInto(new Float64Array(capacity * 2), this.ewma);
     this.head = copyInto(new Int32Array(capacity), this.head);

@@ -44,6 +44,19 @@ const KEY_WORDS = 11; // meta (IP version, protocol), ports, 4 words of each add
 const ACC_FIELDS = 6; // packets, bytes, payloadBytes, wireBytes, firstMs, lastMs
 /** Flow columns start this big and double as flows come, up to maxFlows. */
 const MIN_FLOW_CAPACITY = 256;
+/**
+ * Past this many flows the columns are reserved at maxFlows at once instead of doubling. Arrays
+ * this big are their own mmap()ed zero pages (the pidflow command sets glibc's mmap threshold to
+ * 128 KiB; glibc's default starts there too), which stay out of the resident set until written,
+ * and flow numbers are dense from 0: resident memory follows the live flows, as with doubling,
+ * without a doubled copy and the old columns waiting for the garbage collector (about 15 MB
+ * at 100,000 flows, docs/architecture.md#memory).
+ */
+const RESERVE_FLOWS = 4096;
+/** Tables whose columns at maxFlows would pass this keep doubling. */
+const RESERVE_MAX_BYTES = 64 * 2 ** 20;
+/** Bytes per flow of the columns growFlows() allocates. */
+const FLOW_COLUMN_BYTES = KEY_WORDS * 4 + 4 + 8 + 1 + 4 + 4;
 
 // Word indexes (32-bit) of the record fields ingest() reads; record.ts offsets are 4-aligned.
 const RECORD_WORDS = RECORD_SIZE / 4;
@@ -464,10 +477,10 @@ export class FlowTable {
 
   /** Make the flow columns at least `needed` long (doubling, at most maxFlows). */
   private growFlows(needed: number): void {
-    const capacity = Math.min(
-      this.maxFlows,
-      Math.max(needed, this.capacity * 2, MIN_FLOW_CAPACITY),
-    );
+    const doubled = Math.max(needed, this.capacity * 2, MIN_FLOW_CAPACITY);
+    const isReserved =
+      doubled > RESERVE_FLOWS && this.maxFlows * FLOW_COLUMN_BYTES <= RESERVE_MAX_BYTES;
+    const capacity = isReserved ? this.maxFlows : Math.min(this.maxFlows, doubled);
     const grow = <T extends Uint32Array | Float64Array | Uint8Array | Int32Array>(
       old: T,
       fresh: T,
