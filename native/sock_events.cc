@@ -300,11 +300,24 @@ class SocketEvents {
   void Run() {
     auto last_flush = std::chrono::steady_clock::now();
     while (!stopping_.load()) {
-      int poll_ms = batch_interval_ms_ < 100 ? batch_interval_ms_ : 100;
+      // With records waiting, wake when the batch is due; with none, sleep until an event or
+      // 100 ms (stop() is still prompt): an idle host wakes this thread 10 times a second,
+      // not once per batch interval (50 times at 20 ms cost 0.2% of a core doing nothing).
+      int poll_ms = 100;
+      if (!batch_.empty()) {
+        auto due = last_flush + std::chrono::milliseconds(batch_interval_ms_);
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        due - std::chrono::steady_clock::now())
+                        .count();
+        poll_ms = left <= 0 ? 0 : static_cast<int>(left < 100 ? left : 100);
+      }
       int n = ring_buffer__poll(rb_, poll_ms);
       if (n < 0 && n != -EINTR) break;
       auto now = std::chrono::steady_clock::now();
-      if (now - last_flush >= std::chrono::milliseconds(batch_interval_ms_)) {
+      if (batch_.empty()) {
+        // Nothing waited: the batch interval starts with the first record.
+        last_flush = now;
+      } else if (now - last_flush >= std::chrono::milliseconds(batch_interval_ms_)) {
         Flush();
         last_flush = now;
       }

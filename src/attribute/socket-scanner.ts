@@ -38,6 +38,8 @@ export class SocketScanner {
   private readonly addressMemory = new AddressMemory();
   /** Sockets the kernel's last list of owners showed in no fd table (kernel sockets). */
   private kernelOrphans = new Set<number>();
+  /** The last index was built with the kernel's owners (every listed socket owned or ownerless). */
+  private wasKernelMode = false;
   /** Orphans whose last miss was after walking every fd directory: no second search everywhere. */
   private searchedEverywhere = new Set<number>();
   private scanCount = 0;
@@ -283,11 +285,20 @@ export class SocketScanner {
     // in this read. A failed read walks fd directories instead (every one at a full scan).
     let holders: SocketHolders | undefined;
     let isKernelMode = kernelOwners !== undefined;
+    // The same table arrays as the last kernel-mode scan and the same owner processes: every
+    // socket is still owned or ownerless as then, without looking at each.
+    const last = this.last;
+    const isAsLastTime =
+      this.wasKernelMode &&
+      isEveryOwnerKept &&
+      last !== undefined &&
+      tables.length === last.tables.size &&
+      tables.every((t) => last.tables.get(t.netns)?.sockets === t.sockets);
     if (
       kernelOwners !== undefined &&
       (full ||
         isHandoffSuspected ||
-        hasUnknownSockets(tables, alive, this.owners, this.kernelOrphans))
+        (!isAsLastTime && hasUnknownSockets(tables, alive, this.owners, this.kernelOrphans)))
     ) {
       endSlice(monotonicMs());
       holders = await kernelOwners.read();
@@ -329,7 +340,6 @@ export class SocketScanner {
     };
 
     // Nothing changed (an idle host): same processes, same tables, no walk: keep the index.
-    const last = this.last;
     const readTables = new Map(
       tables.map((t) => [t.netns, { sockets: t.sockets, addresses: new Set(t.addresses) }]),
     );
@@ -520,6 +530,7 @@ export class SocketScanner {
     }
     this.orphans = orphans;
     this.kernelOrphans = kernelOrphans;
+    this.wasKernelMode = isKernelMode;
     this.searchedEverywhere = searchedEverywhere;
     this.owners = owners;
     this.ownerPids = new Set();
