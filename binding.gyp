@@ -35,6 +35,7 @@
                 "inputs": [
                   "native/bpf/sock_events.bpf.c",
                   "native/bpf/sock_events.h",
+                  "native/bpf/kernel_types.h",
                   "native/bpf/build_bpf.py"
                 ],
                 "outputs": ["<(INTERMEDIATE_DIR)/sock_events_bpf.h"],
@@ -51,6 +52,7 @@
                 "inputs": [
                   "native/bpf/socket_owners.bpf.c",
                   "native/bpf/socket_owners.h",
+                  "native/bpf/kernel_types.h",
                   "native/bpf/build_bpf.py"
                 ],
                 "outputs": ["<(INTERMEDIATE_DIR)/socket_owners_bpf.h"],

@@ -46,6 +46,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
+#include "kernel_types.h"
 #include "sock_events.h"
 
 #define AF_INET 2
@@ -57,49 +58,7 @@
 #define SOCK_DGRAM 2
 #define TCP_SYN_SENT 2
 
-// Only the fields read below; names as in include/net/sock.h and include/uapi/linux/in6.h.
-// libbpf finds fields inside the kernel's anonymous unions by name.
-// s6_addr is a macro for in6_u.u6_addr8 in the kernel: BTF knows only the union.
-struct in6_addr {
-  union {
-    unsigned char u6_addr8[16];
-  } in6_u;
-} __attribute__((preserve_access_index));
-
-struct ns_common {
-  unsigned int inum;
-} __attribute__((preserve_access_index));
-
-struct net {
-  struct ns_common ns;
-} __attribute__((preserve_access_index));
-
-typedef struct {
-  struct net *net;
-} possible_net_t;
-
-struct task_struct {
-  struct task_struct *group_leader;
-  unsigned long long start_boottime;  // ns since boot
-} __attribute__((preserve_access_index));
-
-struct sock_common {
-  unsigned int skc_daddr;      // __be32, remote IPv4
-  unsigned int skc_rcv_saddr;  // __be32, local IPv4
-  unsigned short skc_dport;    // __be16, remote port
-  unsigned short skc_num;      // local port, host order
-  unsigned short skc_family;
-  unsigned char skc_state;
-  possible_net_t skc_net;
-  struct in6_addr skc_v6_daddr;
-  struct in6_addr skc_v6_rcv_saddr;
-} __attribute__((preserve_access_index));
-
-struct sock {
-  struct sock_common __sk_common;
-  unsigned short sk_protocol;
-  unsigned short sk_type;
-} __attribute__((preserve_access_index));
+// Kernel structs (only the fields read, relocated by CO-RE): kernel_types.h.
 
 struct owner {
   unsigned int tgid;

@@ -12,55 +12,18 @@
 // a reader in another pid namespace (where /proc shows other numbers) sees the mismatch with
 // getpid() and does not use the iterator.
 //
-// Structs declare only the fields read, with preserve_access_index: libbpf relocates them
-// against the running kernel's BTF at load time (no vmlinux.h), as in sock_events.bpf.c.
+// Kernel structs declare only the fields read (kernel_types.h, shared with sock_events.bpf.c);
+// libbpf relocates them against the running kernel's BTF at load time (no vmlinux.h).
 // Build: clang -O2 -g -target bpf (native/bpf/build_bpf.py).
 #include <linux/bpf.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
+#include "kernel_types.h"
 #include "socket_owners.h"
 
 #define S_IFMT 0170000
 #define S_IFSOCK 0140000
-
-struct inode {
-  unsigned short i_mode;
-  unsigned long i_ino;
-} __attribute__((preserve_access_index));
-
-struct ns_common {
-  unsigned int inum;
-} __attribute__((preserve_access_index));
-
-struct net {
-  struct ns_common ns;
-} __attribute__((preserve_access_index));
-
-typedef struct {
-  struct net *net;
-} possible_net_t;
-
-struct sock_common {
-  possible_net_t skc_net;
-} __attribute__((preserve_access_index));
-
-struct sock {
-  struct sock_common __sk_common;
-} __attribute__((preserve_access_index));
-
-struct socket {
-  struct sock *sk;
-} __attribute__((preserve_access_index));
-
-struct file {
-  struct inode *f_inode;
-  void *private_data;
-} __attribute__((preserve_access_index));
-
-struct task_struct {
-  int tgid;
-} __attribute__((preserve_access_index));
 
 struct seq_file;
 

@@ -7,6 +7,7 @@ import type { HostFiles } from './host-files.js';
 import type { ProcFs } from './procfs.js';
 import type { SocketTableReader } from './sock-diag.js';
 import type { SocketOwnerSource } from './kernel-owners.js';
+import type { RetryBufferStats } from './retry-buffer.js';
 import type { SocketEventIntakeStats } from './socket-event-intake.js';
 import type { Attribution, FlowCounters, FlowTuple } from './types.js';
 
@@ -110,18 +111,8 @@ export interface AttributorOptions {
 
 /** Counters of {@link Attributor.stats}. */
 export interface AttributorStats {
-  readonly retry: {
-    readonly pendingFlows: number;
-    readonly pendingPackets: number;
-    readonly pendingBytes: number;
-    readonly limitFlows: number;
-    /** Flows that found the retry buffer full: reported at once with what was known. */
-    readonly droppedFlows: number;
-    readonly droppedPackets: number;
-    /** Parked flows whose socket a later scan found. */
-    readonly resolvedFlows: number;
-    /** Parked flows reported with unknown ends after their scans. */
-    readonly expiredFlows: number;
+  /** The retry buffer's counters (retry-buffer.ts), peer inference's and the listener rules'. */
+  readonly retry: RetryBufferStats & {
     /** Flows whose socket was never seen, given to the one process that recently talked to the same peer. */
     readonly inferredFlows: number;
     readonly inferredPackets: number;

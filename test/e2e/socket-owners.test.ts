@@ -35,6 +35,7 @@ workers = []
 for i in range(3):
     pid = os.fork()
     if pid == 0:
+        signal.alarm(${CHILD_LIFETIME_S})  # alarms are not inherited across fork
         a, _ = l.accept(); keep.append(a)
         os.write(ready_w, b'w'); signal.pause(); os._exit(0)
     workers.append(pid)
@@ -47,6 +48,7 @@ for i in range(3): os.read(ready_r, 1)
 pa, pb = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
 sender = os.fork()
 if sender == 0:
+    signal.alarm(${CHILD_LIFETIME_S})
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((v4, 0))
     pa.sendmsg([b'x'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array('i', [u.fileno()]))])
     u.close(); signal.pause(); os._exit(0)
@@ -91,6 +93,7 @@ test(
     const net = await createTestNet({ prefix: 'pfo', v6: true });
     const kernel = new KernelSocketOwners(addon);
     const tables = new SockDiagTables(addon);
+    let started: number[] = [];
     try {
       const child = net.spawnIn(net.b.ns, 'python3', ['-c', CHILD, net.b.ipv4, net.b.ipv6!], {
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -103,6 +106,7 @@ test(
         });
       });
       const host = JSON.parse(line) as { pids: number[]; passed: number; receiver: number };
+      started = host.pids;
       assert.equal(host.pids.length, 5);
       const procFs = new NodeProcFs('/');
       const netns = parseNamespaceLink(procFs.readlink(`/proc/${child.pid}/ns/net`));
@@ -198,6 +202,14 @@ test(
       assert.ok(viaProc.length >= 10, `${viaProc.length} sockets checked`);
       assert.deepEqual(await owners(true), viaProc);
     } finally {
+      // The workers and the sender hold the child's stdout: end every process the child started.
+      for (const pid of started) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+      }
       kernel.close();
       tables.close();
       await net.destroy();
